@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""`onvm-manager`: start the NF manager.
+
+    onvm-manager start [--config FILE] [--port DEVARGS]... [--chain SPEC]
+                       [--wait-for-chain] [--cores LIST] [--name NAME]
+                       [-- EAL ARGS...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from onvm.errors import OnvmError
+from onvm.manager import config as configlib
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="onvm-manager", description="onvm NF manager")
+    sub = parser.add_subparsers(dest="command", required=True)
+    start = sub.add_parser(
+        "start",
+        help="start a manager",
+        description="Start a manager on pinned cores; flags override the config file. "
+        "DPDK EAL arguments go after --.",
+    )
+    start.add_argument("--config", help="TOML config file (default: built-in defaults, "
+                       "documented in configs/manager.toml)")
+    start.add_argument("--port", action="append", dest="ports", metavar="DEVARGS",
+                       help="a DPDK port: PCI address or vdev devargs; repeat for more")
+    start.add_argument("--chain", metavar="SPEC",
+                       help="default chain, e.g. 1,2,out:1 (service ids and out:PORT)")
+    start.add_argument("--wait-for-chain", action="store_true", default=None,
+                       help="start port RX only once every service of the chain has an NF")
+    start.add_argument("--cores", metavar="LIST",
+                       help="CPUs: first for control, the rest for data-plane workers "
+                       "(default 0,1)")
+    start.add_argument("--name", help="manager name (default onvm); NFs join with --name")
+    start.add_argument("--stats-interval", type=float, metavar="SECONDS",
+                       help="seconds between stats tables (0: none)")
+    start.add_argument("--burst-size", type=int)
+    start.add_argument("--num-mbufs", type=int)
+    start.add_argument("eal_args", nargs="*", metavar="EAL_ARGS", help=argparse.SUPPRESS)
+    return parser
+
+
+def build_config(args: argparse.Namespace) -> configlib.Config:
+    config = configlib.load(args.config)
+    config = configlib.override(
+        config,
+        name=args.name,
+        ports=args.ports,
+        chain=configlib.parse_chain(args.chain) if args.chain is not None else None,
+        cores=configlib.parse_cores(args.cores) if args.cores is not None else None,
+        wait_for_chain=args.wait_for_chain,
+        stats_interval=args.stats_interval,
+        burst_size=args.burst_size,
+        num_mbufs=args.num_mbufs,
+        eal_args=(config.eal_args + args.eal_args) if args.eal_args else None,
+    )
+    return config.validate()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="onvm-manager: %(message)s", stream=sys.stdout)
+    args = _parser().parse_args(argv)
+    try:
+        config = build_config(args)
+    except OnvmError as e:
+        print(f"onvm-manager: error: {e}", file=sys.stderr)
+        return e.exit_code
+    from onvm.manager.manager import run  # imports DPDK bindings
+
+    return run(config)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,208 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The NF manager: brings up DPDK, ports and the data plane, then runs the
+control loop (NF registry, stats) until SIGINT or SIGTERM, and shuts down
+leaving no process, hugepage file or socket behind."""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import sys
+import time
+
+from onvm.errors import OnvmError
+from onvm.manager import eal, ports, preflight
+from onvm.manager.config import Config
+from onvm.manager.dataplane import DataPlane
+from onvm.manager.registry import NfRegistry
+from onvm.manager.runtime import ManagerLock, remove_dpdk_files
+from onvm.manager.stats import Stats, render, write_json
+
+log = logging.getLogger("onvm.manager")
+
+TICK_SECONDS = 0.1
+STATS_FILE_SECONDS = 0.2
+
+
+class Manager:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.lock = ManagerLock(config.name)
+        self.dp: DataPlane | None = None
+        self.registry: NfRegistry | None = None
+        self.ports: list[ports.Port] = []
+        self.stats: Stats | None = None
+        self._eal_up = False
+        self._stop = False
+        self._wake_r, self._wake_w = -1, -1
+        self.started = 0.0
+
+    # ---- start ----
+
+    def start(self) -> None:
+        """Everything up to "NFs can join"; raises OnvmError on any failure."""
+        preflight.check_all(self.config)
+        self.lock.acquire()
+        remove_dpdk_files(self.config.name)  # left by a crashed manager of this name
+        eal.init(self.config)
+        self._eal_up = True
+        self.dp = DataPlane(self.config)
+        for devargs in self.config.ports:
+            port = ports.setup(
+                devargs,
+                self.dp.pool,
+                self.dp.num_workers,
+                self.config.port_rx_desc,
+                self.config.port_tx_desc,
+            )
+            self.ports.append(port)
+            self.dp.enable_port(port.port_id)
+        self.dp.set_chain(0, self.config.chain)
+        self.registry = NfRegistry(self.dp)
+        self.stats = Stats(self.dp, {p.port_id: p.name for p in self.ports})
+        self.dp.launch(list(range(1, len(self.config.worker_cores) + 1)))
+        self.lock.mark_ready()
+        self.started = time.monotonic()
+        self._describe()
+
+    def _describe(self) -> None:
+        c = self.config
+        log.info(
+            "manager '%s' ready: control on CPU %d, data-plane workers on CPU %s, "
+            "%d mbufs, burst %d",
+            c.name, c.control_core, ",".join(map(str, c.worker_cores)), c.num_mbufs,
+            c.burst_size,
+        )
+        for p in self.ports:
+            log.info("port %d: %s (%s, %s)", p.port_id, p.devargs, p.driver, p.mac)
+        chain = ",".join(map(str, c.chain)) or "(none: packets are dropped until one is set)"
+        log.info(
+            "default chain: %s%s", chain,
+            "; ports wait for its NFs" if c.wait_for_chain and c.chain else "",
+        )
+
+    # ---- run ----
+
+    def _on_signal(self, signum, frame) -> None:
+        self._stop = True
+
+    def run(self) -> None:
+        """Control loop until a stop signal."""
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self._wake_w)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        next_print = time.monotonic() + self.config.stats_interval
+        next_file = 0.0
+        while not self._stop:
+            fds = [self._wake_r, *self.registry.pidfds()]
+            select.select(fds, [], [], TICK_SECONDS)
+            self._drain_wakeup()
+            self.registry.poll()
+            now = time.monotonic()
+            if now >= next_file:
+                snap = self.snapshot()
+                next_file = now + STATS_FILE_SECONDS
+                if self.config.stats_interval > 0 and now >= next_print:
+                    print(render(snap, self.config.name), flush=True)
+                    next_print = now + self.config.stats_interval
+
+    def _drain_wakeup(self) -> None:
+        try:
+            while os.read(self._wake_r, 64):
+                pass
+        except BlockingIOError:
+            pass
+
+    def snapshot(self) -> dict:
+        names = {
+            s.nf_id: {
+                "name": s.name, "service": s.service_id, "state": s.state, "pid": s.pid,
+                "instance": s.instance, "generation": s.generation,
+            }
+            for s in self.dp.nf_slots()
+        }
+        snap = self.stats.snapshot(names)
+        snap["uptime"] = time.monotonic() - self.started
+        snap["crashed_nfs"] = self.registry.crashed
+        snap["reclaimed_mbufs"] = self.registry.reclaimed
+        write_json(snap, self.lock.dir / "stats.json")
+        return snap
+
+    # ---- stop ----
+
+    def _stop_nfs(self) -> None:
+        """Ask every NF to leave; kill those that do not within the timeout."""
+        for slot in self.registry.running():
+            self.dp.nf_stop(slot.nf_id)
+        deadline = time.monotonic() + self.config.nf_stop_timeout
+        while self.dp.nf_slots() and time.monotonic() < deadline:
+            time.sleep(0.02)
+            self.registry.poll()
+        for slot in self.dp.nf_slots():
+            if slot.pid > 0:
+                log.warning("NF %d '%s' did not stop: killing pid %d", slot.nf_id,
+                            slot.name, slot.pid)
+                try:
+                    os.kill(slot.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 2.0
+        while self.dp.nf_slots() and time.monotonic() < deadline:
+            time.sleep(0.02)
+            self.registry.poll()
+
+    def shutdown(self) -> dict | None:
+        """Stop NFs, workers and ports, release everything. Returns the last
+        snapshot, or None if the manager never got running."""
+        final = None
+        if self.dp is not None and self.registry is not None:
+            self._stop_nfs()
+            self.dp.halt()
+            final = self.snapshot()
+            self.registry.close()
+        elif self.dp is not None:
+            self.dp.halt()
+        for port in self.ports:
+            ports.close(port.port_id)
+        if self._eal_up:
+            from onvm import pydpdk
+
+            pydpdk.lib.rte_eal_cleanup()
+            pydpdk.lib.pydpdk_log_to_file(pydpdk.ffi.NULL)
+        remove_dpdk_files(self.config.name)
+        self.lock.release()
+        return final
+
+
+def summary(snap: dict) -> str:
+    ports = ", ".join(
+        f"port {pid} rx {p['rx']} tx {p['tx']} drop {p['drop']}" for pid, p in snap["ports"].items()
+    )
+    return (
+        f"summary: ran {snap['uptime']:.1f} s; {ports or 'no ports'}; "
+        f"pool {snap['pool']['available']}/{snap['pool']['size']} free; "
+        f"{snap['crashed_nfs']} NF crash(es), {snap['reclaimed_mbufs']} mbufs reclaimed"
+    )
+
+
+def run(config: Config) -> int:
+    """Start, serve until signalled, stop. Returns the exit code."""
+    manager = Manager(config)
+    try:
+        manager.start()
+        print(f"onvm-manager: '{config.name}' ready", flush=True)
+        manager.run()
+    except OnvmError as e:
+        print(f"onvm-manager: error: {e}", file=sys.stderr, flush=True)
+        manager.shutdown()
+        return e.exit_code
+    except KeyboardInterrupt:
+        pass
+    final = manager.shutdown()
+    if final:
+        print(render(final, config.name), flush=True)
+        print(f"onvm-manager: {summary(final)}", flush=True)
+    return 0

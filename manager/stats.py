@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Stats snapshots: counters from the data plane, rates between snapshots,
+a table for the terminal and JSON for programs."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from onvm.manager import ports as portlib
+from onvm.manager.dataplane import DataPlane
+
+
+def _rate(now: int, before: int | None, seconds: float) -> float:
+    if before is None or seconds <= 0:
+        return 0.0
+    return max(now - before, 0) / seconds
+
+
+def _human(n: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return f"{n:.0f}"
+
+
+class Stats:
+    """Takes snapshots and derives rates from the previous one."""
+
+    def __init__(self, dataplane: DataPlane, port_names: dict[int, str]) -> None:
+        self.dp = dataplane
+        self.port_names = port_names
+        self.prev: dict | None = None
+        self.prev_time = 0.0
+
+    def snapshot(self, nf_names: dict[int, dict]) -> dict:
+        now = time.monotonic()
+        counters = self.dp.counters()
+        elapsed = now - self.prev_time if self.prev else 0.0
+        prev_ports = self.prev["ports"] if self.prev else {}
+        prev_nfs = self.prev["nfs"] if self.prev else {}
+        ports = {}
+        for port_id, c in counters["ports"].items():
+            hw = portlib.hw_stats(port_id)
+            before = prev_ports.get(str(port_id), {})
+            ports[str(port_id)] = {
+                "name": self.port_names.get(port_id, "?"),
+                "rx": c["rx"],
+                "tx": c["tx"],
+                "drop": c["tx_drop"] + hw.get("imissed", 0) + hw.get("rx_nombuf", 0),
+                "rx_pps": _rate(c["rx"], before.get("rx"), elapsed),
+                "tx_pps": _rate(c["tx"], before.get("tx"), elapsed),
+                "rx_bytes": hw.get("ibytes", 0),
+                "tx_bytes": hw.get("obytes", 0),
+            }
+        nfs = {}
+        for nf_id, c in counters["nfs"].items():
+            info = nf_names.get(nf_id, {})
+            key = str(nf_id)
+            before = prev_nfs.get(key, {})
+            if before.get("generation") != info.get("generation"):
+                before = {}
+            nfs[key] = {
+                **info,
+                **c,
+                "drop": c["act_drop"] + c["ring_full_drop"],
+                "rx_pps": _rate(c["rx"], before.get("rx"), elapsed),
+                "tx_pps": _rate(c["tx"], before.get("tx"), elapsed),
+            }
+        snap = {
+            "time": time.time(),
+            "pool": {"size": self.dp.pool_size, "available": self.dp.pool_available()},
+            "ports_enabled": self.dp.ports_enabled,
+            "ports": ports,
+            "nfs": nfs,
+            "dataplane": counters["dataplane"],
+        }
+        self.prev, self.prev_time = snap, now
+        return snap
+
+
+def render(snap: dict, name: str) -> str:
+    """A human table of one snapshot."""
+    pool = snap["pool"]
+    lines = [
+        f"[{name} {time.strftime('%H:%M:%S')}] pool {pool['available']}/{pool['size']} free"
+        + ("" if snap["ports_enabled"] else "  (ports held: waiting for the chain's NFs)")
+    ]
+    lines.append(f"  {'port':<5}{'name':<14}{'rx':>12}{'rx/s':>10}{'tx':>12}{'tx/s':>10}{'drop':>10}")
+    for port_id, p in snap["ports"].items():
+        lines.append(
+            f"  {port_id:<5}{p['name'][:13]:<14}{p['rx']:>12}{_human(p['rx_pps']):>10}"
+            f"{p['tx']:>12}{_human(p['tx_pps']):>10}{p['drop']:>10}"
+        )
+    if snap["nfs"]:
+        lines.append(
+            f"  {'nf':<5}{'name':<16}{'svc':>4} {'state':<9}{'rx':>12}{'rx/s':>10}{'tx':>12}{'drop':>10}"
+        )
+        for nf_id, n in snap["nfs"].items():
+            lines.append(
+                f"  {nf_id:<5}{n.get('name', '?')[:15]:<16}{n.get('service', 0):>4} "
+                f"{n.get('state', '?'):<9}{n['rx']:>12}{_human(n['rx_pps']):>10}{n['tx']:>12}"
+                f"{n['drop']:>10}"
+            )
+    return "\n".join(lines)
+
+
+def write_json(snap: dict, path: Path) -> None:
+    """Atomically replace `path` with the snapshot."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(snap))
+    os.replace(tmp, path)

@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * onvm shared-memory contract between the manager (DPDK primary) and NFs
+ * (DPDK secondaries). Only layouts, object names and limits live here: the
+ * manager creates every object named below, NFs only look them up.
+ *
+ * Hugepage memory is mapped at the same virtual address in every process of
+ * one DPDK file prefix, so pointers stored in these tables are valid in all.
+ */
+#ifndef ONVM_COMMON_H
+#define ONVM_COMMON_H
+
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_memory.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever a layout below changes: an NF built against another
+ * version refuses to attach instead of misreading the tables. */
+#define ONVM_ABI_VERSION 1
+#define ONVM_SHARED_MAGIC 0x6f6e766dU /* "onvm" */
+
+/* Limits. NF id 0, service id 0 and chain body 0 mean "none". */
+#define ONVM_MAX_NFS 64
+#define ONVM_MAX_SERVICES 64
+#define ONVM_MAX_INSTANCES 16
+#define ONVM_SERVICE_BUCKETS 256
+#define ONVM_MAX_CHAINS 64
+#define ONVM_MAX_CHAIN_HOPS 16
+#define ONVM_MAX_CHAIN_BODIES 256
+#define ONVM_MAX_PORTS 16
+#define ONVM_MAX_WORKERS 8
+#define ONVM_BURST_MAX 64
+#define ONVM_NF_NAME_LEN 32
+#define ONVM_DEFAULT_CHAIN 0
+
+/* Where a manager named NAME lives: its DPDK file prefix, and a runtime
+ * directory holding its lock (held while it runs) and control endpoints. */
+#define ONVM_DEFAULT_MANAGER "onvm"
+#define ONVM_MANAGER_NAME_MAX 32
+#define ONVM_FILE_PREFIX_FMT "onvm-%s"
+#define ONVM_RUNTIME_DIR_FMT "/run/onvm/%s"
+#define ONVM_MANAGER_LOCK_FILE "manager.lock"
+#define ONVM_MANAGER_READY_FILE "ready" /* exists once NFs can join */
+
+/* Object names, one set per manager (DPDK file prefix). */
+#define ONVM_MZ_SHARED "onvm_shared"
+#define ONVM_PKTMBUF_POOL "onvm_pktmbuf_pool"
+#define ONVM_MGR_MSG_RING "onvm_mgr_msg"
+#define ONVM_NF_RX_RING_FMT "onvm_nf%u_rx"
+#define ONVM_NF_TX_RING_FMT "onvm_nf%u_tx"
+#define ONVM_NF_MSG_RING_FMT "onvm_nf%u_msg"
+#define ONVM_PKT_META_DYNFIELD "onvm_dynfield_pkt_meta"
+
+/* Where packets go next; an NF returns one per packet. */
+enum onvm_action {
+	ONVM_ACTION_DROP = 0, /* the manager frees the packet */
+	ONVM_ACTION_NEXT = 1, /* next hop of the packet's chain */
+	ONVM_ACTION_TONF = 2, /* to service `destination` (flow-hashed instance) */
+	ONVM_ACTION_OUT = 3,  /* out of port `destination` */
+};
+
+/* Who holds an mbuf. The manager sets ONVM_OWNER_MANAGER whenever a packet
+ * is in its hands and the NF id while an NF holds it, so the mbufs of a
+ * crashed NF can be found and returned to the pool. */
+#define ONVM_OWNER_NONE 0
+#define ONVM_OWNER_MANAGER 0xffff
+
+/* Per-packet metadata, an mbuf dynamic field (see onvm/pkt_meta.h). */
+struct onvm_pkt_meta {
+	uint8_t action;      /* enum onvm_action, set by the NF */
+	uint8_t chain_index; /* hop of the chain the packet is at */
+	uint16_t destination;/* service id (TONF) or port id (OUT) */
+	uint16_t owner;      /* NF id, ONVM_OWNER_MANAGER or ONVM_OWNER_NONE */
+	uint16_t chain;      /* chain body the packet follows */
+	uint64_t timestamp;  /* TSC at manager RX, for latency */
+};
+
+enum onvm_nf_state {
+	ONVM_NF_FREE = 0,     /* slot unused */
+	ONVM_NF_CLAIMED = 1,  /* an NF took the slot and is registering */
+	ONVM_NF_RUNNING = 2,  /* receives packets */
+	ONVM_NF_STOPPING = 3, /* asked to stop by the manager */
+	ONVM_NF_RETIRING = 4, /* out of its service; rings being drained */
+	ONVM_NF_RECLAIM = 5,  /* crashed: its held mbufs await return to pool */
+	ONVM_NF_REJECTED = 6, /* registration refused; reason in reject_errno */
+};
+
+#define ONVM_NF_FLAG_SHARED_CORE 0x1 /* sleeps when idle; wake it */
+
+/* Counters written by the NF process only. */
+struct onvm_nf_stats {
+	uint64_t rx;        /* packets handed to the handler */
+	uint64_t tx;        /* packets returned to the manager */
+	uint64_t act_drop;
+	uint64_t act_next;
+	uint64_t act_tonf;
+	uint64_t act_out;
+	uint64_t batches;   /* handler calls */
+	uint64_t sleeps;    /* times the NF slept idle (shared-core) */
+	uint64_t created;   /* packets the NF allocated */
+} __rte_cache_aligned;
+
+/* One NF table slot. Identity fields are written by the NF while CLAIMED
+ * and read-only afterwards; `state` is the handshake futex word. */
+struct onvm_nf {
+	volatile uint32_t state;
+	int32_t reject_errno; /* positive errno when REJECTED */
+	uint16_t id;
+	uint16_t service_id;
+	uint16_t instance;    /* index among the service's instances */
+	uint16_t flags;       /* ONVM_NF_FLAG_* */
+	int32_t pid;
+	int32_t core;         /* CPU the NF runs on, -1 if floating */
+	uint32_t generation;  /* bumped at each claim */
+	uint8_t tx_worker;    /* the manager worker that drains tx_ring */
+	uint8_t crashed;
+	char name[ONVM_NF_NAME_LEN];
+	uint64_t register_tsc;
+	struct rte_ring *rx_ring;  /* manager -> NF packets (MP/SC) */
+	struct rte_ring *tx_ring;  /* NF -> manager packets (SP/SC) */
+	struct rte_ring *msg_ring; /* manager -> NF messages */
+
+	/* Shared-core wake word: 1 while the NF sleeps on it. */
+	volatile uint32_t sleeping __rte_cache_aligned;
+
+	struct onvm_nf_stats stats;
+} __rte_cache_aligned;
+
+/* Instances of one service. The control worker is the only writer; readers
+ * retry while `seq` is odd or changed (sequence counter). Flow hash bucket
+ * -> NF id, so adding or removing an instance moves few flows. */
+struct onvm_service {
+	volatile uint32_t seq;
+	uint16_t count;
+	uint16_t instances[ONVM_MAX_INSTANCES];
+	uint16_t bucket_nf[ONVM_SERVICE_BUCKETS];
+} __rte_cache_aligned;
+
+enum onvm_hop_kind {
+	ONVM_HOP_NF = 1,   /* to a service */
+	ONVM_HOP_PORT = 2, /* out of a port */
+};
+
+struct onvm_chain_hop {
+	uint8_t kind; /* enum onvm_hop_kind */
+	uint8_t reserved;
+	uint16_t dest; /* service id or port id */
+};
+
+/* Chains are immutable once published: a new version is written into a
+ * free body and the head switched atomically, so packets in flight finish
+ * the version they started on and no reader sees a half-written chain. */
+enum onvm_chain_body_state {
+	ONVM_CHAIN_BODY_FREE = 0,
+	ONVM_CHAIN_BODY_LIVE = 1,
+	ONVM_CHAIN_BODY_RETIRED = 2, /* reusable after the grace period */
+};
+
+struct onvm_chain_body {
+	uint8_t length;
+	uint8_t state; /* enum onvm_chain_body_state; control plane only */
+	uint16_t chain_id;
+	struct onvm_chain_hop hops[ONVM_MAX_CHAIN_HOPS];
+	uint64_t retired_tsc;
+};
+
+struct onvm_chain_table {
+	volatile uint16_t head[ONVM_MAX_CHAINS]; /* chain id -> body, 0 none */
+	struct onvm_chain_body bodies[ONVM_MAX_CHAIN_BODIES];
+};
+
+/* Counters of one manager worker lcore, written by that lcore only. */
+struct onvm_worker_stats {
+	uint64_t port_rx[ONVM_MAX_PORTS];
+	uint64_t port_tx[ONVM_MAX_PORTS];
+	uint64_t port_tx_drop[ONVM_MAX_PORTS];
+	uint64_t nf_enq[ONVM_MAX_NFS];      /* packets put on the NF's rx ring */
+	uint64_t nf_enq_drop[ONVM_MAX_NFS]; /* rx ring full */
+	uint64_t nf_deq[ONVM_MAX_NFS];      /* packets taken from its tx ring */
+	uint64_t act_drop;    /* NF said DROP */
+	uint64_t chain_end;   /* NEXT past the last hop */
+	uint64_t no_dest;     /* unknown service, no instance, or bad port */
+	uint64_t reclaimed;   /* mbufs returned from dead NFs */
+	uint64_t loops;
+	volatile uint64_t epoch; /* bumped every loop; retirement grace */
+} __rte_cache_aligned;
+
+struct onvm_port_info {
+	uint8_t enabled;
+	uint8_t reserved;
+	uint16_t port_id;
+};
+
+/* The one shared region, memzone ONVM_MZ_SHARED. */
+struct onvm_shared {
+	uint32_t magic;
+	uint32_t abi_version;
+	int32_t manager_pid;
+	uint32_t burst_size;
+	uint32_t nf_ring_size;
+	uint32_t num_workers;
+	int32_t pkt_meta_offset; /* dynfield offset, same in every process */
+	uint32_t wait_for_chain;
+	volatile uint32_t running;       /* 0 asks workers and NFs to stop */
+	volatile uint32_t ports_enabled; /* RX starts once set */
+	uint64_t tsc_hz;
+	struct rte_mempool *pktmbuf_pool;
+	struct rte_ring *mgr_msg_ring;   /* NF/control -> control worker */
+	void *flow_table;                /* struct rte_hash *, manager only */
+	volatile uint32_t flow_count;
+	struct onvm_port_info ports[ONVM_MAX_PORTS];
+	struct onvm_nf nfs[ONVM_MAX_NFS];
+	struct onvm_service services[ONVM_MAX_SERVICES];
+	struct onvm_chain_table chains;
+	struct onvm_worker_stats workers[ONVM_MAX_WORKERS];
+};
+
+/* Messages on ONVM_MGR_MSG_RING, packed into the ring's pointer slot so
+ * sending one allocates nothing. */
+enum onvm_msg_type {
+	ONVM_MSG_NF_REGISTER = 1,   /* NF slot `nf_id` is CLAIMED and filled */
+	ONVM_MSG_NF_UNREGISTER = 2, /* NF `nf_id` is exiting cleanly */
+	ONVM_MSG_NF_DEAD = 3,       /* control plane: NF `nf_id` has died */
+	ONVM_MSG_NF_STOP = 4,       /* control plane: ask NF `nf_id` to stop */
+};
+
+static inline void *
+onvm_msg_encode(uint16_t type, uint16_t nf_id, uint32_t arg)
+{
+	return (void *)(uintptr_t)(((uint64_t)type << 48) |
+				   ((uint64_t)nf_id << 32) | arg);
+}
+
+static inline void
+onvm_msg_decode(const void *msg, uint16_t *type, uint16_t *nf_id,
+		uint32_t *arg)
+{
+	uint64_t v = (uint64_t)(uintptr_t)msg;
+
+	*type = (uint16_t)(v >> 48);
+	*nf_id = (uint16_t)(v >> 32);
+	*arg = (uint32_t)v;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ONVM_COMMON_H */

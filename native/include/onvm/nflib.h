@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The NF library: an NF process attaches to a running manager as a DPDK
+ * secondary, registers for a service, and runs a loop that receives bursts
+ * from its rx ring, calls the NF's handler, and returns every packet to the
+ * manager with an action. One NF per process.
+ *
+ * Options nflib takes from the command line (anywhere before "--"; the rest
+ * is left for the NF):
+ *   --service ID      service to register for (required, 1..63)
+ *   --name NAME       manager to join (default "onvm")
+ *   --nf-name NAME    name shown in stats (default: the NF's own)
+ *   --core N          pin to CPU N (default: float over all CPUs)
+ *   --busy-poll       never sleep when idle (default: shared-core mode,
+ *                     sleep when idle and be woken by the manager)
+ */
+#ifndef ONVM_NFLIB_H
+#define ONVM_NFLIB_H
+
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include <onvm/common.h>
+#include <onvm/pkt_meta.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct onvm_nf_ctx;
+
+/**
+ * Per-packet handler: look at @p pkt and set meta->action (and
+ * meta->destination for TONF and OUT). The action on entry is NEXT.
+ */
+typedef void (*onvm_nf_pkt_handler_t)(struct rte_mbuf *pkt,
+				      struct onvm_pkt_meta *meta, void *user);
+
+/**
+ * Burst handler: set the action of each of the @p n packets. Takes
+ * precedence over the per-packet handler when both are given.
+ */
+typedef void (*onvm_nf_burst_handler_t)(struct rte_mbuf **pkts, uint16_t n,
+					void *user);
+
+/** Periodic callback; return non-zero to stop the NF. */
+typedef int (*onvm_nf_periodic_t)(struct onvm_nf_ctx *ctx, void *user);
+
+/** Message from the manager or another NF. */
+typedef void (*onvm_nf_msg_handler_t)(struct onvm_nf_ctx *ctx, void *msg,
+				      void *user);
+
+/** The NF contract: every field but one packet handler is optional. */
+struct onvm_nf_handlers {
+	onvm_nf_pkt_handler_t pkt;
+	onvm_nf_burst_handler_t burst;
+	onvm_nf_periodic_t periodic;
+	uint32_t periodic_ms; /* default 1000 */
+	onvm_nf_msg_handler_t msg;
+	/* Called when nothing arrived, before the NF would sleep; return the
+	 * number of packets it sent (speed_tester uses it to inject). */
+	int (*idle)(struct onvm_nf_ctx *ctx, void *user);
+};
+
+/**
+ * Attach to the manager and register. Consumes the nflib options from
+ * @p argv (see above), leaving argv[0] and the NF's own arguments, in order,
+ * in argv[0..return value).
+ *
+ * @param nf_name
+ *   Default name shown in stats.
+ * @param ctx
+ *   Set to the NF's context on success.
+ * @return
+ *   The new argc (>= 1), or a negative errno; onvm_nflib_strerror() then
+ *   says what went wrong and what to do, in one line.
+ */
+int onvm_nflib_init(int argc, char **argv, const char *nf_name,
+		    struct onvm_nf_ctx **ctx);
+
+/**
+ * Run the packet loop until the NF is stopped (signal, manager request,
+ * periodic callback, or the manager going away).
+ *
+ * @return
+ *   0, or -EINVAL (no packet handler).
+ */
+int onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
+		   void *user);
+
+/**
+ * Ask the loop to stop after the current burst. Async-signal-safe.
+ */
+void onvm_nflib_stop(struct onvm_nf_ctx *ctx);
+
+/**
+ * Unregister from the manager (packets still queued for this NF go to
+ * another instance of its service), detach and free the context.
+ */
+void onvm_nflib_fini(struct onvm_nf_ctx *ctx);
+
+/**
+ * Allocate @p n packets from the shared pool, reset and owned by this NF,
+ * with action DROP and no chain.
+ *
+ * @return
+ *   0, or -ENOBUFS (pool empty; nothing allocated).
+ */
+int onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+			  unsigned int n);
+
+/**
+ * Hand @p n packets, actions set, to the manager (as if returned by the
+ * handler). Waits for room on the tx ring unless the NF is stopping.
+ *
+ * @return
+ *   The number handed over; the caller keeps the others.
+ */
+unsigned int onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+			     unsigned int n);
+
+/**
+ * Return @p n packets this NF holds to the pool.
+ */
+void onvm_nflib_free_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+			  unsigned int n);
+
+/** The NF's id (NF table slot). */
+uint16_t onvm_nflib_nf_id(const struct onvm_nf_ctx *ctx);
+
+/** The service the NF serves. */
+uint16_t onvm_nflib_service_id(const struct onvm_nf_ctx *ctx);
+
+/** The NF's table slot, with its counters. */
+struct onvm_nf *onvm_nflib_nf(const struct onvm_nf_ctx *ctx);
+
+/** The manager's shared region. */
+struct onvm_shared *onvm_nflib_shared(const struct onvm_nf_ctx *ctx);
+
+/** Non-zero once the NF has been asked to stop. */
+int onvm_nflib_stopping(const struct onvm_nf_ctx *ctx);
+
+/**
+ * What the last failed nflib call ran into, as one line for the user.
+ */
+const char *onvm_nflib_strerror(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ONVM_NFLIB_H */

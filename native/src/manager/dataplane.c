@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The manager's data plane: each worker lcore receives bursts from its
+ * ports, takes what its NFs return, routes every packet by its action and
+ * chain, and sends per-destination batches. No locks, no allocation, one
+ * syscall only when waking a sleeping shared-core NF.
+ */
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_hash.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+
+#include <onvm/flow.h>
+
+#include "../common/wake.h"
+#include "mgr_internal.h"
+
+void
+__onvm_free_pkts(struct rte_mbuf **pkts, unsigned int n)
+{
+	unsigned int i;
+
+	/* A free mbuf must never look owned by an NF: reclaim trusts it. */
+	for (i = 0; i < n; i++)
+		onvm_pkt_meta(pkts[i])->owner = ONVM_OWNER_NONE;
+	rte_pktmbuf_free_bulk(pkts, n);
+}
+
+static inline void
+__onvm_drop(struct rte_mbuf *m)
+{
+	__onvm_free_pkts(&m, 1);
+}
+
+static void
+__onvm_flush_nf(struct __onvm_worker *w, uint16_t nf_id)
+{
+	struct __onvm_pkt_buffer *buf = &w->to_nf[nf_id];
+	struct onvm_nf *nf = &w->sh->nfs[nf_id];
+	unsigned int sent;
+
+	sent = rte_ring_enqueue_burst(nf->rx_ring, (void **)buf->pkts,
+				      buf->count, NULL);
+	w->stats->nf_enq[nf_id] += sent;
+	if (unlikely(sent < buf->count)) {
+		w->stats->nf_enq_drop[nf_id] += buf->count - sent;
+		__onvm_free_pkts(&buf->pkts[sent], buf->count - sent);
+	}
+	buf->count = 0;
+	if (nf->flags & ONVM_NF_FLAG_SHARED_CORE) {
+		/* Pairs with the NF's store of `sleeping` then ring check. */
+		rte_smp_mb();
+		if (nf->sleeping) {
+			nf->sleeping = 0;
+			__onvm_wake_word(&nf->sleeping);
+		}
+	}
+}
+
+static void
+__onvm_flush_port(struct __onvm_worker *w, uint16_t port_id)
+{
+	struct __onvm_pkt_buffer *buf = &w->to_port[port_id];
+	uint16_t sent;
+
+	sent = rte_eth_tx_burst(port_id, (uint16_t)w->index, buf->pkts,
+				buf->count);
+	w->stats->port_tx[port_id] += sent;
+	if (unlikely(sent < buf->count)) {
+		w->stats->port_tx_drop[port_id] += buf->count - sent;
+		__onvm_free_pkts(&buf->pkts[sent], buf->count - sent);
+	}
+	buf->count = 0;
+}
+
+void
+__onvm_flush(struct __onvm_worker *w)
+{
+	while (w->dirty_nf_mask) {
+		unsigned int id = __builtin_ctzll(w->dirty_nf_mask);
+
+		w->dirty_nf_mask &= w->dirty_nf_mask - 1;
+		if (w->to_nf[id].count)
+			__onvm_flush_nf(w, (uint16_t)id);
+	}
+	while (w->dirty_port_mask) {
+		unsigned int id = __builtin_ctz(w->dirty_port_mask);
+
+		w->dirty_port_mask &= w->dirty_port_mask - 1;
+		if (w->to_port[id].count)
+			__onvm_flush_port(w, (uint16_t)id);
+	}
+}
+
+static inline void
+__onvm_to_nf(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t nf_id)
+{
+	struct __onvm_pkt_buffer *buf = &w->to_nf[nf_id];
+	struct onvm_pkt_meta *meta = onvm_pkt_meta(m);
+
+	meta->owner = nf_id;
+	meta->action = ONVM_ACTION_NEXT; /* the NF's default */
+	buf->pkts[buf->count++] = m;
+	w->dirty_nf_mask |= UINT64_C(1) << nf_id;
+	if (unlikely(buf->count == w->sh->burst_size))
+		__onvm_flush_nf(w, nf_id);
+}
+
+static inline void
+__onvm_to_port(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t port_id)
+{
+	struct __onvm_pkt_buffer *buf;
+
+	if (unlikely(port_id >= ONVM_MAX_PORTS ||
+		     !w->sh->ports[port_id].enabled)) {
+		w->stats->no_dest++;
+		__onvm_drop(m);
+		return;
+	}
+	buf = &w->to_port[port_id];
+	onvm_pkt_meta(m)->owner = ONVM_OWNER_MANAGER;
+	buf->pkts[buf->count++] = m;
+	w->dirty_port_mask |= UINT32_C(1) << port_id;
+	if (unlikely(buf->count == w->sh->burst_size))
+		__onvm_flush_port(w, port_id);
+}
+
+void
+__onvm_dispatch_to_service(struct __onvm_worker *w, struct rte_mbuf *m,
+			   uint16_t service_id)
+{
+	uint16_t nf_id = 0;
+
+	if (likely(service_id < ONVM_MAX_SERVICES))
+		nf_id = __onvm_service_pick(&w->sh->services[service_id],
+					    m->hash.rss);
+	if (unlikely(nf_id == 0)) {
+		w->stats->no_dest++;
+		__onvm_drop(m);
+		return;
+	}
+	__onvm_to_nf(w, m, nf_id);
+}
+
+/* Send a packet to hop meta->chain_index of its chain. */
+static inline void
+__onvm_to_hop(struct __onvm_worker *w, struct rte_mbuf *m,
+	      struct onvm_pkt_meta *meta)
+{
+	const struct onvm_chain_body *body =
+		&w->sh->chains.bodies[meta->chain];
+	const struct onvm_chain_hop *hop;
+
+	if (unlikely(meta->chain_index >= body->length)) {
+		w->stats->chain_end++;
+		__onvm_drop(m);
+		return;
+	}
+	hop = &body->hops[meta->chain_index];
+	if (hop->kind == ONVM_HOP_NF)
+		__onvm_dispatch_to_service(w, m, hop->dest);
+	else
+		__onvm_to_port(w, m, hop->dest);
+}
+
+void
+__onvm_route_from_nf(struct __onvm_worker *w, struct rte_mbuf **pkts,
+		     unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct onvm_pkt_meta *meta = onvm_pkt_meta(m);
+
+		if (i + 1 < n)
+			rte_prefetch0(onvm_pkt_meta(pkts[i + 1]));
+		meta->owner = ONVM_OWNER_MANAGER;
+		switch (meta->action) {
+		case ONVM_ACTION_NEXT:
+			meta->chain_index++;
+			__onvm_to_hop(w, m, meta);
+			break;
+		case ONVM_ACTION_TONF:
+			__onvm_dispatch_to_service(w, m, meta->destination);
+			break;
+		case ONVM_ACTION_OUT:
+			__onvm_to_port(w, m, meta->destination);
+			break;
+		default:
+			w->stats->act_drop++;
+			__onvm_drop(m);
+			break;
+		}
+	}
+}
+
+/* Classify a burst from a port: flow hash, flow rule or default chain. */
+static void
+__onvm_receive(struct __onvm_worker *w, struct rte_mbuf **pkts, unsigned int n)
+{
+	struct onvm_shared *sh = w->sh;
+	uint16_t default_body = sh->chains.head[ONVM_DEFAULT_CHAIN];
+	const int use_flows = sh->flow_count != 0;
+	uint64_t now = rte_rdtsc();
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct onvm_pkt_meta *meta = onvm_pkt_meta(m);
+		struct onvm_flow_key key;
+		uint16_t body = default_body;
+
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		onvm_flow_key_parse(m, &key);
+		m->hash.rss = onvm_flow_key_hash(&key);
+		if (use_flows) {
+			void *chain;
+
+			if (rte_hash_lookup_with_hash_data(
+				    (const struct rte_hash *)sh->flow_table,
+				    &key, m->hash.rss, &chain) >= 0)
+				body = sh->chains.head[(uintptr_t)chain];
+		}
+		meta->action = ONVM_ACTION_NEXT;
+		meta->chain_index = 0;
+		meta->destination = 0;
+		meta->owner = ONVM_OWNER_MANAGER;
+		meta->chain = body;
+		meta->timestamp = now;
+		__onvm_to_hop(w, m, meta);
+	}
+}
+
+static void
+__onvm_poll_ports(struct __onvm_worker *w)
+{
+	struct rte_mbuf *pkts[ONVM_BURST_MAX];
+	unsigned int p;
+
+	for (p = 0; p < w->n_rx_ports; p++) {
+		uint16_t port_id = w->rx_ports[p];
+		uint16_t n = rte_eth_rx_burst(port_id, 0, pkts,
+					      (uint16_t)w->sh->burst_size);
+
+		if (n == 0)
+			continue;
+		w->stats->port_rx[port_id] += n;
+		__onvm_receive(w, pkts, n);
+	}
+}
+
+static void
+__onvm_poll_nfs(struct __onvm_worker *w)
+{
+	struct rte_mbuf *pkts[ONVM_BURST_MAX];
+	uint64_t mask = w->tx_nf_mask;
+
+	while (mask) {
+		unsigned int id = __builtin_ctzll(mask);
+		unsigned int n;
+
+		mask &= mask - 1;
+		n = rte_ring_dequeue_burst(w->sh->nfs[id].tx_ring, (void **)pkts,
+					   w->sh->burst_size, NULL);
+		if (n == 0)
+			continue;
+		w->stats->nf_deq[id] += n;
+		__onvm_route_from_nf(w, pkts, n);
+	}
+}
+
+int
+onvm_mgr_worker_main(void *arg)
+{
+	struct __onvm_worker *w = arg;
+	struct onvm_shared *sh = w->sh;
+
+	while (likely(__atomic_load_n(&sh->running, __ATOMIC_RELAXED))) {
+		if (likely(sh->ports_enabled))
+			__onvm_poll_ports(w);
+		__onvm_poll_nfs(w);
+		__onvm_flush(w);
+		if (w->index == 0)
+			__onvm_control_poll(w);
+		w->stats->loops++;
+		/* Past this store the worker holds no NF reference read
+		 * before it: retirement waits for it. */
+		__atomic_store_n(&w->stats->epoch, w->stats->epoch + 1,
+				 __ATOMIC_RELEASE);
+	}
+	__onvm_poll_nfs(w);
+	__onvm_flush(w);
+	return 0;
+}

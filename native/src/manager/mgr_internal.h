@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Manager-private state and helpers shared by the manager's sources. */
+#ifndef ONVM_MGR_INTERNAL_H
+#define ONVM_MGR_INTERNAL_H
+
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include <onvm/common.h>
+#include <onvm/manager.h>
+#include <onvm/pkt_meta.h>
+
+struct __onvm_pkt_buffer {
+	uint16_t count;
+	struct rte_mbuf *pkts[ONVM_BURST_MAX];
+};
+
+/* One data-plane lcore: private buffers and its share of the work. */
+struct __onvm_worker {
+	struct onvm_shared *sh;
+	struct onvm_worker_stats *stats;
+	unsigned int index;
+	unsigned int lcore;
+	uint16_t n_rx_ports;
+	uint16_t rx_ports[ONVM_MAX_PORTS];
+	/* NFs whose tx ring this worker drains; written by the control
+	 * worker, read here each loop. */
+	volatile uint64_t tx_nf_mask;
+	uint64_t dirty_nf_mask;
+	uint32_t dirty_port_mask;
+	struct __onvm_pkt_buffer to_nf[ONVM_MAX_NFS];
+	struct __onvm_pkt_buffer to_port[ONVM_MAX_PORTS];
+} __rte_cache_aligned;
+
+/* NF retirement in progress, owned by the control worker. */
+struct __onvm_retirement {
+	uint16_t nf_id;
+	uint64_t epochs[ONVM_MAX_WORKERS];
+};
+
+#define ONVM_FLOW_GC_MAX 1024
+
+struct __onvm_mgr {
+	struct onvm_shared *sh;
+	struct onvm_mgr_config cfg;
+	uint32_t n_ports;
+	struct __onvm_worker *workers[ONVM_MAX_WORKERS];
+	uint32_t n_retiring;
+	struct __onvm_retirement retiring[ONVM_MAX_NFS];
+	/* flow-table positions deleted, freed after the grace period */
+	uint32_t n_flow_gc;
+	int32_t flow_gc_pos[ONVM_FLOW_GC_MAX];
+	uint64_t flow_gc_tsc[ONVM_FLOW_GC_MAX];
+};
+
+extern struct __onvm_mgr __onvm_mgr;
+
+/* Data plane (dataplane.c). */
+void __onvm_dispatch_to_service(struct __onvm_worker *w, struct rte_mbuf *m,
+				uint16_t service_id);
+void __onvm_route_from_nf(struct __onvm_worker *w, struct rte_mbuf **pkts,
+			  unsigned int n);
+void __onvm_flush(struct __onvm_worker *w);
+void __onvm_free_pkts(struct rte_mbuf **pkts, unsigned int n);
+
+/* Control worker (nf_registry.c). */
+void __onvm_control_poll(struct __onvm_worker *w);
+
+/* Service table writer (services.c), control worker only. */
+int __onvm_service_add(struct onvm_shared *sh, uint16_t service_id,
+		       uint16_t nf_id);
+void __onvm_service_remove(struct onvm_shared *sh, uint16_t service_id,
+			   uint16_t nf_id);
+
+/* Service table reader: the NF for a flow hash, 0 when none runs. */
+static inline uint16_t
+__onvm_service_pick(const struct onvm_service *s, uint32_t hash)
+{
+	uint32_t seq;
+	uint16_t nf_id;
+
+	do {
+		seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+		nf_id = s->bucket_nf[hash % ONVM_SERVICE_BUCKETS];
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	} while (unlikely((seq & 1) ||
+			  seq != __atomic_load_n(&s->seq, __ATOMIC_RELAXED)));
+	return nf_id;
+}
+
+#endif /* ONVM_MGR_INTERNAL_H */

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* nflib-private state shared by its sources. */
+#ifndef ONVM_NFLIB_INTERNAL_H
+#define ONVM_NFLIB_INTERNAL_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include <onvm/nflib.h>
+
+/* NFs never use a mempool cache (see onvm_nflib_alloc_pkts), so the lcore
+ * id only needs to differ from the manager's. */
+#define ONVM_NF_LCORE_ID 127
+#define ONVM_REGISTER_TIMEOUT_MS 5000
+#define ONVM_LIVENESS_PERIOD_MS 100
+#define ONVM_IDLE_SPINS 64
+#define ONVM_SLEEP_MAX_MS 100
+
+struct __onvm_nf_options {
+	char manager[ONVM_MANAGER_NAME_MAX + 1];
+	char nf_name[ONVM_NF_NAME_LEN];
+	long service_id;
+	int core; /* -1: float */
+	int busy_poll;
+};
+
+struct onvm_nf_ctx {
+	struct onvm_shared *sh;
+	struct onvm_nf *nf;
+	struct rte_mempool *pool;
+	uint16_t nf_id;
+	struct __onvm_nf_options opts;
+	volatile sig_atomic_t stop;
+	int registered;
+};
+
+/* Record the one-line error onvm_nflib_strerror() returns; returns -err. */
+int __onvm_nflib_error(int err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* nflib_args.c: take nflib options out of argv; returns new argc or -errno. */
+int __onvm_nflib_parse_args(int argc, char **argv,
+			    struct __onvm_nf_options *opts);
+
+#endif /* ONVM_NFLIB_INTERNAL_H */

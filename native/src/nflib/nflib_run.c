@@ -1,0 +1,235 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The NF packet loop: dequeue a burst, run the handler once for it, count
+ * actions, return the burst to the manager. Idle NFs in shared-core mode
+ * sleep on their wake word until the manager has packets for them.
+ */
+#include <errno.h>
+#include <signal.h>
+
+#include <rte_cycles.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "../common/wake.h"
+#include "nflib_internal.h"
+
+uint16_t
+onvm_nflib_nf_id(const struct onvm_nf_ctx *ctx)
+{
+	return ctx->nf_id;
+}
+
+uint16_t
+onvm_nflib_service_id(const struct onvm_nf_ctx *ctx)
+{
+	return ctx->nf->service_id;
+}
+
+struct onvm_nf *
+onvm_nflib_nf(const struct onvm_nf_ctx *ctx)
+{
+	return ctx->nf;
+}
+
+struct onvm_shared *
+onvm_nflib_shared(const struct onvm_nf_ctx *ctx)
+{
+	return ctx->sh;
+}
+
+void
+onvm_nflib_stop(struct onvm_nf_ctx *ctx)
+{
+	ctx->stop = 1;
+}
+
+int
+onvm_nflib_stopping(const struct onvm_nf_ctx *ctx)
+{
+	return ctx->stop ||
+	       __atomic_load_n(&ctx->nf->state, __ATOMIC_ACQUIRE) !=
+		       ONVM_NF_RUNNING;
+}
+
+/* The manager is gone if it cleared `running` or its pid no longer exists. */
+static int
+__onvm_manager_alive(const struct onvm_nf_ctx *ctx)
+{
+	if (!__atomic_load_n(&ctx->sh->running, __ATOMIC_ACQUIRE))
+		return 0;
+	return kill(ctx->sh->manager_pid, 0) == 0 || errno == EPERM;
+}
+
+int
+onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+		      unsigned int n)
+{
+	unsigned int i;
+
+	/* No cache: NF lcore ids are not unique across processes. */
+	if (rte_mempool_generic_get(ctx->pool, (void **)pkts, n, NULL) < 0)
+		return -ENOBUFS;
+	for (i = 0; i < n; i++) {
+		struct onvm_pkt_meta *meta = onvm_pkt_meta(pkts[i]);
+
+		rte_pktmbuf_reset(pkts[i]);
+		meta->owner = ctx->nf_id;
+		meta->action = ONVM_ACTION_DROP;
+		meta->chain = 0;
+		meta->chain_index = 0;
+		meta->destination = 0;
+		meta->timestamp = 0;
+	}
+	ctx->nf->stats.created += n;
+	return 0;
+}
+
+void
+onvm_nflib_free_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+		     unsigned int n)
+{
+	unsigned int i, kept = 0;
+
+	for (i = 0; i < n; i++) {
+		onvm_pkt_meta(pkts[i])->owner = ONVM_OWNER_NONE;
+		/* Only the last reference goes back to the pool. */
+		if (rte_pktmbuf_prefree_seg(pkts[i]) != NULL)
+			pkts[kept++] = pkts[i];
+	}
+	if (kept)
+		rte_mempool_generic_put(ctx->pool, (void **)pkts, kept, NULL);
+}
+
+unsigned int
+onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+		unsigned int n)
+{
+	unsigned int sent = 0;
+
+	while (sent < n) {
+		sent += rte_ring_enqueue_burst(ctx->nf->tx_ring,
+					       (void **)pkts + sent, n - sent,
+					       NULL);
+		if (sent < n) {
+			/* The manager drains the ring unless it is gone. */
+			if (ctx->stop || !__onvm_manager_alive(ctx))
+				break;
+			rte_pause();
+		}
+	}
+	ctx->nf->stats.tx += sent;
+	return sent;
+}
+
+static void
+__onvm_count_actions(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+		     unsigned int n)
+{
+	uint64_t count[4] = { 0, 0, 0, 0 };
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		count[onvm_pkt_meta(pkts[i])->action & 3]++;
+	ctx->nf->stats.act_drop += count[ONVM_ACTION_DROP];
+	ctx->nf->stats.act_next += count[ONVM_ACTION_NEXT];
+	ctx->nf->stats.act_tonf += count[ONVM_ACTION_TONF];
+	ctx->nf->stats.act_out += count[ONVM_ACTION_OUT];
+}
+
+static void
+__onvm_poll_messages(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
+		     void *user)
+{
+	void *msg;
+
+	while (rte_ring_dequeue(ctx->nf->msg_ring, &msg) == 0)
+		if (h->msg)
+			h->msg(ctx, msg, user);
+}
+
+/* Shared-core idle: sleep until woken by the manager or the timeout. */
+static void
+__onvm_sleep(struct onvm_nf_ctx *ctx, uint64_t timeout_ns)
+{
+	struct onvm_nf *nf = ctx->nf;
+
+	__atomic_store_n(&nf->sleeping, 1, __ATOMIC_RELAXED);
+	/* Pairs with the manager's enqueue then check of `sleeping`. */
+	rte_smp_mb();
+	if (rte_ring_empty(nf->rx_ring) && !onvm_nflib_stopping(ctx)) {
+		nf->stats.sleeps++;
+		__onvm_wait_word(&nf->sleeping, 1, timeout_ns);
+	}
+	__atomic_store_n(&nf->sleeping, 0, __ATOMIC_RELAXED);
+}
+
+int
+onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
+	       void *user)
+{
+	const uint64_t hz = rte_get_tsc_hz();
+	const uint64_t liveness = hz / 1000 * ONVM_LIVENESS_PERIOD_MS;
+	const uint64_t period =
+		hz / 1000 * (h->periodic_ms ? h->periodic_ms : 1000);
+	const unsigned int burst = ctx->sh->burst_size;
+	uint64_t next_periodic = rte_rdtsc() + period;
+	uint64_t next_liveness = rte_rdtsc() + liveness;
+	struct rte_mbuf *pkts[ONVM_BURST_MAX];
+	unsigned int idle = 0;
+
+	if (h->pkt == NULL && h->burst == NULL)
+		return -EINVAL;
+	while (!onvm_nflib_stopping(ctx)) {
+		unsigned int n = rte_ring_dequeue_burst(ctx->nf->rx_ring,
+							(void **)pkts, burst,
+							NULL);
+		uint64_t now;
+
+		if (n != 0) {
+			idle = 0;
+			if (h->burst) {
+				h->burst(pkts, (uint16_t)n, user);
+			} else {
+				unsigned int i;
+
+				for (i = 0; i < n; i++)
+					h->pkt(pkts[i], onvm_pkt_meta(pkts[i]),
+					       user);
+			}
+			ctx->nf->stats.rx += n;
+			ctx->nf->stats.batches++;
+			__onvm_count_actions(ctx, pkts, n);
+			onvm_nflib_send(ctx, pkts, n);
+		} else if (h->idle && h->idle(ctx, user) > 0) {
+			idle = 0;
+		} else {
+			idle++;
+		}
+		now = rte_rdtsc();
+		if (unlikely(now >= next_periodic)) {
+			next_periodic = now + period;
+			if (h->periodic && h->periodic(ctx, user) != 0)
+				break;
+		}
+		if (unlikely(now >= next_liveness)) {
+			next_liveness = now + liveness;
+			if (!__onvm_manager_alive(ctx))
+				break;
+			__onvm_poll_messages(ctx, h, user);
+		}
+		if (idle == 0)
+			continue;
+		if (ctx->nf->flags & ONVM_NF_FLAG_SHARED_CORE &&
+		    idle >= ONVM_IDLE_SPINS) {
+			uint64_t until = RTE_MIN(next_periodic, next_liveness);
+
+			__onvm_sleep(ctx, (until > now ? until - now : 0) *
+						  1000000000ULL / hz + 1000);
+			idle = 0;
+		} else {
+			rte_pause();
+		}
+	}
+	return 0;
+}

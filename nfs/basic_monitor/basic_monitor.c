@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * basic_monitor: prints packet and byte rates every second and passes every
+ * packet to the next hop.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include <rte_cycles.h>
+
+#include <onvm/nflib.h>
+
+struct basic_monitor {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t last_packets;
+	uint64_t last_bytes;
+	uint64_t last_tsc;
+};
+
+static void
+basic_monitor_burst(struct rte_mbuf **pkts, uint16_t n, void *user)
+{
+	struct basic_monitor *bm = user;
+	uint64_t bytes = 0;
+	uint16_t i;
+
+	for (i = 0; i < n; i++)
+		bytes += rte_pktmbuf_pkt_len(pkts[i]);
+	bm->packets += n;
+	bm->bytes += bytes;
+}
+
+static int
+basic_monitor_report(struct onvm_nf_ctx *ctx, void *user)
+{
+	struct basic_monitor *bm = user;
+	uint64_t now = rte_rdtsc();
+	double secs = (double)(now - bm->last_tsc) / (double)rte_get_tsc_hz();
+	double pps = (double)(bm->packets - bm->last_packets) / secs;
+	double bps = (double)(bm->bytes - bm->last_bytes) * 8.0 / secs;
+
+	printf("basic_monitor[nf %u]: %.3f Mpps %.3f Mbit/s  total %" PRIu64
+	       " packets %" PRIu64 " bytes\n",
+	       onvm_nflib_nf_id(ctx), pps / 1e6, bps / 1e6, bm->packets,
+	       bm->bytes);
+	fflush(stdout);
+	bm->last_packets = bm->packets;
+	bm->last_bytes = bm->bytes;
+	bm->last_tsc = now;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct onvm_nf_handlers handlers = {
+		.burst = basic_monitor_burst,
+		.periodic = basic_monitor_report,
+		.periodic_ms = 1000,
+	};
+	struct basic_monitor bm = { 0 };
+	struct onvm_nf_ctx *ctx;
+
+	if (onvm_nflib_init(argc, argv, "basic_monitor", &ctx) < 0) {
+		fprintf(stderr, "basic_monitor: %s\n", onvm_nflib_strerror());
+		return 1;
+	}
+	printf("basic_monitor: NF %u serving service %u\n",
+	       onvm_nflib_nf_id(ctx), onvm_nflib_service_id(ctx));
+	fflush(stdout);
+	bm.last_tsc = rte_rdtsc();
+	onvm_nflib_run(ctx, &handlers, &bm);
+	basic_monitor_report(ctx, &bm);
+	onvm_nflib_fini(ctx);
+	return 0;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * simple_forward: passes every packet to the next hop of its chain, or to
+ * service --dest when given.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <onvm/nflib.h>
+
+struct simple_forward {
+	uint16_t dest; /* 0: next hop */
+};
+
+static void
+simple_forward_burst(struct rte_mbuf **pkts, uint16_t n, void *user)
+{
+	const struct simple_forward *sf = user;
+	uint16_t i;
+
+	if (sf->dest == 0)
+		return; /* action is NEXT on entry */
+	for (i = 0; i < n; i++) {
+		struct onvm_pkt_meta *meta = onvm_pkt_meta(pkts[i]);
+
+		meta->action = ONVM_ACTION_TONF;
+		meta->destination = sf->dest;
+	}
+}
+
+static int
+simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
+{
+	static const struct option opts[] = {
+		{ "dest", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *end;
+	long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			v = strtol(optarg, &end, 10);
+			if (*end != '\0' || v < 1 || v >= ONVM_MAX_SERVICES) {
+				fprintf(stderr,
+					"simple_forward: --dest takes a service id from 1 to %d\n",
+					ONVM_MAX_SERVICES - 1);
+				return -EINVAL;
+			}
+			sf->dest = (uint16_t)v;
+			break;
+		default:
+			fprintf(stderr,
+				"usage: simple_forward --service ID [--dest SERVICE]\n");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct onvm_nf_handlers handlers = { .burst = simple_forward_burst };
+	struct simple_forward sf = { 0 };
+	struct onvm_nf_ctx *ctx;
+	int nf_argc;
+
+	nf_argc = onvm_nflib_init(argc, argv, "simple_forward", &ctx);
+	if (nf_argc < 0) {
+		fprintf(stderr, "simple_forward: %s\n", onvm_nflib_strerror());
+		return 1;
+	}
+	if (simple_forward_parse(nf_argc, argv, &sf) < 0) {
+		onvm_nflib_fini(ctx);
+		return 2;
+	}
+	printf("simple_forward: NF %u serving service %u, to %s\n",
+	       onvm_nflib_nf_id(ctx), onvm_nflib_service_id(ctx),
+	       sf.dest ? "a service" : "the next hop");
+	fflush(stdout);
+	onvm_nflib_run(ctx, &handlers, &sf);
+	onvm_nflib_fini(ctx);
+	return 0;
+}

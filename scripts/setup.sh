@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Set up a Debian 12 machine for onvm, as root; safe to run again.
+#   - Debian packages: DPDK 22.11 (with dpdk-testpmd), build tools, libpcap
+#   - hugepages: ONVM_HUGEPAGES_MB (default 1024) of 2 MiB pages, hugetlbfs
+#   - .venv with onvm installed editable, with its test extras
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${ONVM_VENV:-$ROOT/.venv}"
+HUGEPAGES_MB="${ONVM_HUGEPAGES_MB:-1024}"
+PACKAGES=(dpdk dpdk-dev libdpdk-dev meson ninja-build pkg-config gcc
+          python3 python3-venv python3-dev libpcap-dev tshark)
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root (sudo $0): it installs packages and reserves hugepages"
+
+install_packages() {
+    local missing=()
+    for p in "${PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        say "Debian packages present"
+        return
+    fi
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+reserve_hugepages() {
+    local want=$((HUGEPAGES_MB / 2)) sys=/sys/kernel/mm/hugepages/hugepages-2048kB
+    [ -d "$sys" ] || die "this kernel has no 2 MiB hugepages"
+    local have
+    have=$(cat "$sys/nr_hugepages")
+    if [ "$have" -lt "$want" ]; then
+        echo "$want" > "$sys/nr_hugepages"
+        have=$(cat "$sys/nr_hugepages")
+        [ "$have" -ge "$want" ] || say "warning: only $have of $want hugepages could be reserved (memory fragmented?)"
+    fi
+    if ! grep -qs ' hugetlbfs ' /proc/mounts; then
+        mkdir -p /dev/hugepages
+        mount -t hugetlbfs -o pagesize=2M nodev /dev/hugepages
+    fi
+    say "hugepages: $have x 2 MiB reserved, hugetlbfs at $(awk '$3=="hugetlbfs"{print $2; exit}' /proc/mounts)"
+}
+
+make_venv() {
+    # Debian's Python: its headers are the ones python3-dev installed.
+    local python=/usr/bin/python3
+    [ -x "$python" ] || python=$(command -v python3)
+    if [ ! -x "$VENV/bin/python" ]; then
+        say "creating $VENV"
+        "$python" -m venv "$VENV"
+    fi
+    local stamp="$VENV/.onvm-installed" sum
+    sum=$(cat "$ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sum" ] && "$VENV/bin/python" -c 'import onvm.pydpdk' 2>/dev/null; then
+        say "virtual environment up to date"
+        return
+    fi
+    say "installing onvm (editable) and its test extras"
+    "$VENV/bin/pip" install -q --upgrade pip
+    # Editable meson-python installs rebuild on import: the build tools
+    # must live in the environment (no build isolation).
+    "$VENV/bin/pip" install -q "meson-python>=0.15" "meson>=1.1" ninja "cffi>=1.15"
+    PATH="$VENV/bin:$PATH" "$VENV/bin/pip" install -q --no-build-isolation -Cbuild-dir=build -e "$ROOT[test]"
+    echo "$sum" > "$stamp"
+}
+
+install_packages
+pkg-config --exists libdpdk || die "pkg-config cannot find libdpdk after installing libdpdk-dev"
+reserve_hugepages
+make_venv
+say "ready: $VENV"
