@@ -56,6 +56,7 @@ class DataPlane:
                 "wait_for_chain": int(config.wait_for_chain),
                 "flow_table_size": config.flow_table_size,
                 "chain_grace_ms": config.chain_grace_ms,
+                "worker_cpu_mask": sum(1 << c for c in config.worker_cores if c < 64),
             },
         )
         self.sh = pydpdk.check_ptr(lib.onvm_mgr_create(cfg), "creating shared memory")

@@ -11,6 +11,7 @@ import select
 import signal
 import sys
 import time
+import traceback
 
 from onvm.errors import OnvmError
 from onvm.manager import eal, ports, preflight
@@ -201,6 +202,17 @@ def run(config: Config) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         pass
+    except Exception as e:  # a bug: still stop cleanly and say one line
+        if os.environ.get("ONVM_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"onvm-manager: internal error: {type(e).__name__}: {e} "
+            "(set ONVM_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+            flush=True,
+        )
+        manager.shutdown()
+        return 70
     final = manager.shutdown()
     if final:
         print(render(final, config.name), flush=True)

@@ -70,7 +70,7 @@ unsigned int rte_ring_count(const struct rte_ring *r);
 unsigned int rte_ring_free_count(const struct rte_ring *r);
 
 /* ---- ethdev ---- */
-struct rte_ether_addr { uint8_t addr_bytes[6]; };
+struct rte_ether_addr { uint8_t addr_bytes[6]; ...; };
 struct rte_eth_conf { ...; };
 struct rte_eth_dev_info {
 	const char *driver_name;
@@ -252,6 +252,7 @@ struct onvm_shared {
 	uint32_t running;
 	uint32_t ports_enabled;
 	uint64_t tsc_hz;
+	uint64_t worker_cpu_mask;
 	struct rte_mempool *pktmbuf_pool;
 	struct rte_ring *mgr_msg_ring;
 	void *flow_table;
@@ -290,6 +291,7 @@ struct onvm_mgr_config {
 	uint32_t wait_for_chain;
 	uint32_t flow_table_size;
 	uint32_t chain_grace_ms;
+	uint64_t worker_cpu_mask;
 };
 struct onvm_shared *onvm_mgr_create(const struct onvm_mgr_config *cfg);
 int onvm_mgr_port_enable(struct onvm_shared *sh, uint16_t port_id);

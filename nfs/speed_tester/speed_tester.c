@@ -89,6 +89,9 @@ speed_tester_inject(struct onvm_nf_ctx *ctx, void *user)
 
 	if (st->injected)
 		return 0;
+	/* Packets sent before the loop is complete would just be dropped. */
+	if (onvm_nflib_shared(ctx)->services[st->dest].count == 0)
+		return 0;
 	st->injected = 1;
 	while (done < st->batch) {
 		uint32_t n = RTE_MIN(st->batch - done, (uint32_t)ONVM_BURST_MAX);

@@ -209,6 +209,7 @@ struct onvm_shared {
 	volatile uint32_t running;       /* 0 asks workers and NFs to stop */
 	volatile uint32_t ports_enabled; /* RX starts once set */
 	uint64_t tsc_hz;
+	uint64_t worker_cpu_mask; /* CPUs the manager's workers poll on */
 	struct rte_mempool *pktmbuf_pool;
 	struct rte_ring *mgr_msg_ring;   /* NF/control -> control worker */
 	void *flow_table;                /* struct rte_hash *, manager only */

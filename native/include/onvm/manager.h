@@ -30,6 +30,7 @@ struct onvm_mgr_config {
 	uint32_t wait_for_chain; /* hold port RX until the default chain runs */
 	uint32_t flow_table_size;
 	uint32_t chain_grace_ms; /* before a replaced chain body is reused */
+	uint64_t worker_cpu_mask; /* CPUs of the workers: floating NFs avoid them */
 };
 
 /**

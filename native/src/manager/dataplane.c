@@ -42,8 +42,12 @@ __onvm_flush_nf(struct __onvm_worker *w, uint16_t nf_id)
 	struct onvm_nf *nf = &w->sh->nfs[nf_id];
 	unsigned int sent;
 
+	unsigned int room;
+
 	sent = rte_ring_enqueue_burst(nf->rx_ring, (void **)buf->pkts,
-				      buf->count, NULL);
+				      buf->count, &room);
+	if (unlikely(room < w->sh->nf_ring_size / 4))
+		w->congested_nf_mask |= UINT64_C(1) << nf_id;
 	w->stats->nf_enq[nf_id] += sent;
 	if (unlikely(sent < buf->count)) {
 		w->stats->nf_enq_drop[nf_id] += buf->count - sent;
@@ -236,6 +240,24 @@ __onvm_receive(struct __onvm_worker *w, struct rte_mbuf **pkts, unsigned int n)
 	}
 }
 
+/* True while some NF this worker fed is still short of room. */
+static int
+__onvm_congested(struct __onvm_worker *w)
+{
+	uint64_t mask = w->congested_nf_mask;
+
+	while (mask) {
+		unsigned int id = __builtin_ctzll(mask);
+		const struct onvm_nf *nf = &w->sh->nfs[id];
+
+		mask &= mask - 1;
+		if (nf->state != ONVM_NF_RUNNING ||
+		    rte_ring_free_count(nf->rx_ring) >= w->sh->nf_ring_size / 2)
+			w->congested_nf_mask &= ~(UINT64_C(1) << id);
+	}
+	return w->congested_nf_mask != 0;
+}
+
 static void
 __onvm_poll_ports(struct __onvm_worker *w)
 {
@@ -281,7 +303,8 @@ onvm_mgr_worker_main(void *arg)
 	struct onvm_shared *sh = w->sh;
 
 	while (likely(__atomic_load_n(&sh->running, __ATOMIC_RELAXED))) {
-		if (likely(sh->ports_enabled))
+		if (likely(sh->ports_enabled) &&
+		    likely(w->congested_nf_mask == 0 || !__onvm_congested(w)))
 			__onvm_poll_ports(w);
 		__onvm_poll_nfs(w);
 		__onvm_flush(w);

@@ -131,6 +131,7 @@ onvm_mgr_create(const struct onvm_mgr_config *cfg)
 	sh->wait_for_chain = cfg->wait_for_chain;
 	sh->ports_enabled = !cfg->wait_for_chain;
 	sh->tsc_hz = rte_get_tsc_hz();
+	sh->worker_cpu_mask = cfg->worker_cpu_mask;
 	__onvm_mgr.cfg = *cfg;
 
 	sh->pktmbuf_pool = rte_pktmbuf_pool_create(

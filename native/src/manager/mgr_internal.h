@@ -28,6 +28,10 @@ struct __onvm_worker {
 	 * worker, read here each loop. */
 	volatile uint64_t tx_nf_mask;
 	uint64_t dirty_nf_mask;
+	/* NFs whose rx ring ran low on room: port RX waits for them, so a
+	 * burst arriving faster than a chain can take it stays in the port
+	 * (or its pcap file) instead of being dropped at the NF. */
+	uint64_t congested_nf_mask;
 	uint32_t dirty_port_mask;
 	struct __onvm_pkt_buffer to_nf[ONVM_MAX_NFS];
 	struct __onvm_pkt_buffer to_port[ONVM_MAX_PORTS];

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -141,6 +142,25 @@ __onvm_eal_init(const struct __onvm_nf_options *o, const char *prog)
 	return 0;
 }
 
+/* A floating NF should not compete with the manager's busy-polling workers
+ * when other CPUs exist. */
+static void
+__onvm_avoid_worker_cpus(uint64_t worker_mask)
+{
+	cpu_set_t set;
+	int cpu, left = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set) != 0)
+		return;
+	for (cpu = 0; cpu < 64; cpu++)
+		if (worker_mask & (UINT64_C(1) << cpu))
+			CPU_CLR(cpu, &set);
+	for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		left += CPU_ISSET(cpu, &set);
+	if (left > 0)
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 static int
 __onvm_attach_shared(struct onvm_nf_ctx *ctx)
 {
@@ -158,6 +178,8 @@ __onvm_attach_shared(struct onvm_nf_ctx *ctx)
 			ctx->opts.manager, ctx->sh->abi_version,
 			ONVM_ABI_VERSION);
 	ctx->pool = ctx->sh->pktmbuf_pool;
+	if (ctx->opts.core < 0)
+		__onvm_avoid_worker_cpus(ctx->sh->worker_cpu_mask);
 	if (onvm_pkt_meta_lookup() < 0 ||
 	    onvm_pkt_meta_offset != ctx->sh->pkt_meta_offset)
 		return __onvm_nflib_error(EPROTO,
