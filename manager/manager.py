@@ -24,7 +24,7 @@ from onvm.manager.stats import Stats, render, write_json
 log = logging.getLogger("onvm.manager")
 
 TICK_SECONDS = 0.1
-STATS_FILE_SECONDS = 0.2
+STATS_FILE_SECONDS = 0.1
 
 
 class Manager:

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * simple_forward: passes every packet to the next hop of its chain, or to
- * service --dest when given.
+ * simple_forward: passes every packet to the next hop of its chain, to
+ * service --dest, or out of port --out.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,7 +11,8 @@
 #include <onvm/nflib.h>
 
 struct simple_forward {
-	uint16_t dest; /* 0: next hop */
+	uint8_t action;   /* NEXT, TONF or OUT */
+	uint16_t dest;    /* service (TONF) or port (OUT) */
 };
 
 static void
@@ -20,12 +21,12 @@ simple_forward_burst(struct rte_mbuf **pkts, uint16_t n, void *user)
 	const struct simple_forward *sf = user;
 	uint16_t i;
 
-	if (sf->dest == 0)
-		return; /* action is NEXT on entry */
+	if (sf->action == ONVM_ACTION_NEXT)
+		return; /* the action on entry */
 	for (i = 0; i < n; i++) {
 		struct onvm_pkt_meta *meta = onvm_pkt_meta(pkts[i]);
 
-		meta->action = ONVM_ACTION_TONF;
+		meta->action = sf->action;
 		meta->destination = sf->dest;
 	}
 }
@@ -35,6 +36,7 @@ simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 {
 	static const struct option opts[] = {
 		{ "dest", required_argument, NULL, 'd' },
+		{ "out", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -42,7 +44,7 @@ simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 	long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			v = strtol(optarg, &end, 10);
@@ -52,11 +54,23 @@ simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 					ONVM_MAX_SERVICES - 1);
 				return -EINVAL;
 			}
+			sf->action = ONVM_ACTION_TONF;
+			sf->dest = (uint16_t)v;
+			break;
+		case 'o':
+			v = strtol(optarg, &end, 10);
+			if (*end != '\0' || v < 0 || v >= ONVM_MAX_PORTS) {
+				fprintf(stderr,
+					"simple_forward: --out takes a port id from 0 to %d\n",
+					ONVM_MAX_PORTS - 1);
+				return -EINVAL;
+			}
+			sf->action = ONVM_ACTION_OUT;
 			sf->dest = (uint16_t)v;
 			break;
 		default:
 			fprintf(stderr,
-				"usage: simple_forward --service ID [--dest SERVICE]\n");
+				"usage: simple_forward --service ID [--dest SERVICE | --out PORT]\n");
 			return -EINVAL;
 		}
 	}
@@ -67,7 +81,7 @@ int
 main(int argc, char **argv)
 {
 	struct onvm_nf_handlers handlers = { .burst = simple_forward_burst };
-	struct simple_forward sf = { 0 };
+	struct simple_forward sf = { .action = ONVM_ACTION_NEXT };
 	struct onvm_nf_ctx *ctx;
 	int nf_argc;
 
@@ -80,9 +94,11 @@ main(int argc, char **argv)
 		onvm_nflib_fini(ctx);
 		return 2;
 	}
-	printf("simple_forward: NF %u serving service %u, to %s\n",
+	printf("simple_forward: NF %u serving service %u, to %s %u\n",
 	       onvm_nflib_nf_id(ctx), onvm_nflib_service_id(ctx),
-	       sf.dest ? "a service" : "the next hop");
+	       sf.action == ONVM_ACTION_NEXT ? "the next hop" :
+	       sf.action == ONVM_ACTION_TONF ? "service" : "port",
+	       sf.dest);
 	fflush(stdout);
 	onvm_nflib_run(ctx, &handlers, &sf);
 	onvm_nflib_fini(ctx);

@@ -46,8 +46,18 @@ __onvm_flush_nf(struct __onvm_worker *w, uint16_t nf_id)
 
 	sent = rte_ring_enqueue_burst(nf->rx_ring, (void **)buf->pkts,
 				      buf->count, &room);
-	if (unlikely(room < w->sh->nf_ring_size / 4))
-		w->congested_nf_mask |= UINT64_C(1) << nf_id;
+	if (unlikely(room < w->sh->nf_ring_size / 4)) {
+		uint64_t bit = UINT64_C(1) << nf_id;
+
+		if (!(w->stalled_nf_mask & bit) && !(w->congested_nf_mask & bit)) {
+			if (w->congested_nf_mask == 0)
+				w->congested_tsc = rte_rdtsc();
+			w->congested_nf_mask |= bit;
+		}
+	} else if (unlikely(w->stalled_nf_mask) &&
+		   room >= w->sh->nf_ring_size / 2) {
+		w->stalled_nf_mask &= ~(UINT64_C(1) << nf_id);
+	}
 	w->stats->nf_enq[nf_id] += sent;
 	if (unlikely(sent < buf->count)) {
 		w->stats->nf_enq_drop[nf_id] += buf->count - sent;
@@ -254,6 +264,13 @@ __onvm_congested(struct __onvm_worker *w)
 		if (nf->state != ONVM_NF_RUNNING ||
 		    rte_ring_free_count(nf->rx_ring) >= w->sh->nf_ring_size / 2)
 			w->congested_nf_mask &= ~(UINT64_C(1) << id);
+	}
+	if (w->congested_nf_mask != 0 &&
+	    rte_rdtsc() - w->congested_tsc >
+		    w->sh->tsc_hz / 1000000 * ONVM_CONGESTION_MAX_US) {
+		/* Stuck, not slow: drop at its ring rather than starve others. */
+		w->stalled_nf_mask |= w->congested_nf_mask;
+		w->congested_nf_mask = 0;
 	}
 	return w->congested_nf_mask != 0;
 }

@@ -11,6 +11,8 @@
 #include <onvm/manager.h>
 #include <onvm/pkt_meta.h>
 
+#define ONVM_CONGESTION_MAX_US 10000
+
 struct __onvm_pkt_buffer {
 	uint16_t count;
 	struct rte_mbuf *pkts[ONVM_BURST_MAX];
@@ -32,6 +34,10 @@ struct __onvm_worker {
 	 * burst arriving faster than a chain can take it stays in the port
 	 * (or its pcap file) instead of being dropped at the NF. */
 	uint64_t congested_nf_mask;
+	uint64_t congested_tsc; /* when the current congestion began */
+	/* NFs congested for longer than ONVM_CONGESTION_MAX_US: stuck, so no
+	 * longer allowed to hold port RX for everyone else. */
+	uint64_t stalled_nf_mask;
 	uint32_t dirty_port_mask;
 	struct __onvm_pkt_buffer to_nf[ONVM_MAX_NFS];
 	struct __onvm_pkt_buffer to_port[ONVM_MAX_PORTS];
