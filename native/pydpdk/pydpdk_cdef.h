@@ -36,6 +36,9 @@ struct rte_mempool {
 	...;
 };
 struct rte_mbuf {
+	void *buf_addr;
+	uint16_t buf_len;
+	uint16_t refcnt;
 	uint16_t data_off;
 	uint16_t port;
 	uint32_t pkt_len;
