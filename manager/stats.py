@@ -88,7 +88,9 @@ def render(snap: dict, name: str) -> str:
         f"[{name} {time.strftime('%H:%M:%S')}] pool {pool['available']}/{pool['size']} free"
         + ("" if snap["ports_enabled"] else "  (ports held: waiting for the chain's NFs)")
     ]
-    lines.append(f"  {'port':<5}{'name':<14}{'rx':>12}{'rx/s':>10}{'tx':>12}{'tx/s':>10}{'drop':>10}")
+    lines.append(
+        f"  {'port':<5}{'name':<14}{'rx':>12}{'rx/s':>10}{'tx':>12}{'tx/s':>10}{'drop':>10}"
+    )
     for port_id, p in snap["ports"].items():
         lines.append(
             f"  {port_id:<5}{p['name'][:13]:<14}{p['rx']:>12}{_human(p['rx_pps']):>10}"
@@ -96,7 +98,8 @@ def render(snap: dict, name: str) -> str:
         )
     if snap["nfs"]:
         lines.append(
-            f"  {'nf':<5}{'name':<16}{'svc':>4} {'state':<9}{'rx':>12}{'rx/s':>10}{'tx':>12}{'drop':>10}"
+            f"  {'nf':<5}{'name':<16}{'svc':>4} {'state':<9}"
+            f"{'rx':>12}{'rx/s':>10}{'tx':>12}{'drop':>10}"
         )
         for nf_id, n in snap["nfs"].items():
             lines.append(

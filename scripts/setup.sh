@@ -73,8 +73,18 @@ make_venv() {
     echo "$sum" > "$stamp"
 }
 
+# Importing onvm from an editable install rebuilds first and writes this log:
+# leave it writable so that a non-root user gets onvm's own "needs root"
+# line rather than a PermissionError from the rebuild.
+open_build_log() {
+    local log="$ROOT/build/meson-logs/meson-python-build-log.txt"
+    [ -d "$(dirname "$log")" ] || return 0
+    touch "$log" && chmod a+rw "$log"
+}
+
 install_packages
 pkg-config --exists libdpdk || die "pkg-config cannot find libdpdk after installing libdpdk-dev"
 reserve_hugepages
 make_venv
+open_build_log
 say "ready: $VENV"

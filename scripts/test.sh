@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Set up the machine (scripts/setup.sh), then run the checks and the tests:
+# ruff over the Python, then pytest (unit, then integration: real managers
+# and NFs on virtual ports). Extra arguments go to pytest.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+bash scripts/setup.sh
+VENV="${ONVM_VENV:-$ROOT/.venv}"
+export PATH="$VENV/bin:$PATH"
+
+echo "test: ruff"
+ruff check manager nflib nfs native tests
+
+echo "test: pytest"
+exec timeout --kill-after=30 1500 python -m pytest -ra -p no:cacheprovider "$@"

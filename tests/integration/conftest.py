@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Integration tests run real managers and NFs: root and hugepages needed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import Manager
+
+pytestmark = pytest.mark.integration
+
+
+def _free_hugepages() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("HugePages_Free:"):
+            return int(line.split()[1])
+    return 0
+
+
+def pytest_collection_modifyitems(items):
+    reason = None
+    if os.geteuid() != 0:
+        reason = "integration tests need root"
+    elif _free_hugepages() == 0:
+        reason = "integration tests need free hugepages (run scripts/setup.sh)"
+    for item in items:
+        if "integration" in str(item.fspath):
+            item.add_marker(pytest.mark.integration)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def start_manager(tmp_path):
+    """start_manager(*args) -> a ready Manager; all of them cleaned up after."""
+    managers: list[Manager] = []
+
+    def start(*args: str, wait: bool = True) -> Manager:
+        mgr = Manager(tmp_path, list(args))
+        managers.append(mgr)
+        return mgr.wait_ready() if wait else mgr
+
+    yield start
+    for mgr in managers:
+        mgr.cleanup()

@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Errors a user meets with a real manager: one clear line, non-zero exit,
+no traceback, nothing left behind."""
+
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import uuid
+
+import pytest
+
+from onvm.manager.runtime import remove_dpdk_files
+from tests.integration.harness import tool
+
+
+def run_manager(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    name = f"err-{uuid.uuid4().hex[:8]}"
+    try:
+        return subprocess.run(
+            [tool("onvm-manager"), "start", "--name", name, "--stats-interval", "0", *args],
+            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        )
+    finally:
+        assert not glob.glob(f"/dev/hugepages/onvm-{name}map_*"), "hugepage files left behind"
+        assert not os.path.exists(f"/run/onvm/{name}/manager.lock")
+        remove_dpdk_files(name)
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("onvm-manager: error: ")
+    return lines[0]
+
+
+def test_port_that_does_not_exist():
+    line = one_error_line(run_manager("--port", "net_nosuchdriver0"))
+    assert "net_nosuchdriver0" in line
+
+
+def test_pci_port_that_is_not_there():
+    line = one_error_line(run_manager("--port", "0000:7f:1f.7"))
+    assert "0000:7f:1f.7" in line and "does not exist" in line
+
+
+def test_chain_out_of_a_port_the_manager_lacks():
+    line = one_error_line(run_manager("--port", "net_null0", "--chain", "1,out:3"))
+    assert "port 3" in line
+
+
+def test_not_enough_hugepages():
+    line = one_error_line(run_manager("--num-mbufs", "50000000"))
+    assert "hugepages" in line and "num_mbufs" in line
+
+
+def test_second_manager_with_the_same_name(start_manager):
+    first = start_manager()
+    result = subprocess.run(
+        [tool("onvm-manager"), "start", "--name", first.name], capture_output=True, text=True,
+        timeout=60, stdin=subprocess.DEVNULL,
+    )
+    line = one_error_line(result)
+    assert "already running" in line and str(first.pid) in line
+    assert first.popen.poll() is None  # the first one is untouched
+    assert first.stop() == 0
+
+
+def test_not_root():
+    if subprocess.run(["which", "setpriv"], capture_output=True).returncode != 0:
+        pytest.skip("setpriv is not installed")
+    result = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+         tool("onvm-manager"), "start", "--name", "notroot"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    if "Permission denied" in result.stderr and "python" in result.stderr:
+        pytest.skip("the virtual environment is not readable by nobody")
+    line = one_error_line(result)
+    assert "root" in line
+
+
+def test_nf_for_a_manager_that_is_not_running():
+    result = subprocess.run(
+        [tool("onvm-nf"), "simple_forward", "--service", "1", "--name", "nobody-here"],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode != 0
+    assert "no manager named 'nobody-here' is running" in result.stderr
+    assert "Traceback" not in result.stderr

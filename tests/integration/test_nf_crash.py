@@ -1,0 +1,89 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""SIGKILL of an NF in mid-traffic: the others keep forwarding, its slot is
+freed, and every mbuf is back in the pool once traffic drains."""
+
+from __future__ import annotations
+
+import re
+import signal
+import time
+
+BATCH = 1024
+
+
+def held_by(snap: dict, nf_id: str) -> int:
+    """Packets an NF has taken from its rx ring and not yet returned."""
+    nf = snap["nfs"][nf_id]
+    return nf["enqueued"] - nf["rx_ring"] - nf["tx"]
+
+
+def kill_holding_packets(mgr, victim, victim_id: str, tries: int = 200) -> int:
+    """Freeze the NF until it is caught in the middle of a burst, then
+    SIGKILL it; returns how many packets it held."""
+    for _ in range(tries):
+        victim.popen.send_signal(signal.SIGSTOP)
+        time.sleep(0.12)  # two stats snapshots apart
+        first = held_by(mgr.stats(), victim_id)
+        time.sleep(0.12)
+        second = held_by(mgr.stats(), victim_id)
+        if first == second and first > 0:
+            victim.popen.send_signal(signal.SIGKILL)
+            victim.popen.wait(10)
+            return first
+        victim.popen.send_signal(signal.SIGCONT)
+        time.sleep(0.005)
+    raise AssertionError("never caught the NF holding packets")
+
+
+def test_sigkill_of_an_nf_under_load(tmp_path, start_manager):
+    mgr = start_manager()
+    # A loop without ports: speed_tester (1) -> two instances of 2 -> back to 1.
+    survivor = mgr.start_nf("simple_forward", 2, "--dest", "1")
+    victim = mgr.start_nf("simple_forward", 2, "--dest", "1")
+    tester = mgr.start_nf("speed_tester", 1, "--", "--dest", "2", "--packets", str(BATCH))
+
+    def loaded(s):
+        return all(mgr.nf_stats(s, p)["rx"] > 100_000 for p in (survivor, victim))
+
+    before = mgr.wait_stats(loaded, 30, "traffic through both instances")
+    victim_id = next(k for k, n in before["nfs"].items() if n["pid"] == victim.pid)
+    held = kill_holding_packets(mgr, victim, victim_id)
+
+    after_kill = mgr.wait_stats(lambda s: victim_id not in s["nfs"], 10, "the dead NF's slot")
+    assert after_kill["crashed_nfs"] == 1
+    assert "died" in mgr.output()
+
+    # The survivor now carries the whole loop.
+    base = mgr.nf_stats(after_kill, survivor)["rx"]
+    tester_base = mgr.nf_stats(after_kill, tester)["rx"]
+    moving = mgr.wait_stats(
+        lambda s: mgr.nf_stats(s, survivor)["rx"] > base + 100_000
+        and mgr.nf_stats(s, tester)["rx"] > tester_base + 100_000,
+        20, "forwarding to continue through the survivor")
+    # What the dead NF held went back to the pool; no other packet was lost.
+    assert moving["reclaimed_mbufs"] == held
+    in_use = moving["pool"]["size"] - moving["pool"]["available"]
+    assert in_use == BATCH - held, moving
+
+    tester.signal(signal.SIGTERM)
+    tester.wait(10)
+    drained = mgr.wait_stats(lambda s: s["pool"]["available"] == s["pool"]["size"], 10,
+                             "the pool to be full again")
+    assert drained["nfs"][next(k for k, n in drained["nfs"].items()
+                               if n["pid"] == survivor.pid)]["state"] == "running"
+    assert mgr.stop() == 0
+    assert re.search(r"pool (\d+)/\1 free", mgr.output())
+
+
+def test_nf_killed_while_idle_frees_its_slot(tmp_path, start_manager):
+    mgr = start_manager()
+    nf = mgr.start_nf("basic_monitor", 3)
+    nf.popen.send_signal(signal.SIGKILL)
+    nf.popen.wait(10)
+    snap = mgr.wait_stats(lambda s: not s["nfs"], 10, "the slot to be freed")
+    assert snap["pool"]["available"] == snap["pool"]["size"]
+    # The slot is usable again.
+    again = mgr.start_nf("basic_monitor", 3)
+    time.sleep(0.2)
+    assert mgr.nf_stats(mgr.stats(), again)["state"] == "running"
+    assert mgr.stop() == 0
