@@ -67,16 +67,21 @@ def setup(devargs: str, pool, num_tx_queues: int, rx_desc: int, tx_desc: int) ->
         )
     conf = ffi.new("struct rte_eth_conf *")
     socket = max(lib.rte_eth_dev_socket_id(port_id), 0)
-    try:
-        pydpdk.check(lib.rte_eth_dev_configure(port_id, 1, num_tx_queues, conf), what)
-        pydpdk.check(
-            lib.rte_eth_rx_queue_setup(port_id, 0, rx_desc, socket, ffi.NULL, pool), what
-        )
-        for q in range(num_tx_queues):
-            pydpdk.check(lib.rte_eth_tx_queue_setup(port_id, q, tx_desc, socket, ffi.NULL), what)
-        pydpdk.check(lib.rte_eth_dev_start(port_id), what)
-    except DpdkError as e:
-        raise PortError(f"{what} could not be set up", e.errno, e.detail) from None
+    steps = [
+        ("configure", lambda: lib.rte_eth_dev_configure(port_id, 1, num_tx_queues, conf)),
+        ("rx queue setup",
+         lambda: lib.rte_eth_rx_queue_setup(port_id, 0, rx_desc, socket, ffi.NULL, pool)),
+        *[(f"tx queue {q} setup",
+           lambda q=q: lib.rte_eth_tx_queue_setup(port_id, q, tx_desc, socket, ffi.NULL))
+          for q in range(num_tx_queues)],
+        ("start", lambda: lib.rte_eth_dev_start(port_id)),
+    ]
+    for step, call in steps:
+        try:
+            pydpdk.check(call(), what)
+        except DpdkError as e:
+            raise PortError(f"{what} could not be set up ({step} failed)", e.errno,
+                            e.detail) from None
     lib.rte_eth_promiscuous_enable(port_id)  # not every PMD has it
     mac = ffi.new("struct rte_ether_addr *")
     lib.rte_eth_macaddr_get(port_id, mac)

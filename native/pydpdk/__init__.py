@@ -29,7 +29,9 @@ def check(rc: int, what: str, error: type[DpdkError] = DpdkError) -> int:
     """
     if rc >= 0:
         return rc
-    errno = lib.pydpdk_errno() if rc == -1 else -rc
+    errno = -rc
+    if rc == -1 and lib.pydpdk_errno() != 0:
+        errno = lib.pydpdk_errno()
     raise error(what, errno, strerror(errno))
 
 

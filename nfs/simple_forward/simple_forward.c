@@ -31,6 +31,21 @@ simple_forward_burst(struct rte_mbuf **pkts, uint16_t n, void *user)
 	}
 }
 
+/* A number in [lo, hi] for option --name, or -1 with a message. */
+static long
+simple_forward_number(const char *name, const char *text, long lo, long hi)
+{
+	char *end;
+	long v = strtol(text, &end, 10);
+
+	if (*text == '\0' || *end != '\0' || v < lo || v > hi) {
+		fprintf(stderr, "simple_forward: --%s takes a number from %ld to %ld\n",
+			name, lo, hi);
+		return -1;
+	}
+	return v;
+}
+
 static int
 simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 {
@@ -40,39 +55,26 @@ simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *end;
 	long v;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			v = strtol(optarg, &end, 10);
-			if (*end != '\0' || v < 1 || v >= ONVM_MAX_SERVICES) {
-				fprintf(stderr,
-					"simple_forward: --dest takes a service id from 1 to %d\n",
-					ONVM_MAX_SERVICES - 1);
-				return -EINVAL;
-			}
+		if (c == 'd') {
+			v = simple_forward_number("dest", optarg, 1,
+						  ONVM_MAX_SERVICES - 1);
 			sf->action = ONVM_ACTION_TONF;
-			sf->dest = (uint16_t)v;
-			break;
-		case 'o':
-			v = strtol(optarg, &end, 10);
-			if (*end != '\0' || v < 0 || v >= ONVM_MAX_PORTS) {
-				fprintf(stderr,
-					"simple_forward: --out takes a port id from 0 to %d\n",
-					ONVM_MAX_PORTS - 1);
-				return -EINVAL;
-			}
+		} else if (c == 'o') {
+			v = simple_forward_number("out", optarg, 0,
+						  ONVM_MAX_PORTS - 1);
 			sf->action = ONVM_ACTION_OUT;
-			sf->dest = (uint16_t)v;
-			break;
-		default:
+		} else {
+			v = -1;
 			fprintf(stderr,
 				"usage: simple_forward --service ID [--dest SERVICE | --out PORT]\n");
-			return -EINVAL;
 		}
+		if (v < 0)
+			return -EINVAL;
+		sf->dest = (uint16_t)v;
 	}
 	return 0;
 }
