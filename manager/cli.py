@@ -70,8 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     except OnvmError as e:
         print(f"onvm-manager: error: {e}", file=sys.stderr)
         return e.exit_code
-    from onvm.manager.manager import run  # imports DPDK bindings
-
+    try:
+        from onvm.manager.manager import run  # loads the DPDK libraries
+    except ImportError as e:
+        print(
+            f"onvm-manager: error: cannot load DPDK or the onvm native library ({e}): "
+            "install DPDK with `apt-get install dpdk` or run scripts/setup.sh",
+            file=sys.stderr,
+        )
+        return 3
     return run(config)
 
 

@@ -132,9 +132,9 @@ class DataPlane:
             if self.sh.nfs[i].state != lib.ONVM_NF_FREE
         ]
 
-    def nf_dead(self, nf_id: int) -> bool:
+    def nf_dead(self, nf_id: int, generation: int) -> bool:
         """Tell the control worker; False if its ring is full (retry)."""
-        return lib.onvm_mgr_nf_dead(self.sh, nf_id) == 0
+        return lib.onvm_mgr_nf_dead(self.sh, nf_id, generation) == 0
 
     def nf_stop(self, nf_id: int) -> bool:
         return lib.onvm_mgr_nf_stop(self.sh, nf_id) == 0

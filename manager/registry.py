@@ -25,6 +25,7 @@ class Watched:
     dead: bool = False
     reported_dead: bool = False
     announced: bool = False
+    crashed: bool = False
 
 
 class NfRegistry:
@@ -87,7 +88,7 @@ class NfRegistry:
             if nf_id not in seen:
                 w = self.watched.pop(nf_id)
                 self._close(w)
-                if w.announced and not w.reported_dead:
+                if w.announced and not w.crashed:
                     log.info("NF %d '%s' left service %d", nf_id, w.slot.name, w.slot.service_id)
 
     def _step(self, w: Watched) -> None:
@@ -99,8 +100,10 @@ class NfRegistry:
                 slot.nf_id, slot.name, slot.pid, slot.service_id, slot.instance,
                 ", shared core" if slot.shared_core else "",
             )
-        if slot.state == "reclaiming":
+        if slot.state == "reclaiming":  # the data plane's verdict: it crashed
             returned = self.dp.nf_reclaim(slot.nf_id)
+            self.crashed += 1
+            w.crashed = True
             self.reclaimed += returned
             log.warning(
                 "NF %d '%s' died: slot freed, %d packets it held returned to the pool",
@@ -111,9 +114,8 @@ class NfRegistry:
             if slot.state == "rejected":
                 self.dp.nf_release_rejected(slot.nf_id)
             elif slot.state in ("starting", "running", "stopping") and not w.reported_dead:
-                if self.dp.nf_dead(slot.nf_id):
+                if self.dp.nf_dead(slot.nf_id, slot.generation):
                     w.reported_dead = True
-                    self.crashed += 1
 
     def running(self) -> list[NfSlot]:
         return [s for s in self.dp.nf_slots() if s.state == "running"]

@@ -306,7 +306,7 @@ int onvm_mgr_flow_add(struct onvm_shared *sh, const struct onvm_flow_key *key,
 	uint16_t chain_id);
 int onvm_mgr_flow_del(struct onvm_shared *sh, const struct onvm_flow_key *key);
 void onvm_mgr_flow_gc(struct onvm_shared *sh);
-int onvm_mgr_nf_dead(struct onvm_shared *sh, uint16_t nf_id);
+int onvm_mgr_nf_dead(struct onvm_shared *sh, uint16_t nf_id, uint32_t generation);
 int onvm_mgr_nf_stop(struct onvm_shared *sh, uint16_t nf_id);
 int onvm_mgr_nf_reclaim(struct onvm_shared *sh, uint16_t nf_id);
 int onvm_mgr_nf_release_rejected(struct onvm_shared *sh, uint16_t nf_id);

@@ -227,7 +227,7 @@ enum onvm_msg_type {
 	ONVM_MSG_NF_REGISTER = 1,   /* NF slot `nf_id` is CLAIMED and filled */
 	ONVM_MSG_NF_UNREGISTER = 2, /* NF `nf_id` is exiting cleanly */
 	ONVM_MSG_NF_DEAD = 3,       /* control plane: NF `nf_id` has died */
-	ONVM_MSG_NF_STOP = 4,       /* control plane: ask NF `nf_id` to stop */
+	/* REGISTER, UNREGISTER and DEAD carry the slot generation as arg. */
 };
 
 static inline void *

@@ -101,11 +101,14 @@ void onvm_mgr_flow_gc(struct onvm_shared *sh);
 
 /**
  * Tell the control worker that NF @p nf_id has died (its pid is gone).
+ * @p generation is the slot's generation of that NF: a later occupant of
+ * the slot is left alone.
  *
  * @return
  *   0, or -EINVAL, -ENOBUFS (message ring full: try again).
  */
-int onvm_mgr_nf_dead(struct onvm_shared *sh, uint16_t nf_id);
+int onvm_mgr_nf_dead(struct onvm_shared *sh, uint16_t nf_id,
+		     uint32_t generation);
 
 /**
  * Ask running NF @p nf_id to stop; it leaves after its current burst.

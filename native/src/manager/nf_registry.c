@@ -196,10 +196,10 @@ __onvm_control_poll(struct __onvm_worker *w)
 			__onvm_register(sh, nf_id, arg);
 			break;
 		case ONVM_MSG_NF_UNREGISTER:
-			__onvm_retire(sh, nf_id, 0);
-			break;
 		case ONVM_MSG_NF_DEAD:
-			__onvm_retire(sh, nf_id, 1);
+			/* A message about an earlier occupant of the slot is stale. */
+			if (sh->nfs[nf_id].generation == arg)
+				__onvm_retire(sh, nf_id, type == ONVM_MSG_NF_DEAD);
 			break;
 		default:
 			break;
@@ -208,12 +208,13 @@ __onvm_control_poll(struct __onvm_worker *w)
 }
 
 int
-onvm_mgr_nf_dead(struct onvm_shared *sh, uint16_t nf_id)
+onvm_mgr_nf_dead(struct onvm_shared *sh, uint16_t nf_id, uint32_t generation)
 {
 	if (nf_id == 0 || nf_id >= ONVM_MAX_NFS)
 		return -EINVAL;
 	if (rte_ring_enqueue(sh->mgr_msg_ring,
-			     onvm_msg_encode(ONVM_MSG_NF_DEAD, nf_id, 0)) < 0)
+			     onvm_msg_encode(ONVM_MSG_NF_DEAD, nf_id,
+					     generation)) < 0)
 		return -ENOBUFS;
 	return 0;
 }
