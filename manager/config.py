@@ -21,7 +21,9 @@ MAX_SERVICES = 64
 MAX_PORTS = 16
 MAX_CHAIN_HOPS = 16
 MAX_WORKERS = 8
-NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+DIGITS_RE = re.compile(r"[0-9]+")
+MAX_CPU = 1023
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,12 @@ def parse_chain(spec: str) -> list[Hop]:
     for text in (part.strip() for part in spec.split(",")):
         if text.startswith("out:"):
             port = text[4:]
-            if not port.isdigit() or int(port) >= MAX_PORTS:
+            if not DIGITS_RE.fullmatch(port) or int(port) >= MAX_PORTS:
                 raise ConfigError(
                     f"chain hop '{text}': out: takes a port id from 0 to {MAX_PORTS - 1}"
                 )
             hops.append(Hop("port", int(port)))
-        elif text.isdigit() and 1 <= int(text) < MAX_SERVICES:
+        elif DIGITS_RE.fullmatch(text) and 1 <= int(text) < MAX_SERVICES:
             hops.append(Hop("nf", int(text)))
         else:
             raise ConfigError(
@@ -69,12 +71,14 @@ def parse_cores(spec: str | list[int]) -> list[int]:
         items = [s.strip() for s in str(spec).split(",") if s.strip()]
     cores: list[int] = []
     for item in items:
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", item)
+        m = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", item)
         if not m:
             raise ConfigError(f"cores: '{item}' is not a CPU number or range (e.g. 0,1 or 0-1)")
         lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
         if hi < lo:
             raise ConfigError(f"cores: range '{item}' runs backwards")
+        if hi > MAX_CPU:
+            raise ConfigError(f"cores: CPU {hi} is beyond the largest supported CPU {MAX_CPU}")
         cores.extend(range(lo, hi + 1))
     if not cores:
         raise ConfigError("cores: give at least one CPU (e.g. --cores 0,1)")
@@ -118,7 +122,7 @@ class Config:
         return self.cores[1:] or self.cores[:1]
 
     def validate(self, available_cpus: set[int] | None = None) -> Config:
-        if not NAME_RE.match(self.name):
+        if not NAME_RE.fullmatch(self.name):
             raise ConfigError(
                 f"name '{self.name}': use 1 to 32 letters, digits, '-' or '_'"
             )
@@ -139,8 +143,17 @@ class Config:
             raise ConfigError("num_mbufs must be at least 1024")
         if not 0 <= self.mbuf_cache <= 512:
             raise ConfigError("mbuf_cache must be from 0 to 512")
-        if self.stats_interval < 0:
-            raise ConfigError("stats_interval must be >= 0 seconds (0: no periodic stats)")
+        if not 0 <= self.stats_interval <= 3600:
+            raise ConfigError("stats_interval must be from 0 to 3600 seconds (0: no stats)")
+        if not 0 < self.nf_stop_timeout <= 600:
+            raise ConfigError("nf_stop_timeout must be from 0 to 600 seconds")
+        if not 8 <= self.flow_table_size <= 1 << 24:
+            raise ConfigError("flow_table_size must be from 8 to 16777216")
+        for key in ("port_rx_desc", "port_tx_desc"):
+            if not 32 <= getattr(self, key) <= 32768:
+                raise ConfigError(f"{key} must be from 32 to 32768")
+        if not 0 <= self.chain_grace_ms <= 60000:
+            raise ConfigError("chain_grace_ms must be from 0 to 60000")
         if len(self.ports) > MAX_PORTS:
             raise ConfigError(f"at most {MAX_PORTS} ports")
         for port in self.ports:
@@ -198,7 +211,8 @@ def load(path: str | os.PathLike[str] | None) -> Config:
         if key not in _FIELDS:
             raise ConfigError(f"{path}: unknown setting '{key}' (known: {', '.join(_FIELDS)})")
         attr, types = _FIELDS[key]
-        if not isinstance(value, types) or (isinstance(value, bool) and types is int):
+        wants_bool = types is bool
+        if not isinstance(value, types) or (isinstance(value, bool) and not wants_bool):
             raise ConfigError(f"{path}: '{key}' has the wrong type ({type(value).__name__})")
         if attr == "chain":
             value = parse_chain(value)
@@ -208,6 +222,11 @@ def load(path: str | os.PathLike[str] | None) -> Config:
             if not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{path}: '{key}' must be a list of strings")
         setattr(config, attr, value)
+    tables = {key.split(".", 1)[0] for key in _FIELDS}
+    for table in data:  # an empty unknown table has no key to complain about
+        if table not in tables:
+            known = ", ".join(sorted(tables))
+            raise ConfigError(f"{path}: unknown table '{table}' (known: {known})")
     return config
 
 

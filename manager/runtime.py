@@ -13,6 +13,7 @@ import errno
 import fcntl
 import glob
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -42,30 +43,43 @@ class ManagerLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        try:
-            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except PermissionError:
-            raise EnvironmentProblem(
-                f"cannot create {self.dir}: onvm-manager needs root (run it with sudo)"
-            ) from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            if e.errno != errno.EWOULDBLOCK:
-                raise
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        while True:
+            fd = self._open()
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as e:
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                if e.errno != errno.EWOULDBLOCK:
+                    raise EnvironmentProblem(f"cannot lock {self.path}: {e.strerror}") from None
+                raise ManagerExists(
+                    f"a manager named '{self.name}' is already running (pid {holder}): "
+                    f"stop it first, or start this one with another --name"
+                ) from None
+            # A manager that was exiting may have unlinked the file we opened.
+            try:
+                if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
             os.close(fd)
-            raise ManagerExists(
-                f"a manager named '{self.name}' is already running (pid {holder}): "
-                f"stop it first, or start this one with another --name"
-            ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
         # Files a crashed manager of this name left behind.
         for stale in ("ready", "stats.json"):
             (self.dir / stale).unlink(missing_ok=True)
+
+    def _open(self) -> int:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except PermissionError:
+            raise EnvironmentProblem(
+                f"cannot create {self.dir}: onvm-manager needs root (run it with sudo)"
+            ) from None
+        except OSError as e:
+            raise EnvironmentProblem(f"cannot create {self.path}: {e.strerror}") from None
 
     def mark_ready(self) -> None:
         (self.dir / "ready").write_text(f"{os.getpid()}\n")
@@ -112,9 +126,12 @@ def remove_dpdk_files(name: str) -> int:
     Returns how many hugepage files were removed.
     """
     prefix = file_prefix(name)
+    ours = re.compile(re.escape(prefix) + r"map_[0-9]+")
     removed = 0
     for hugedir in HUGEPAGE_DIRS:
         for path in glob.glob(os.path.join(hugedir, f"{prefix}map_*")):
+            if not ours.fullmatch(os.path.basename(path)):
+                continue  # another manager, whose name extends ours
             try:
                 os.unlink(path)
                 removed += 1

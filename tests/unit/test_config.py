@@ -83,11 +83,6 @@ def test_parse_chain_rejects_more_than_max_hops():
         parse_chain(",".join(["1"] * (MAX_CHAIN_HOPS + 1)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: parse_chain uses str.isdigit(), true for '²', then int('²') "
-    "raises ValueError instead of ConfigError (onvm-manager start --chain ² tracebacks)",
-)
 @pytest.mark.parametrize("spec", ["²", "out:²"])
 def test_parse_chain_non_ascii_digit_is_a_config_error(spec):
     with pytest.raises(ConfigError):
@@ -268,11 +263,6 @@ def test_load_rejects_wrong_type_naming_key(tmp_path, text, key):
     assert f"'{key}'" in str(err.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: load() rejects bool only when the expected type is exactly int; "
-    "for (int, float) keys (stats_interval, nf_stop_timeout) `true` is accepted as 1",
-)
 @pytest.mark.parametrize("key", ["stats_interval", "nf_stop_timeout"])
 def test_load_rejects_bool_for_seconds(tmp_path, key):
     with pytest.raises(ConfigError, match="wrong type"):
@@ -374,11 +364,6 @@ def test_validate_accepts_good_name(name):
     Config(name=name).validate(available_cpus=TWO_CPUS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: NAME_RE ends in '$', which also matches before a trailing newline, "
-    "so name 'onvm\\n' passes (use re.fullmatch or \\Z)",
-)
 def test_validate_rejects_name_with_trailing_newline():
     with pytest.raises(ConfigError, match="name"):
         Config(name="onvm\n").validate(available_cpus=TWO_CPUS)
@@ -467,12 +452,6 @@ def test_validate_rejects_empty_port(devargs):
         Config(ports=["net_null0", devargs]).validate(available_cpus=TWO_CPUS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug: validate() never checks flow_table_size, port_rx_desc, port_tx_desc "
-    "or chain_grace_ms, so 0/negative values reach DPDK (onvm_mgr_create needs "
-    "flow_table_size >= 8 and fails with a bare 'Invalid argument'; negatives overflow cffi)",
-)
 @pytest.mark.parametrize(
     "field, value",
     [

@@ -118,8 +118,13 @@ def test_flow_key_layout():
         for f in ("src", "dst", "src_port", "dst_port", "proto", "ip_version", "reserved")
     }
     assert offsets == {
-        "src": 0, "dst": 16, "src_port": 32, "dst_port": 34,
-        "proto": 36, "ip_version": 37, "reserved": 38,
+        "src": 0,
+        "dst": 16,
+        "src_port": 32,
+        "dst_port": 34,
+        "proto": 36,
+        "ip_version": 37,
+        "reserved": 38,
     }
 
 
@@ -128,7 +133,12 @@ def test_flow_key_layout():
 
 @pytest.mark.parametrize("l4", [TCP, UDP, SCTP])
 def test_ipv4_five_tuple(l4):
-    pkt = Ether(**MACS) / IP(src="10.1.2.3", dst="192.168.7.9") / l4(sport=1234, dport=80) / (b"x" * 20)
+    pkt = (
+        Ether(**MACS)
+        / IP(src="10.1.2.3", dst="192.168.7.9")
+        / l4(sport=1234, dport=80)
+        / (b"x" * 20)
+    )
     key = parse(bytes(pkt))
     assert key.ip_version == 4
     assert key.proto == pkt[IP].proto
@@ -393,12 +403,17 @@ def test_parser_never_reads_past_the_packet_end():
 
 
 def test_same_five_tuple_same_hash():
-    a = Ether(src="00:00:00:00:00:01") / IP(src="1.2.3.4", dst="4.3.2.1", ttl=64, id=1) / TCP(
-        sport=1000, dport=80, seq=1
+    a = (
+        Ether(src="00:00:00:00:00:01", dst=MACS["dst"])
+        / IP(src="1.2.3.4", dst="4.3.2.1", ttl=64, id=1)
+        / TCP(sport=1000, dport=80, seq=1)
     )
-    b = Ether(src="00:00:00:00:00:02") / IP(src="1.2.3.4", dst="4.3.2.1", ttl=3, id=99) / TCP(
-        sport=1000, dport=80, seq=12345, flags="A"
-    ) / (b"payload" * 10)
+    b = (
+        Ether(src="00:00:00:00:00:02", dst=MACS["dst"])
+        / IP(src="1.2.3.4", dst="4.3.2.1", ttl=3, id=99)
+        / TCP(sport=1000, dport=80, seq=12345, flags="A")
+        / (b"payload" * 10)
+    )
     ka, kb = parse(bytes(a)), parse(bytes(b))
     assert key_bytes(ka) == key_bytes(kb)
     assert lib.onvm_flow_key_hash(ka) == lib.onvm_flow_key_hash(kb)
@@ -425,8 +440,10 @@ def test_different_flows_spread_over_buckets():
     rng = random.Random(3)
     buckets = set()
     for _ in range(1000):
-        pkt = Ether(**MACS) / IP(src=f"10.0.{rng.randrange(256)}.{rng.randrange(256)}") / TCP(
-            sport=rng.randrange(1, 65536), dport=80
+        pkt = (
+            Ether(**MACS)
+            / IP(src=f"10.0.{rng.randrange(256)}.{rng.randrange(256)}")
+            / TCP(sport=rng.randrange(1, 65536), dport=80)
         )
         buckets.add(lib.onvm_flow_key_hash(parse(bytes(pkt))) % 256)
     assert len(buckets) > 200
