@@ -179,8 +179,9 @@ class DataPlane:
                 "batches": s.batches,
                 "sleeps": s.sleeps,
                 "created": s.created,
-                "enqueued": sum(w[i].nf_enq[slot.nf_id] for i in range(n)),
-                "ring_full_drop": sum(w[i].nf_enq_drop[slot.nf_id] for i in range(n)),
+                "enqueued": sum(w[i].nf_enq[slot.nf_id] for i in range(n)) - nf.enq_base,
+                "ring_full_drop": sum(w[i].nf_enq_drop[slot.nf_id] for i in range(n))
+                - nf.enq_drop_base,
                 "rx_ring": lib.rte_ring_count(nf.rx_ring),
                 "tx_ring": lib.rte_ring_count(nf.tx_ring),
             }
@@ -188,4 +189,7 @@ class DataPlane:
             key: sum(getattr(w[i], key) for i in range(n))
             for key in ("act_drop", "chain_end", "no_dest", "reclaimed", "loops")
         }
+        totals["ring_full_drop"] = sum(
+            w[i].nf_enq_drop[nf_id] for i in range(n) for nf_id in range(lib.ONVM_MAX_NFS)
+        )
         return {"ports": ports, "nfs": nfs, "dataplane": totals}

@@ -3,17 +3,19 @@
 
 1. Build a pcap of mixed traffic (TCP, UDP, ICMP, IPv6, ARP, VLAN; 60..1514
    bytes; many flows) with scapy.
-2. Start `onvm-manager` with that pcap on port 0 and an output pcap on
-   port 1, chain 1,2,out:1, and start its NFs: simple_forward (service 1)
-   and basic_monitor (service 2). The traffic flows through the chain while
-   the manager prints its stats table every second.
-3. Run a speed_tester loop (service 3 <-> simple_forward on service 4) for a
-   few seconds to show the NF-to-NF rate in Mpps.
-4. Stop everything and check that the output pcap equals the input, packet
-   for packet, byte for byte, in order. Exit 0 only if it does.
+2. Start `onvm-manager` with that pcap on port 0, an output pcap on port 1
+   and chain 1,2,out:1; port RX waits until the chain's services have NFs.
+   The manager prints its stats table every second throughout.
+3. Phase 1: a speed_tester loop (service 3 <-> simple_forward on service 4)
+   for a few seconds shows the NF-to-NF rate in Mpps.
+4. Phase 2: the chain's NFs join, simple_forward (service 1) and
+   basic_monitor (service 2), and the pcap traffic flows through them.
+5. Stop the NFs and the manager, and check that the output pcap equals the
+   input, packet for packet, byte for byte, in order. Exit 0 only if it
+   does (and the speed test and the manager did their part).
 
 Every process it starts runs in its own process group and is stopped (then
-killed, if it must be) on every path, including errors and Ctrl-C.
+killed, if it must be) on every path: errors, Ctrl-C, SIGTERM, a time limit.
 """
 
 from __future__ import annotations
@@ -42,13 +44,17 @@ try:
 except ImportError:  # reported by check_environment()
     raw = None
 
+from onvm.manager.runtime import remove_dpdk_files, runtime_dir
+
 PROG = "demo"
 CHAIN = "1,2,out:1"
 TEMPLATES = 1500  # distinct flows / packet shapes built with scapy
 SPEED_SECONDS = 5
-START_TIMEOUT = 30.0  # manager up, NF joined
-TRAFFIC_TIMEOUT = 20.0  # all packets through the chain
-STOP_TIMEOUT = 10.0  # a process leaves after its signal
+RUN_TIMEOUT = 35  # the whole run, before cleanup; a normal run takes about 10 s
+START_TIMEOUT = 15.0  # manager up, NF joined
+TRAFFIC_TIMEOUT = 15.0  # all packets through the chain
+NF_STOP_TIMEOUT = 5.0  # NFs leave after SIGTERM
+MANAGER_STOP_TIMEOUT = 8.0  # the manager stops its NFs (3 s at most) and ports
 
 _print_lock = threading.Lock()
 
@@ -71,9 +77,10 @@ def echo(line: str) -> None:
 
 
 class Child:
-    """A process in its own process group; its output is echoed and kept."""
+    """A process in its own process group; its output is echoed and kept.
+    It adds itself to `children` at once, so cleanup always finds it."""
 
-    def __init__(self, label: str, argv: list[str]) -> None:
+    def __init__(self, label: str, argv: list[str], children: list[Child]) -> None:
         self.label = label
         self.lines: list[str] = []
         self._eof = False
@@ -88,6 +95,7 @@ class Child:
             bufsize=1,
             start_new_session=True,
         )
+        children.append(self)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -125,26 +133,28 @@ class Child:
     def running(self) -> bool:
         return self.proc.poll() is None
 
-    def stop(self, sig: int, timeout: float = STOP_TIMEOUT) -> int | None:
-        """Send `sig` to the process group, wait, kill it if it stays.
+    def stop(self, sig: int, timeout: float) -> int | None:
+        """Send `sig`, wait up to `timeout`, kill the group if it stays."""
+        self.signal(sig)
+        return self.reap(timeout)
+
+    def reap(self, timeout: float) -> int | None:
+        """Wait up to `timeout` for the process to end, then kill its group.
         Returns the exit code, or None if it had to be killed."""
         code = None
-        if self._signal(sig):
+        try:
+            code = self.proc.wait(max(timeout, 0.1))
+        except subprocess.TimeoutExpired:
+            say(f"{self.label} did not stop in time: killing it")
+            self.signal(signal.SIGKILL)
             try:
-                code = self.proc.wait(timeout)
+                self.proc.wait(5)
             except subprocess.TimeoutExpired:
-                say(f"{self.label} did not stop within {timeout:.0f} s: killing it")
-                self._signal(signal.SIGKILL)
-                try:
-                    self.proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    say(f"{self.label} (pid {self.proc.pid}) survives SIGKILL")
-        else:
-            code = self.proc.returncode
+                say(f"{self.label} (pid {self.proc.pid}) survives SIGKILL")
         self._reader.join(2)
         return code
 
-    def _signal(self, sig: int) -> bool:
+    def signal(self, sig: int) -> bool:
         """Signal the group while its leader is unreaped (so the group id is
         still ours). False if the process already ended."""
         if self.proc.poll() is not None:
@@ -215,11 +225,9 @@ def _vlan(rng):
 
 
 def _arp(rng):
-    return (
-        Ether(src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff")
-        / ARP(psrc=f"10.0.0.{rng.randrange(1, 255)}", pdst=f"10.0.0.{rng.randrange(1, 255)}")
-        / Padding(bytes(18))
-    )  # 42 -> 60 bytes
+    arp = ARP(psrc=f"10.0.0.{rng.randrange(1, 255)}", pdst=f"10.0.0.{rng.randrange(1, 255)}")
+    padding = Padding(bytes(18))  # 42 -> 60 bytes
+    return Ether(src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff") / arp / padding
 
 
 TRAFFIC_MIX = {_tcp_or_udp_v4: 55, _icmp_v4: 10, _ipv6: 15, _vlan: 12, _arp: 8}
@@ -271,24 +279,11 @@ def first_difference(sent: list[bytes], received: list[bytes]) -> int | None:
 # ---- manager and NFs ----
 
 
-def start_manager(name: str, in_pcap: Path, out_pcap: Path) -> Child:
+def start_manager(children: list[Child], name: str, in_pcap: Path, out_pcap: Path) -> Child:
+    ports = ["--port", f"net_pcap0,rx_pcap={in_pcap}", "--port", f"net_pcap1,tx_pcap={out_pcap}"]
+    options = ["--name", name, "--chain", CHAIN, "--wait-for-chain", "--stats-interval", "1"]
     return Child(
-        "onvm-manager",
-        onvm_command(
-            "onvm.manager.cli",
-            "start",
-            "--name",
-            name,
-            "--port",
-            f"net_pcap0,rx_pcap={in_pcap}",
-            "--port",
-            f"net_pcap1,tx_pcap={out_pcap}",
-            "--chain",
-            CHAIN,
-            "--wait-for-chain",
-            "--stats-interval",
-            "1",
-        ),
+        "onvm-manager", onvm_command("onvm.manager.cli", "start", *options, *ports), children
     )
 
 
@@ -297,11 +292,13 @@ def wait_ready(manager: Child, name: str) -> None:
         raise DemoError(f"the manager did not come up: {manager.last_line()}")
 
 
-def start_nf(manager_name: str, nf: str, service: int, *nf_args: str) -> Child:
+def start_nf(
+    children: list[Child], manager_name: str, nf: str, service: int, *nf_args: str
+) -> Child:
     args = ["--service", str(service), "--name", manager_name]
     if nf_args:
         args += ["--", *nf_args]
-    return Child(f"{nf} (service {service})", onvm_command("onvm.nfs.cli", nf, *args))
+    return Child(f"{nf} (service {service})", onvm_command("onvm.nfs.cli", nf, *args), children)
 
 
 def wait_serving(nf: Child) -> None:
@@ -311,7 +308,7 @@ def wait_serving(nf: Child) -> None:
 
 def read_stats(name: str) -> dict | None:
     try:
-        return json.loads((Path("/run/onvm") / name / "stats.json").read_text())
+        return json.loads((runtime_dir(name) / "stats.json").read_text())
     except (OSError, ValueError):
         return None
 
@@ -342,41 +339,58 @@ def wait_for_traffic(manager: Child, name: str, count: int) -> dict | None:
     return snap
 
 
+def wait_for_no_nfs(name: str, timeout: float = 5.0) -> dict | None:
+    """The first stats snapshot without NFs: the speed test is over."""
+    deadline = time.monotonic() + timeout
+    snap = read_stats(name)
+    while (snap is None or snap.get("nfs")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+        snap = read_stats(name)
+    return snap
+
+
 def run_speed_test(name: str, children: list[Child]) -> str | None:
     """speed_tester (service 3) <-> simple_forward (service 4) for
-    SPEED_SECONDS; returns the speed_tester summary, or None."""
-    loop = start_nf(name, "simple_forward", 4, "--dest", "3")
-    children.append(loop)
+    SPEED_SECONDS, then both leave; returns the speed_tester summary, or None."""
+    loop = start_nf(children, name, "simple_forward", 4, "--dest", "3")
     wait_serving(loop)
-    tester = start_nf(
-        name,
-        "speed_tester",
-        3,
-        "--dest",
-        "4",
-        "--packets",
-        "1024",
-        "--duration",
-        str(SPEED_SECONDS),
-    )
-    children.append(tester)
+    tester_args = ["--dest", "4", "--packets", "1024", "--duration", str(SPEED_SECONDS)]
+    tester = start_nf(children, name, "speed_tester", 3, *tester_args)
     line = tester.wait_for(r"^speed_tester: summary: ", SPEED_SECONDS + START_TIMEOUT)
-    tester.stop(signal.SIGTERM)
+    tester.stop(signal.SIGTERM, NF_STOP_TIMEOUT)
+    loop.stop(signal.SIGTERM, NF_STOP_TIMEOUT)
     return line.split("summary: ", 1)[1] if line else None
 
 
-def stop_all(manager: Child | None, nfs: list[Child]) -> int | None:
+def run_chain(name: str, manager: Child, children: list[Child], count: int) -> dict | None:
+    """Start the chain's NFs, which releases port RX; wait for the `count`
+    packets to go through. Returns the last stats snapshot."""
+    chain_nfs = [
+        start_nf(children, name, "simple_forward", 1),
+        start_nf(children, name, "basic_monitor", 2),
+    ]
+    for nf in chain_nfs:
+        wait_serving(nf)
+    snap = wait_for_traffic(manager, name, count)
+    # Let the live views catch up: a basic_monitor report, one more table.
+    chain_nfs[1].wait_for(r"total \d+ packets", 3.0)
+    manager.wait_for(r"^\[", 3.0, since=len(manager.lines))
+    return snap
+
+
+def stop_all(manager: Child, nfs: list[Child]) -> int | None:
     """SIGTERM the NFs, then SIGINT the manager; returns its exit code."""
     for nf in nfs:
-        nf.stop(signal.SIGTERM)
-    return manager.stop(signal.SIGINT, timeout=STOP_TIMEOUT + 5) if manager else None
+        nf.signal(signal.SIGTERM)
+    deadline = time.monotonic() + NF_STOP_TIMEOUT
+    for nf in nfs:
+        nf.reap(deadline - time.monotonic())
+    return manager.stop(signal.SIGINT, MANAGER_STOP_TIMEOUT)
 
 
 def remove_leftovers(name: str) -> None:
     """Files of a manager that had to be killed: its runtime directory and
     DPDK hugepage files. (A manager that exits by itself removes them.)"""
-    from onvm.manager.runtime import remove_dpdk_files, runtime_dir
-
     removed = remove_dpdk_files(name)
     if runtime_dir(name).exists():
         shutil.rmtree(runtime_dir(name), ignore_errors=True)
@@ -395,17 +409,23 @@ def check_environment() -> None:
         raise DemoError("scapy is missing: run scripts/setup.sh (installs onvm[test])")
 
 
-def print_summary(result: dict) -> None:
-    rows = [
-        ("packets in (input pcap)", result["sent"]),
-        ("port 0 rx", result["port0_rx"]),
-        ("port 1 tx", result["port1_tx"]),
-        ("packets out (output pcap)", result["received"]),
-        ("output == input", result["verdict"]),
-        ("speed_tester", result["speed"] or "no summary (see its output above)"),
-        ("manager", result["manager_summary"] or f"exit code {result['manager_exit']}"),
-        ("took", f"{result['seconds']:.1f} s"),
-    ]
+def drops(snap: dict | None, before: dict | None) -> str:
+    """The non-zero drop counters of `snap`; the data plane's counted since
+    `before` (they include the speed test), the NFs' those of the chain NFs."""
+    snap, before = snap or {}, before or {}
+    counts = {f"port {pid} drop": p.get("drop", 0) for pid, p in snap.get("ports", {}).items()}
+    for nf_id, nf in snap.get("nfs", {}).items():
+        label = f"NF {nf_id} {nf.get('name', '?')}"
+        counts[f"{label} ring full"] = nf.get("ring_full_drop", 0)
+        counts[f"{label} dropped"] = nf.get("act_drop", 0)
+    now, then = snap.get("dataplane", {}), before.get("dataplane", {})
+    for key, label in (("no_dest", "no destination"), ("chain_end", "chain end")):
+        counts[label] = now.get(key, 0) - then.get(key, 0)
+    shown = [f"{label} {n}" for label, n in counts.items() if n]
+    return ", ".join(shown) or "none"
+
+
+def print_summary(rows: list[tuple[str, object]]) -> None:
     echo("")
     say("summary")
     for label, value in rows:
@@ -421,55 +441,77 @@ def verdict(sent: list[bytes], received: list[bytes]) -> tuple[bool, str]:
     return False, f"NO: packet {diff} differs"
 
 
-def run_demo(name: str, workdir: Path, count: int, children: list[Child], started: float) -> bool:
+def problems(same: bool, speed: str | None, manager_exit: int | None) -> list[str]:
+    found = []
+    if not same:
+        found.append("the output pcap differs from the input")
+    if speed is None:
+        found.append("the speed test gave no result")
+    if manager_exit != 0:
+        found.append(f"the manager exited with code {manager_exit}")
+    return found
+
+
+def run_demo(
+    name: str, workdir: Path, count: int, children: list[Child], started: float
+) -> list[str]:
+    """The whole demo; returns what went wrong, if anything."""
     in_pcap, out_pcap = workdir / "in.pcap", workdir / "out.pcap"
 
     say(f"building {count} packets of mixed traffic with scapy ...")
     sent = build_frames(count)
     write_pcap(in_pcap, sent)
 
-    say(f"phase 1: manager '{name}', {in_pcap.name} -> chain {CHAIN} -> {out_pcap.name}")
-    manager = start_manager(name, in_pcap, out_pcap)
-    children.append(manager)
+    say(f"starting manager '{name}': port 0 <- {in_pcap.name}, port 1 -> {out_pcap.name}")
+    manager = start_manager(children, name, in_pcap, out_pcap)
     wait_ready(manager, name)
-    chain_nfs = [start_nf(name, "simple_forward", 1), start_nf(name, "basic_monitor", 2)]
-    children.extend(chain_nfs)
-    for nf in chain_nfs:
-        wait_serving(nf)
-    snap = wait_for_traffic(manager, name, count)
-    manager.wait_for(r"^\[", 3.0, since=len(manager.lines))  # one more live table
 
-    say(f"phase 2: speed_tester loop, service 3 <-> service 4, {SPEED_SECONDS} s")
+    # The speed test goes first: an NF that joins after packets were written
+    # to a tx pcap truncates that file (each DPDK secondary re-opens the
+    # net_pcap files), so every NF joins before the pcap traffic flows.
+    say(
+        f"phase 1: speed_tester loop, service 3 <-> service 4, {SPEED_SECONDS} s "
+        f"(port RX waits for chain {CHAIN})"
+    )
     speed = run_speed_test(name, children)
+
+    before = wait_for_no_nfs(name)
+    say(f"phase 2: {count} packets through chain {CHAIN}")
+    snap = run_chain(name, manager, children, count)
 
     say("stopping the NFs and the manager")
     manager_exit = stop_all(manager, children[1:])
     summary = manager.wait_for(r"^onvm-manager: summary: ", 0)
     received = read_pcap(out_pcap)
-    ok, text = verdict(sent, received)
+    same, comparison = verdict(sent, received)
     print_summary(
-        {
-            "sent": len(sent),
-            "received": len(received),
-            "verdict": text,
-            "port0_rx": port_counter(snap, 0, "rx"),
-            "port1_tx": port_counter(snap, 1, "tx"),
-            "speed": speed,
-            "manager_summary": summary,
-            "manager_exit": manager_exit,
-            "seconds": time.monotonic() - started,
-        }
+        [
+            ("packets in (input pcap)", len(sent)),
+            ("port 0 rx", port_counter(snap, 0, "rx")),
+            ("port 1 tx", port_counter(snap, 1, "tx")),
+            ("drops counted", drops(snap, before)),
+            ("packets out (output pcap)", len(received)),
+            ("output == input", comparison),
+            ("speed_tester", speed or "no result (see its output above)"),
+            ("manager", summary.split(": ", 1)[1] if summary else f"exit code {manager_exit}"),
+            ("took", f"{time.monotonic() - started:.1f} s"),
+        ]
     )
-    return ok and speed is not None and manager_exit == 0
+    return problems(same, speed, manager_exit)
 
 
 def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
+def _raise_timeout(signum, frame) -> None:
+    raise DemoError(f"the run took longer than {RUN_TIMEOUT} s; everything it started is stopped")
+
+
 def cleanup(name: str, children: list[Child]) -> None:
     """Stop whatever still runs (the manager is children[0]), with signals
     ignored so that cleanup is not cut short."""
+    signal.alarm(0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if children:
@@ -490,13 +532,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGHUP, _raise_interrupt)
+    signal.signal(signal.SIGALRM, _raise_timeout)
+    signal.alarm(RUN_TIMEOUT)
     name = f"demo-{os.getpid()}"
     children: list[Child] = []
     try:
         check_environment()
         with tempfile.TemporaryDirectory(prefix="onvm-demo-") as workdir:
             try:
-                ok = run_demo(name, Path(workdir), args.packets, children, started)
+                found = run_demo(name, Path(workdir), args.packets, children, started)
             finally:
                 cleanup(name, children)
     except DemoError as e:
@@ -505,8 +549,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("interrupted; everything it started is stopped")
         return 130
-    say("PASS: the chain delivered every packet unchanged" if ok else "FAIL")
-    return 0 if ok else 1
+    if found:
+        say(f"FAIL: {'; '.join(found)}")
+        return 1
+    say("PASS: the chain delivered every packet unchanged")
+    return 0
 
 
 if __name__ == "__main__":

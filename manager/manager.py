@@ -13,6 +13,7 @@ import sys
 import time
 import traceback
 
+from onvm import pydpdk
 from onvm.errors import OnvmError
 from onvm.manager import eal, ports, preflight
 from onvm.manager.config import Config
@@ -49,6 +50,8 @@ class Manager:
         remove_dpdk_files(self.config.name)  # left by a crashed manager of this name
         eal.init(self.config)
         self._eal_up = True
+        pydpdk.check(pydpdk.lib.onvm_mgr_hide_ports_from_secondaries(),
+                     "keeping NFs off the ports")
         self.dp = DataPlane(self.config)
         for devargs in self.config.ports:
             port = ports.setup(
@@ -169,8 +172,6 @@ class Manager:
         for port in self.ports:
             ports.close(port.port_id)
         if self._eal_up:
-            from onvm import pydpdk
-
             pydpdk.lib.rte_eal_cleanup()
             pydpdk.lib.pydpdk_log_to_file(pydpdk.ffi.NULL)
         remove_dpdk_files(self.config.name)
@@ -182,8 +183,13 @@ def summary(snap: dict) -> str:
     ports = ", ".join(
         f"port {pid} rx {p['rx']} tx {p['tx']} drop {p['drop']}" for pid, p in snap["ports"].items()
     )
+    dp = snap["dataplane"]
+    drops = (
+        f"dropped: {dp['ring_full_drop']} at full NF rings, {dp['act_drop']} by NFs, "
+        f"{dp['chain_end']} at chain ends, {dp['no_dest']} with no destination"
+    )
     return (
-        f"summary: ran {snap['uptime']:.1f} s; {ports or 'no ports'}; "
+        f"summary: ran {snap['uptime']:.1f} s; {ports or 'no ports'}; {drops}; "
         f"pool {snap['pool']['available']}/{snap['pool']['size']} free; "
         f"{snap['crashed_nfs']} NF crash(es), {snap['reclaimed_mbufs']} mbufs reclaimed"
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 from onvm import pydpdk
@@ -33,6 +34,13 @@ def probe(devargs: str) -> int:
     name = _port_name(devargs)
     if not is_pci(devargs):
         rc = lib.rte_dev_probe(devargs.encode())
+        if rc == -errno.EFAULT:  # DPDK's answer when no bus or driver claims the name
+            raise PortError(
+                f"port '{devargs}': no DPDK driver matches '{name}' (virtual ports: net_pcap, "
+                "net_memif, net_null, net_ring, net_tap; a NIC: its PCI address)",
+                errno.ENODEV,
+                "no such driver",
+            )
         if rc < 0:
             err = -rc
             raise PortError(
@@ -46,7 +54,7 @@ def probe(devargs: str) -> int:
         raise PortError(
             f"port '{devargs}' does not exist (a PCI device must be bound to vfio-pci; "
             "see dpdk-devbind.py --status)",
-            19,
+            errno.ENODEV,
             "no such device",
         )
     return port_id[0]
@@ -62,7 +70,7 @@ def setup(devargs: str, pool, num_tx_queues: int, rx_desc: int, tx_desc: int) ->
         raise PortError(
             f"{what} has {info.max_tx_queues} tx queue(s) but the manager runs "
             f"{num_tx_queues} workers: use fewer --cores",
-            22,
+            errno.EINVAL,
             "too few tx queues",
         )
     conf = ffi.new("struct rte_eth_conf *")

@@ -193,6 +193,8 @@ struct onvm_nf {
 	uint8_t crashed;
 	char name[...];
 	uint64_t register_tsc;
+	uint64_t enq_base;
+	uint64_t enq_drop_base;
 	struct rte_ring *rx_ring;
 	struct rte_ring *tx_ring;
 	struct rte_ring *msg_ring;
@@ -298,6 +300,7 @@ struct onvm_mgr_config {
 };
 struct onvm_shared *onvm_mgr_create(const struct onvm_mgr_config *cfg);
 int onvm_mgr_port_enable(struct onvm_shared *sh, uint16_t port_id);
+int onvm_mgr_hide_ports_from_secondaries(void);
 int onvm_mgr_launch(struct onvm_shared *sh, const unsigned int *lcores);
 void onvm_mgr_halt(struct onvm_shared *sh);
 int onvm_mgr_chain_set(struct onvm_shared *sh, uint16_t chain_id,

@@ -96,11 +96,14 @@ main(int argc, char **argv)
 		onvm_nflib_fini(ctx);
 		return 2;
 	}
-	printf("simple_forward: NF %u serving service %u, to %s %u\n",
-	       onvm_nflib_nf_id(ctx), onvm_nflib_service_id(ctx),
-	       sf.action == ONVM_ACTION_NEXT ? "the next hop" :
-	       sf.action == ONVM_ACTION_TONF ? "service" : "port",
-	       sf.dest);
+	if (sf.action == ONVM_ACTION_NEXT)
+		printf("simple_forward: NF %u serving service %u, to the next hop\n",
+		       onvm_nflib_nf_id(ctx), onvm_nflib_service_id(ctx));
+	else
+		printf("simple_forward: NF %u serving service %u, to %s %u\n",
+		       onvm_nflib_nf_id(ctx), onvm_nflib_service_id(ctx),
+		       sf.action == ONVM_ACTION_TONF ? "service" : "port",
+		       sf.dest);
 	fflush(stdout);
 	onvm_nflib_run(ctx, &handlers, &sf);
 	onvm_nflib_fini(ctx);

@@ -28,6 +28,8 @@ struct speed_tester {
 	uint64_t last_packets;
 	uint64_t start_tsc;
 	uint64_t last_tsc;
+	uint64_t steady_tsc;     /* end of the first, ramp-up, second */
+	uint64_t steady_packets;
 	double best_mpps;
 	double worst_mpps;
 	unsigned int reports;
@@ -135,8 +137,11 @@ speed_tester_report(struct onvm_nf_ctx *ctx, void *user)
 		return 0;
 	mpps = (double)(st->packets - st->last_packets) /
 	       ((double)(now - st->last_tsc) / hz) / 1e6;
-	/* The first second includes the ramp-up; keep it out of min/max. */
-	if (st->reports++ > 0) {
+	/* The first second includes the ramp-up; keep it out of the figures. */
+	if (st->reports++ == 0) {
+		st->steady_tsc = now;
+		st->steady_packets = st->packets;
+	} else {
 		if (mpps > st->best_mpps)
 			st->best_mpps = mpps;
 		if (st->worst_mpps == 0 || mpps < st->worst_mpps)
@@ -219,9 +224,16 @@ main(int argc, char **argv)
 	if (st.dest == 0)
 		st.dest = onvm_nflib_service_id(ctx);
 	onvm_nflib_run(ctx, &handlers, &st);
-	secs = (double)(rte_rdtsc() - st.start_tsc) / (double)rte_get_tsc_hz();
+	if (st.reports < 2) {
+		/* Too short for a steady window: use the whole run. */
+		st.steady_tsc = st.start_tsc;
+		st.steady_packets = 0;
+	}
+	secs = (double)(rte_rdtsc() - st.steady_tsc) / (double)rte_get_tsc_hz();
 	printf("speed_tester: summary: %.3f Mpps average over %.1f s (min %.3f, max %.3f), %" PRIu64 " packets\n",
-	       st.injected && secs > 0 ? (double)st.packets / secs / 1e6 : 0.0,
+	       st.injected && secs > 0 ?
+		       (double)(st.packets - st.steady_packets) / secs / 1e6 :
+		       0.0,
 	       secs, st.worst_mpps, st.best_mpps, st.packets);
 	fflush(stdout);
 	onvm_nflib_fini(ctx);

@@ -53,3 +53,17 @@ def test_ports_wait_for_the_chain(tmp_path, start_manager):
     mgr.wait_stats(lambda s: s["ports"]["1"]["tx"] == len(packets), 30, "packets out")
     assert mgr.stop() == 0
     assert read_pcap(out) == packets
+
+
+def test_nf_joining_later_leaves_the_ports_alone(tmp_path, start_manager):
+    """NFs are DPDK secondaries: they must not re-open the manager's pcap
+    ports (which would truncate the output file)."""
+    packets = mixed_packets(200, seed=9)
+    port0, port1, out = pcap_ports(tmp_path, packets)
+    mgr = start_manager("--port", port0, "--port", port1, "--chain", "1,out:1",
+                        "--wait-for-chain")
+    mgr.start_nf("simple_forward", 1)
+    mgr.wait_stats(lambda s: s["ports"]["1"]["tx"] == len(packets), 30, "packets out")
+    mgr.start_nf("basic_monitor", 5)  # joins after the traffic
+    assert mgr.stop() == 0
+    assert read_pcap(out) == packets

@@ -121,6 +121,10 @@ struct onvm_nf {
 	uint8_t crashed;
 	char name[ONVM_NF_NAME_LEN];
 	uint64_t register_tsc;
+	/* Workers' per-slot counters when this NF registered: the stats of
+	 * this NF are the counters minus these. */
+	uint64_t enq_base;
+	uint64_t enq_drop_base;
 	struct rte_ring *rx_ring;  /* manager -> NF packets (MP/SC) */
 	struct rte_ring *tx_ring;  /* NF -> manager packets (SP/SC) */
 	struct rte_ring *msg_ring; /* manager -> NF messages */

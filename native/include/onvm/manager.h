@@ -53,6 +53,17 @@ struct onvm_shared *onvm_mgr_create(const struct onvm_mgr_config *cfg);
 int onvm_mgr_port_enable(struct onvm_shared *sh, uint16_t port_id);
 
 /**
+ * Answer DPDK secondaries (NFs) that ask for the manager's virtual devices
+ * with an empty list, so that they do not probe the ports again (which
+ * would, for net_pcap, truncate the tx pcap files). Call after EAL init,
+ * before NFs may join.
+ *
+ * @return
+ *   0, or -1 with rte_errno set.
+ */
+int onvm_mgr_hide_ports_from_secondaries(void);
+
+/**
  * Start the data-plane workers on @p lcores (num_workers of them).
  *
  * @return

@@ -11,7 +11,9 @@
 #include <onvm/manager.h>
 #include <onvm/pkt_meta.h>
 
-#define ONVM_CONGESTION_MAX_US 10000
+/* How long an NF may hold port RX back. Long enough for a shared-core NF
+ * that the scheduler put aside, short enough to notice a hung one. */
+#define ONVM_CONGESTION_MAX_US 500000
 
 struct __onvm_pkt_buffer {
 	uint16_t count;

@@ -40,6 +40,19 @@ __onvm_update_ports_enabled(struct onvm_shared *sh)
 	__atomic_store_n(&sh->ports_enabled, 1, __ATOMIC_RELEASE);
 }
 
+/* No worker sends to a FREE slot, so these sums are exact. */
+static void
+__onvm_snapshot_counters(const struct onvm_shared *sh, struct onvm_nf *nf)
+{
+	unsigned int i;
+
+	nf->enq_base = nf->enq_drop_base = 0;
+	for (i = 0; i < sh->num_workers; i++) {
+		nf->enq_base += sh->workers[i].nf_enq[nf->id];
+		nf->enq_drop_base += sh->workers[i].nf_enq_drop[nf->id];
+	}
+}
+
 static void
 __onvm_register(struct onvm_shared *sh, uint16_t nf_id, uint32_t generation)
 {
@@ -68,6 +81,7 @@ __onvm_register(struct onvm_shared *sh, uint16_t nf_id, uint32_t generation)
 	}
 	nf->tx_worker = (uint8_t)(nf_id % sh->num_workers);
 	nf->register_tsc = rte_rdtsc();
+	__onvm_snapshot_counters(sh, nf);
 	tx_worker = __onvm_mgr.workers[nf->tx_worker];
 	__atomic_or_fetch(&tx_worker->tx_nf_mask, UINT64_C(1) << nf_id,
 			  __ATOMIC_RELEASE);
