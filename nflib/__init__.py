@@ -1,21 +1,27 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """onvm.nflib: writing NFs in Python.
 
-Actions are the same as the C library's enum onvm_action.
+    from onvm.nflib import NF, NEXT, DROP, to_service, out_port
+
+A packet handler returns a verdict per packet; a vector handler gets a
+Batch of NumPy arrays and returns an array of verdicts.
 """
 
-from __future__ import annotations
+from onvm.nflib.actions import (
+    DROP,
+    NEXT,
+    Action,
+    out_port,
+    to_service,
+    verdict_action,
+    verdict_destination,
+)
+from onvm.nflib.batch import Batch
+from onvm.nflib.classifier import Classifier, Rule, RuleError
+from onvm.nflib.nf import NF, NfError, main
+from onvm.nflib.packet import Packet
 
-import enum
-
-
-class Action(enum.IntEnum):
-    """What happens to a packet an NF returns."""
-
-    DROP = 0  # the manager frees it
-    NEXT = 1  # next hop of its chain
-    TONF = 2  # to a service (its flow picks the instance)
-    OUT = 3  # out of a port
-
-
-__all__ = ["Action"]
+__all__ = [
+    "DROP", "NEXT", "Action", "Batch", "Classifier", "NF", "NfError", "Packet", "Rule",
+    "RuleError", "main", "out_port", "to_service", "verdict_action", "verdict_destination",
+]

@@ -1,20 +1,42 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""`onvm-nf NAME --service ID [--name MANAGER] [NF args]`: run a bundled NF.
+"""`onvm-nf`: run an NF.
 
-The NF replaces this process (exec), so signals and exit codes are its own.
+    onvm-nf NAME --service ID [--name MANAGER] [NF args]     bundled C NF
+    onvm-nf NAME.py --service ID [...]                       bundled Python NF
+    onvm-nf path/to/my_nf.py --service ID [...]              your own Python NF
+    onvm-nf --list
+
+A C NF replaces this process (exec), so signals and exit codes are its own;
+a Python NF runs in it as __main__.
 """
 
 from __future__ import annotations
 
 import os
+import runpy
 import sys
+from pathlib import Path
 
 from onvm import nfs
 
 USAGE = (
-    "usage: onvm-nf NAME --service ID [--name MANAGER] [--core N] [--busy-poll] [NF args]\n"
+    "usage: onvm-nf NAME|NAME.py|PATH.py --service ID [--name MANAGER] [--core N] "
+    "[--busy-poll] [NF args]\n"
     "       onvm-nf --list"
 )
+
+
+def _run_python(target: str, rest: list[str], module: str | None) -> int:
+    sys.argv = [target, *rest]
+    try:
+        if module is not None:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+        else:
+            sys.path.insert(0, str(Path(target).resolve().parent))
+            runpy.run_path(target, run_name="__main__")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(nfs.bundled()))
         return 0
     name, rest = argv[0], argv[1:]
+    if name.endswith(".py"):
+        module = nfs.py_nf_module(name[:-3]) if "/" not in name else None
+        if module is None and not Path(name).is_file():
+            print(f"onvm-nf: error: no Python NF '{name}': neither bundled "
+                  f"({', '.join(n for n in nfs.bundled() if n.endswith('.py'))}) nor a file",
+                  file=sys.stderr)
+            return 2
+        return _run_python(name, rest, module)
     binary = nfs.c_nf_binary(name)
     if binary is None:
         known = ", ".join(nfs.bundled()) or "none built"

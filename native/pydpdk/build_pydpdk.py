@@ -30,9 +30,12 @@ SOURCE = r"""
 #include <rte_ring.h>
 #include <rte_version.h>
 
+#include <onvm/classifier.h>
 #include <onvm/common.h>
 #include <onvm/flow.h>
 #include <onvm/manager.h>
+#include <onvm/nflib.h>
+#include <onvm/pkt_fields.h>
 #include <onvm/pkt_meta.h>
 
 static int pydpdk_errno(void) { return rte_errno; }

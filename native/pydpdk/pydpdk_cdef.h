@@ -243,6 +243,7 @@ struct onvm_worker_stats {
 struct onvm_port_info {
 	uint8_t enabled;
 	uint16_t port_id;
+	uint8_t mac[6];
 	...;
 };
 struct onvm_shared {
@@ -281,6 +282,16 @@ struct onvm_flow_key {
 	uint16_t reserved;
 };
 void onvm_flow_key_parse(const struct rte_mbuf *m, struct onvm_flow_key *key);
+struct onvm_pkt_layout {
+	uint16_t ether_type;
+	uint16_t vlan_tci;
+	uint16_t l2_len;
+	uint16_t l3;
+	uint16_t l4;
+	uint8_t ip_version;
+	uint8_t proto;
+};
+void onvm_pkt_layout_parse(const struct rte_mbuf *m, struct onvm_pkt_layout *lay);
 uint32_t onvm_flow_key_hash(const struct onvm_flow_key *key);
 
 /* onvm/pkt_meta.h */
@@ -315,3 +326,98 @@ int onvm_mgr_nf_reclaim(struct onvm_shared *sh, uint16_t nf_id);
 int onvm_mgr_nf_release_rejected(struct onvm_shared *sh, uint16_t nf_id);
 unsigned int onvm_mgr_pool_available(const struct onvm_shared *sh);
 int onvm_mgr_worker_main(void *arg);
+
+/* ---- onvm: packet fields and verdicts (onvm/pkt_fields.h) ---- */
+#define ONVM_BATCH_MAX ...
+struct onvm_pkt_fields {
+	uint32_t count;
+	uint16_t ether_type[...];
+	uint16_t vlan[...];
+	uint8_t ip_version[...];
+	uint8_t proto[...];
+	uint8_t tcp_flags[...];
+	uint32_t src4[...];
+	uint32_t dst4[...];
+	uint8_t src6[...][16];
+	uint8_t dst6[...][16];
+	uint16_t src_port[...];
+	uint16_t dst_port[...];
+	uint16_t length[...];
+	uint16_t l3_offset[...];
+	uint16_t l4_offset[...];
+	uint16_t in_port[...];
+	uint32_t flow_hash[...];
+	struct onvm_flow_key keys[...];
+	uint32_t verdicts[...];
+	...;
+};
+void onvm_pkt_fields_parse(struct rte_mbuf **pkts, uint32_t n,
+	struct onvm_pkt_fields *fields);
+void onvm_pkt_apply_verdicts(struct rte_mbuf **pkts, uint32_t n,
+	const uint32_t *verdicts);
+int onvm_pkt_fix_checksums(struct rte_mbuf *m);
+
+/* ---- onvm: classifier (onvm/classifier.h) ---- */
+struct onvm_classifier;
+struct onvm_rule {
+	uint8_t family;
+	uint8_t proto;
+	uint8_t src_prefix;
+	uint8_t dst_prefix;
+	uint8_t src[16];
+	uint8_t dst[16];
+	uint16_t src_port_lo;
+	uint16_t src_port_hi;
+	uint16_t dst_port_lo;
+	uint16_t dst_port_hi;
+	uint32_t result;
+};
+struct onvm_classifier *onvm_classifier_create(const char *name, uint32_t max_rules);
+int onvm_classifier_add(struct onvm_classifier *c, const struct onvm_rule *rules,
+	uint32_t n);
+int onvm_classifier_build(struct onvm_classifier *c);
+void onvm_classifier_classify(const struct onvm_classifier *c,
+	const struct onvm_flow_key *keys, uint32_t n, uint32_t *results);
+void onvm_classifier_free(struct onvm_classifier *c);
+
+/* ---- onvm: NF library (onvm/nflib.h) ---- */
+struct onvm_nf_ctx;
+typedef void (*onvm_nf_pkt_handler_t)(struct rte_mbuf *pkt,
+	struct onvm_pkt_meta *meta, void *user);
+typedef void (*onvm_nf_burst_handler_t)(struct rte_mbuf **pkts, uint16_t n,
+	void *user);
+typedef int (*onvm_nf_periodic_t)(struct onvm_nf_ctx *ctx, void *user);
+typedef void (*onvm_nf_msg_handler_t)(struct onvm_nf_ctx *ctx, void *msg,
+	void *user);
+struct onvm_nf_handlers {
+	onvm_nf_pkt_handler_t pkt;
+	onvm_nf_burst_handler_t burst;
+	onvm_nf_periodic_t periodic;
+	uint32_t periodic_ms;
+	onvm_nf_msg_handler_t msg;
+	int (*idle)(struct onvm_nf_ctx *ctx, void *user);
+	uint32_t batch_max;
+};
+int onvm_nflib_init(int argc, char **argv, const char *nf_name,
+	struct onvm_nf_ctx **ctx);
+int onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
+	void *user);
+void onvm_nflib_stop(struct onvm_nf_ctx *ctx);
+void onvm_nflib_fini(struct onvm_nf_ctx *ctx);
+int onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+	unsigned int n);
+unsigned int onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+	unsigned int n);
+void onvm_nflib_free_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+	unsigned int n);
+uint16_t onvm_nflib_nf_id(const struct onvm_nf_ctx *ctx);
+uint16_t onvm_nflib_service_id(const struct onvm_nf_ctx *ctx);
+struct onvm_nf *onvm_nflib_nf(const struct onvm_nf_ctx *ctx);
+struct onvm_shared *onvm_nflib_shared(const struct onvm_nf_ctx *ctx);
+int onvm_nflib_stopping(const struct onvm_nf_ctx *ctx);
+const char *onvm_nflib_strerror(void);
+
+/* Python NFs: the run loop calls back into Python once per batch. */
+extern "Python" void onvm_py_burst(struct rte_mbuf **pkts, uint16_t n, void *user);
+extern "Python" int onvm_py_periodic(struct onvm_nf_ctx *ctx, void *user);
+extern "Python" void onvm_py_message(struct onvm_nf_ctx *ctx, void *msg, void *user);

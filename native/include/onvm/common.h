@@ -198,6 +198,7 @@ struct onvm_port_info {
 	uint8_t enabled;
 	uint8_t reserved;
 	uint16_t port_id;
+	uint8_t mac[6];
 };
 
 /* The one shared region, memzone ONVM_MZ_SHARED. */

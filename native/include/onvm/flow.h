@@ -33,6 +33,121 @@ struct onvm_flow_key {
 
 #define ONVM_FLOW_HASH_SEED 0x9e3779b9U
 
+/* Where a packet's headers are, as found by onvm_pkt_layout_parse(). */
+struct onvm_pkt_layout {
+	uint16_t ether_type; /* after VLAN tags, network order */
+	uint16_t vlan_tci;   /* outer tag, host order; 0 when untagged */
+	uint16_t l2_len;     /* Ethernet header and VLAN tags */
+	uint16_t l3;         /* offset of the IP header, 0 if none */
+	uint16_t l4;         /* offset of TCP/UDP/SCTP/ICMP, 0 if none */
+	uint8_t ip_version;  /* 4, 6, 0 */
+	uint8_t proto;       /* IP protocol or IPv6 next header */
+};
+
+/**
+ * Find the headers of packet @p m (first segment only), reading nothing
+ * outside it. VLAN and QinQ tags are skipped; an IPv4 fragment other than
+ * the first, or a truncated header, has no l4.
+ */
+static inline void
+onvm_pkt_layout_parse(const struct rte_mbuf *m, struct onvm_pkt_layout *lay)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+	uint32_t off = sizeof(struct rte_ether_hdr);
+	uint16_t ether_type;
+
+	memset(lay, 0, sizeof(*lay));
+	if (len < off)
+		return;
+	ether_type = ((const struct rte_ether_hdr *)p)->ether_type;
+	while ((ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN) ||
+		ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_QINQ)) &&
+	       len >= off + sizeof(struct rte_vlan_hdr)) {
+		const struct rte_vlan_hdr *vh =
+			(const struct rte_vlan_hdr *)(p + off);
+
+		if (lay->vlan_tci == 0)
+			lay->vlan_tci = rte_be_to_cpu_16(vh->vlan_tci);
+		ether_type = vh->eth_proto;
+		off += sizeof(struct rte_vlan_hdr);
+	}
+	lay->ether_type = ether_type;
+	lay->l2_len = (uint16_t)off;
+	if (ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
+		const struct rte_ipv4_hdr *ip;
+		uint32_t ihl;
+
+		if (len < off + sizeof(*ip))
+			return;
+		ip = (const struct rte_ipv4_hdr *)(p + off);
+		ihl = (ip->version_ihl & 0xf) * 4u;
+		lay->ip_version = 4;
+		lay->proto = ip->next_proto_id;
+		lay->l3 = (uint16_t)off;
+		/* Only the first fragment carries the L4 header. */
+		if (ihl >= sizeof(*ip) && len >= off + ihl &&
+		    (ip->fragment_offset &
+		     rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)) == 0)
+			lay->l4 = (uint16_t)(off + ihl);
+	} else if (ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
+		if (len < off + sizeof(struct rte_ipv6_hdr))
+			return;
+		lay->ip_version = 6;
+		lay->proto = ((const struct rte_ipv6_hdr *)(p + off))->proto;
+		lay->l3 = (uint16_t)off;
+		lay->l4 = (uint16_t)(off + sizeof(struct rte_ipv6_hdr));
+	}
+}
+
+/**
+ * The flow key of packet @p m, from its layout @p lay (see
+ * onvm_pkt_layout_parse()). Fields the packet lacks are zero; a non-IP
+ * packet's key holds its ethertype in src_port.
+ */
+static inline void
+onvm_flow_key_from_layout(const struct rte_mbuf *m,
+			  const struct onvm_pkt_layout *lay,
+			  struct onvm_flow_key *key)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+
+	memset(key, 0, sizeof(*key));
+	key->ip_version = lay->ip_version;
+	key->proto = lay->proto;
+	if (lay->ip_version == 4) {
+		const struct rte_ipv4_hdr *ip =
+			(const struct rte_ipv4_hdr *)(p + lay->l3);
+
+		/* IPv4-mapped IPv6 form: ::ffff:a.b.c.d */
+		key->src[10] = key->src[11] = 0xff;
+		key->dst[10] = key->dst[11] = 0xff;
+		memcpy(&key->src[12], &ip->src_addr, 4);
+		memcpy(&key->dst[12], &ip->dst_addr, 4);
+	} else if (lay->ip_version == 6) {
+		const struct rte_ipv6_hdr *ip6 =
+			(const struct rte_ipv6_hdr *)(p + lay->l3);
+
+		memcpy(key->src, ip6->src_addr, 16);
+		memcpy(key->dst, ip6->dst_addr, 16);
+	} else {
+		/* Non-IP: the ethertype; a truncated IP packet: nothing. */
+		if (lay->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) &&
+		    lay->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6))
+			key->src_port = lay->ether_type;
+		return;
+	}
+	/* TCP, UDP and SCTP all start with the two ports. */
+	if (lay->l4 != 0 &&
+	    (lay->proto == IPPROTO_TCP || lay->proto == IPPROTO_UDP ||
+	     lay->proto == IPPROTO_SCTP) &&
+	    len >= (uint32_t)lay->l4 + 4) {
+		memcpy(&key->src_port, p + lay->l4, 2);
+		memcpy(&key->dst_port, p + lay->l4 + 2, 2);
+	}
+}
+
 /**
  * Parse the flow key of packet @p m (first segment only).
  *
@@ -47,64 +162,10 @@ struct onvm_flow_key {
 static inline void
 onvm_flow_key_parse(const struct rte_mbuf *m, struct onvm_flow_key *key)
 {
-	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint32_t len = rte_pktmbuf_data_len(m);
-	uint32_t off = sizeof(struct rte_ether_hdr);
-	uint16_t ether_type;
-	uint32_t l4 = 0;
+	struct onvm_pkt_layout lay;
 
-	memset(key, 0, sizeof(*key));
-	if (len < off)
-		return;
-	ether_type = ((const struct rte_ether_hdr *)p)->ether_type;
-	while ((ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN) ||
-		ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_QINQ)) &&
-	       len >= off + sizeof(struct rte_vlan_hdr)) {
-		ether_type = ((const struct rte_vlan_hdr *)(p + off))->eth_proto;
-		off += sizeof(struct rte_vlan_hdr);
-	}
-	if (ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
-		const struct rte_ipv4_hdr *ip;
-		uint32_t ihl;
-
-		if (len < off + sizeof(*ip))
-			return;
-		ip = (const struct rte_ipv4_hdr *)(p + off);
-		ihl = (ip->version_ihl & 0xf) * 4u;
-		key->ip_version = 4;
-		key->proto = ip->next_proto_id;
-		/* IPv4-mapped IPv6 form: ::ffff:a.b.c.d */
-		key->src[10] = key->src[11] = 0xff;
-		key->dst[10] = key->dst[11] = 0xff;
-		memcpy(&key->src[12], &ip->src_addr, 4);
-		memcpy(&key->dst[12], &ip->dst_addr, 4);
-		/* Only the first fragment carries ports. */
-		if (ihl >= sizeof(*ip) &&
-		    (ip->fragment_offset &
-		     rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)) == 0)
-			l4 = off + ihl;
-	} else if (ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
-		const struct rte_ipv6_hdr *ip6;
-
-		if (len < off + sizeof(*ip6))
-			return;
-		ip6 = (const struct rte_ipv6_hdr *)(p + off);
-		key->ip_version = 6;
-		key->proto = ip6->proto;
-		memcpy(key->src, ip6->src_addr, 16);
-		memcpy(key->dst, ip6->dst_addr, 16);
-		l4 = off + sizeof(*ip6);
-	} else {
-		key->src_port = ether_type;
-		return;
-	}
-	/* TCP, UDP and SCTP all start with the two ports. */
-	if (l4 != 0 && (key->proto == IPPROTO_TCP || key->proto == IPPROTO_UDP ||
-			key->proto == IPPROTO_SCTP) &&
-	    len >= l4 + 4) {
-		memcpy(&key->src_port, p + l4, 2);
-		memcpy(&key->dst_port, p + l4 + 2, 2);
-	}
+	onvm_pkt_layout_parse(m, &lay);
+	onvm_flow_key_from_layout(m, &lay, key);
 }
 
 /**

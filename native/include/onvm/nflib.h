@@ -22,6 +22,7 @@
 #include <rte_mbuf.h>
 
 #include <onvm/common.h>
+#include <onvm/pkt_fields.h>
 #include <onvm/pkt_meta.h>
 
 #ifdef __cplusplus
@@ -61,6 +62,10 @@ struct onvm_nf_handlers {
 	/* Called when nothing arrived, before the NF would sleep; return the
 	 * number of packets it sent (speed_tester uses it to inject). */
 	int (*idle)(struct onvm_nf_ctx *ctx, void *user);
+	/* Most packets per handler call (default: the manager's burst size,
+	 * at most ONVM_BATCH_MAX). Large batches amortise a handler's fixed
+	 * cost, as a vectorised Python handler needs. */
+	uint32_t batch_max;
 };
 
 /**

@@ -9,6 +9,7 @@
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_hash.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -170,6 +171,8 @@ onvm_mgr_port_enable(struct onvm_shared *sh, uint16_t port_id)
 	w->rx_ports[w->n_rx_ports++] = port_id;
 	__onvm_mgr.n_ports++;
 	sh->ports[port_id].port_id = port_id;
+	rte_eth_macaddr_get(port_id,
+			    (struct rte_ether_addr *)sh->ports[port_id].mac);
 	sh->ports[port_id].enabled = 1;
 	return 0;
 }

@@ -172,10 +172,12 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 	const uint64_t liveness = hz / 1000 * ONVM_LIVENESS_PERIOD_MS;
 	const uint64_t period =
 		hz / 1000 * (h->periodic_ms ? h->periodic_ms : 1000);
-	const unsigned int burst = ctx->sh->burst_size;
+	const unsigned int burst =
+		h->batch_max ? RTE_MIN(h->batch_max, (uint32_t)ONVM_BATCH_MAX) :
+			       ctx->sh->burst_size;
 	uint64_t next_periodic = rte_rdtsc() + period;
 	uint64_t next_liveness = rte_rdtsc() + liveness;
-	struct rte_mbuf *pkts[ONVM_BURST_MAX];
+	struct rte_mbuf *pkts[ONVM_BATCH_MAX];
 	unsigned int idle = 0;
 
 	if (h->pkt == NULL && h->burst == NULL)

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * 5-tuple classifier: ordered rules with CIDR prefixes, port ranges and a
+ * protocol, for IPv4 and IPv6, the first matching rule wins. Built on DPDK's
+ * ACL library (tries compiled at build time, SIMD lookups), it classifies a
+ * batch of flow keys in one call.
+ */
+#ifndef ONVM_CLASSIFIER_H
+#define ONVM_CLASSIFIER_H
+
+#include <stdint.h>
+
+#include <onvm/flow.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct onvm_classifier;
+
+/* One rule. Addresses are network-order bytes: an IPv4 address in src[0..3]
+ * with a prefix of 0..32, IPv6 in src[0..15] with 0..128. Ports are host
+ * order, inclusive ranges. */
+struct onvm_rule {
+	uint8_t family;     /* 4, 6, or 0 for both (addresses then ignored) */
+	uint8_t proto;      /* IP protocol, 0 for any */
+	uint8_t src_prefix;
+	uint8_t dst_prefix;
+	uint8_t src[16];
+	uint8_t dst[16];
+	uint16_t src_port_lo;
+	uint16_t src_port_hi;
+	uint16_t dst_port_lo;
+	uint16_t dst_port_hi;
+	uint32_t result;    /* what classify returns for a match; not 0 */
+};
+
+/**
+ * Create an empty classifier for up to @p max_rules rules. @p name must be
+ * unique among the classifiers of one manager and its NFs.
+ *
+ * @return
+ *   The classifier, or NULL with rte_errno set (EINVAL, ENOMEM, EEXIST).
+ */
+struct onvm_classifier *onvm_classifier_create(const char *name,
+					       uint32_t max_rules);
+
+/**
+ * Append @p n rules; earlier rules take precedence. Takes effect at the next
+ * onvm_classifier_build().
+ *
+ * @return
+ *   0, or -EINVAL (a bad prefix, range, family or a zero result),
+ *   -ENOSPC (more than max_rules).
+ */
+int onvm_classifier_add(struct onvm_classifier *c,
+			const struct onvm_rule *rules, uint32_t n);
+
+/**
+ * Compile the rules added so far.
+ *
+ * @return
+ *   0, or a negative errno from rte_acl_build.
+ */
+int onvm_classifier_build(struct onvm_classifier *c);
+
+/**
+ * Classify @p n flow keys: results[i] is the result of the first rule that
+ * matches keys[i], or 0. Non-IP keys get 0.
+ */
+void onvm_classifier_classify(const struct onvm_classifier *c,
+			      const struct onvm_flow_key *keys, uint32_t n,
+			      uint32_t *results);
+
+/**
+ * Free the classifier and its rules.
+ */
+void onvm_classifier_free(struct onvm_classifier *c);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ONVM_CLASSIFIER_H */

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A batch of packets parsed once, in C, into one array per field: what a
+ * vectorised NF (Python with NumPy) reads, and the verdict it writes back
+ * for each packet.
+ */
+#ifndef ONVM_PKT_FIELDS_H
+#define ONVM_PKT_FIELDS_H
+
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include <onvm/flow.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Most packets one NF handler call sees. */
+#define ONVM_BATCH_MAX 1024
+
+/* A verdict packs an action and its destination: action | dest << 8. */
+#define ONVM_VERDICT(action, dest) ((uint32_t)(action) | ((uint32_t)(dest) << 8))
+
+/* TCP flags, absent: 0. Addresses and ports are in host order; IPv4
+ * addresses as 32-bit numbers, IPv6 as 16 network-order bytes. */
+struct onvm_pkt_fields {
+	uint32_t count;
+	uint16_t ether_type[ONVM_BATCH_MAX];
+	uint16_t vlan[ONVM_BATCH_MAX];       /* outer VLAN id, 0 if none */
+	uint8_t ip_version[ONVM_BATCH_MAX];  /* 4, 6, or 0 */
+	uint8_t proto[ONVM_BATCH_MAX];
+	uint8_t tcp_flags[ONVM_BATCH_MAX];
+	uint32_t src4[ONVM_BATCH_MAX];
+	uint32_t dst4[ONVM_BATCH_MAX];
+	uint8_t src6[ONVM_BATCH_MAX][16];
+	uint8_t dst6[ONVM_BATCH_MAX][16];
+	uint16_t src_port[ONVM_BATCH_MAX];
+	uint16_t dst_port[ONVM_BATCH_MAX];
+	uint16_t length[ONVM_BATCH_MAX];     /* whole frame */
+	uint16_t l3_offset[ONVM_BATCH_MAX];  /* 0 if absent */
+	uint16_t l4_offset[ONVM_BATCH_MAX];  /* 0 if absent */
+	uint16_t in_port[ONVM_BATCH_MAX];
+	uint32_t flow_hash[ONVM_BATCH_MAX];
+	struct onvm_flow_key keys[ONVM_BATCH_MAX];
+	uint32_t verdicts[ONVM_BATCH_MAX];   /* written by the handler */
+};
+
+/**
+ * Parse @p n (<= ONVM_BATCH_MAX) packets into @p fields.
+ */
+void onvm_pkt_fields_parse(struct rte_mbuf **pkts, uint32_t n,
+			   struct onvm_pkt_fields *fields);
+
+/**
+ * Set each packet's action and destination from @p verdicts
+ * (ONVM_VERDICT values). An unknown action becomes DROP.
+ */
+void onvm_pkt_apply_verdicts(struct rte_mbuf **pkts, uint32_t n,
+			     const uint32_t *verdicts);
+
+/**
+ * Recompute the IPv4 header checksum and the TCP, UDP, ICMP or ICMPv6
+ * checksum of packet @p m after it was rewritten.
+ *
+ * @return
+ *   0, or -EINVAL when a length field points past the packet (nothing
+ *   past it is read or written).
+ */
+int onvm_pkt_fix_checksums(struct rte_mbuf *m);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ONVM_PKT_FIELDS_H */

@@ -1,0 +1,281 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""NF: a network function written in Python.
+
+    nf = NF(name="my_nf")          # joins the manager named on the command line
+    @nf.packet_handler
+    def handle(pkt):
+        return NEXT
+    nf.run()
+
+The C run loop calls Python once per batch: a packet handler is called per
+packet from that one call; a vector handler gets the whole batch as NumPy
+arrays and runs no per-packet Python at all.
+"""
+
+from __future__ import annotations
+
+import array
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from onvm.errors import OnvmError
+from onvm.nflib import classifier
+from onvm.nflib.batch import Batch
+from onvm.nflib.packet import Packet
+from onvm.pydpdk import ffi, lib
+
+VECTOR_BATCH = 256
+
+
+class NfError(OnvmError):
+    """The NF could not join its manager, or its handler failed."""
+
+
+class NF:
+    """One NF process: joins a manager, runs handlers, leaves cleanly.
+
+    Options (from `argv`, default sys.argv, and the arguments here): service,
+    manager name, core, busy polling. What nflib does not take is left in
+    `self.args` for the NF's own parser.
+    """
+
+    def __init__(self, service: int | None = None, name: str = "python_nf", *,
+                 manager: str | None = None, core: int | None = None, busy_poll: bool = False,
+                 argv: Sequence[str] | None = None) -> None:
+        argv = list(sys.argv if argv is None else argv)
+        prog, rest = (argv[0] if argv else name), argv[1:]
+        given = ["--nf-name", name]
+        if service is not None:
+            given += ["--service", str(service)]
+        if manager is not None:
+            given += ["--name", manager]
+        if core is not None:
+            given += ["--core", str(core)]
+        if busy_poll:
+            given.append("--busy-poll")
+        # Command-line options come last, so they win.
+        self._argv_keep = [ffi.new("char[]", a.encode()) for a in [prog, *given, *rest]]
+        c_argv = ffi.new("char *[]", [*self._argv_keep, ffi.NULL])
+        ctx = ffi.new("struct onvm_nf_ctx **")
+        argc = lib.onvm_nflib_init(len(self._argv_keep), c_argv, name.encode(), ctx)
+        if argc < 0:
+            raise NfError(ffi.string(lib.onvm_nflib_strerror()).decode(errors="replace"))
+        self.args = [ffi.string(c_argv[i]).decode() for i in range(1, argc)]
+        self.name = name
+        self._ctx = ctx[0]
+        self._handle = ffi.new_handle(self)
+        self._on_batch: Callable | None = None
+        self._periodic: Callable | None = None
+        self._period_ms = 1000
+        self._message: Callable | None = None
+        self._batch_max = 0
+        self._error: BaseException | None = None
+        self._closed = False
+
+    # ---- identity ----
+
+    @property
+    def nf_id(self) -> int:
+        return lib.onvm_nflib_nf_id(self._ctx)
+
+    @property
+    def service(self) -> int:
+        return lib.onvm_nflib_service_id(self._ctx)
+
+    def port_mac(self, port_id: int) -> str | None:
+        """MAC address of the manager's port `port_id`, None if no such port."""
+        sh = lib.onvm_nflib_shared(self._ctx)
+        if not 0 <= port_id < lib.ONVM_MAX_PORTS or not sh.ports[port_id].enabled:
+            return None
+        return ":".join(f"{b:02x}" for b in sh.ports[port_id].mac)
+
+    def stats(self) -> dict:
+        s = lib.onvm_nflib_nf(self._ctx).stats
+        return {k: getattr(s, k) for k in ("rx", "tx", "act_drop", "act_next", "act_tonf",
+                                           "act_out", "batches", "sleeps", "created")}
+
+    # ---- handlers (decorators) ----
+
+    def packet_handler(self, fn: Callable[[Packet], int]) -> Callable[[Packet], int]:
+        """fn(pkt) -> verdict, once per packet (NEXT, DROP, to_service(), out_port())."""
+        packet = Packet()
+        verdicts = array.array("I", bytes(4 * lib.ONVM_BATCH_MAX))
+        verdicts_c = ffi.from_buffer("uint32_t[]", verdicts)
+
+        def on_batch(pkts, n):
+            packet._bind_batch(pkts)
+            for i in range(n):
+                packet._i = i
+                verdicts[i] = fn(packet)
+            lib.onvm_pkt_apply_verdicts(pkts, n, verdicts_c)
+
+        self._on_batch, self._batch_max = on_batch, 0
+        return fn
+
+    def vector_handler(self, fn: Callable[[Batch], object] | None = None, *,
+                       batch: int = VECTOR_BATCH):
+        """fn(batch) -> verdicts: an array (one per packet), one verdict for
+        all, or None to keep batch.verdicts (NEXT unless written)."""
+
+        def install(fn):
+            b = Batch()
+            verdicts = b._verdicts
+
+            def on_batch(pkts, n):
+                b._load(pkts, n)
+                result = fn(b)
+                if result is not None:
+                    verdicts[:n] = result
+                lib.onvm_pkt_apply_verdicts(pkts, n, b._fields.verdicts)
+
+            self._on_batch = on_batch
+            self._batch_max = max(1, min(batch, lib.ONVM_BATCH_MAX))
+            return fn
+
+        return install(fn) if fn is not None else install
+
+    def periodic(self, seconds: float = 1.0):
+        """Decorator: fn() every `seconds`; return True to stop the NF."""
+
+        def install(fn):
+            self._periodic = fn
+            self._period_ms = max(1, int(seconds * 1000))
+            return fn
+
+        return install
+
+    def message_handler(self, fn: Callable[[int], None]) -> Callable[[int], None]:
+        """fn(message) for each message the manager or an NF sends."""
+        self._message = fn
+        return fn
+
+    # ---- packets the NF makes ----
+
+    def create(self, data: bytes) -> Packet:
+        """A new packet from the shared pool holding `data`."""
+        if not 0 < len(data) <= 2048:
+            raise NfError(f"a packet holds 1 to 2048 bytes, not {len(data)}")
+        mbufs = ffi.new("struct rte_mbuf *[1]")
+        if lib.onvm_nflib_alloc_pkts(self._ctx, mbufs, 1) < 0:
+            raise NfError("the packet pool is empty")
+        dst = lib.rte_pktmbuf_append(mbufs[0], len(data))
+        if dst == ffi.NULL:
+            lib.onvm_nflib_free_pkts(self._ctx, mbufs, 1)
+            raise NfError(f"{len(data)} bytes do not fit in a packet buffer")
+        ffi.memmove(dst, data, len(data))
+        return Packet(mbufs[0])
+
+    def send(self, pkt: Packet, verdict: int) -> bool:
+        """Hand a created packet to the manager with `verdict`; the NF no
+        longer owns it. False if the manager could not take it (freed)."""
+        mbufs = ffi.new("struct rte_mbuf *[1]", [pkt._m])
+        verdicts = ffi.new("uint32_t[1]", [verdict])
+        lib.onvm_pkt_apply_verdicts(mbufs, 1, verdicts)
+        pkt._unbind()
+        if lib.onvm_nflib_send(self._ctx, mbufs, 1) == 1:
+            return True
+        lib.onvm_nflib_free_pkts(self._ctx, mbufs, 1)
+        return False
+
+    def free(self, pkt: Packet) -> None:
+        """Return a created, unsent packet to the pool."""
+        mbufs = ffi.new("struct rte_mbuf *[1]", [pkt._m])
+        pkt._unbind()
+        lib.onvm_nflib_free_pkts(self._ctx, mbufs, 1)
+
+    # ---- running ----
+
+    def stop(self) -> None:
+        """Leave the run loop after the current batch."""
+        lib.onvm_nflib_stop(self._ctx)
+
+    def _fail(self, error: BaseException) -> None:
+        if self._error is None:
+            self._error = error
+        self.stop()
+
+    def run(self) -> None:
+        """Run until stopped (signal, manager, periodic callback); then leave.
+
+        Raises NfError if a handler raised: the NF stops rather than guess
+        what to do with the packets.
+        """
+        if self._on_batch is None:
+            raise NfError("no handler: decorate a function with @nf.packet_handler or "
+                          "@nf.vector_handler")
+        handlers = ffi.new("struct onvm_nf_handlers *")
+        handlers.burst = lib.onvm_py_burst
+        handlers.batch_max = self._batch_max
+        if self._periodic is not None:
+            handlers.periodic = lib.onvm_py_periodic
+            handlers.periodic_ms = self._period_ms
+        if self._message is not None:
+            handlers.msg = lib.onvm_py_message
+        try:
+            lib.onvm_nflib_run(self._ctx, handlers, self._handle)
+        finally:
+            self.close()
+        if self._error is not None:
+            detail = "".join(traceback.format_exception(self._error)).rstrip()
+            raise NfError(f"{self.name}: handler failed, NF stopped:\n{detail}")
+
+    def close(self) -> None:
+        """Unregister and detach (run() does this when it returns)."""
+        if not self._closed:
+            self._closed = True
+            classifier.close_all()
+            lib.onvm_nflib_fini(self._ctx)
+
+
+def _nf_of(user) -> NF:
+    return ffi.from_handle(user)
+
+
+
+@ffi.def_extern()
+def onvm_py_burst(pkts, n, user):
+    nf = _nf_of(user)
+    try:
+        nf._on_batch(pkts, n)
+    except BaseException as e:  # noqa: BLE001 - reported when run() returns
+        verdicts = ffi.new("uint32_t[]", [0] * n)  # drop the batch: its verdicts are unknown
+        lib.onvm_pkt_apply_verdicts(pkts, n, verdicts)
+        nf._fail(e)
+
+
+@ffi.def_extern()
+def onvm_py_periodic(ctx, user):
+    nf = _nf_of(user)
+    try:
+        return 1 if nf._periodic() else 0
+    except BaseException as e:  # noqa: BLE001
+        nf._fail(e)
+        return 1
+
+
+@ffi.def_extern()
+def onvm_py_message(ctx, msg, user):
+    nf = _nf_of(user)
+    try:
+        nf._message(int(ffi.cast("uintptr_t", msg)))
+    except BaseException as e:  # noqa: BLE001
+        nf._fail(e)
+
+
+def main(run: Callable[[], None]) -> int:
+    """Run an NF's main function; errors become one line and an exit code."""
+    try:
+        run()
+    except NfError as e:
+        print(f"{sys.argv[0]}: error: {e}", file=sys.stderr)
+        return 1
+    except OnvmError as e:
+        print(f"{sys.argv[0]}: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+__all__ = ["NF", "NfError", "main"]
