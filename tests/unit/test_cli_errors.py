@@ -25,7 +25,10 @@ BIN = Path(sys.executable).parent
 MANAGER = str(BIN / "onvm-manager")
 NF = str(BIN / "onvm-nf")
 TIMEOUT = 30
-BUNDLED = ("simple_forward", "basic_monitor", "speed_tester")
+BUNDLED = (
+    "simple_forward", "basic_monitor", "speed_tester",
+    "simple_forward.py", "basic_monitor.py", "firewall.py", "flow_tracker.py", "arp_response.py",
+)
 
 
 def _hugepage_files() -> set[str]:
