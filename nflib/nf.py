@@ -114,12 +114,16 @@ class NF:
         return fn
 
     def vector_handler(self, fn: Callable[[Batch], object] | None = None, *,
-                       batch: int = VECTOR_BATCH):
+                       batch: int = VECTOR_BATCH, fields: tuple[str, ...] | None = None):
         """fn(batch) -> verdicts: an array (one per packet), one verdict for
-        all, or None to keep batch.verdicts (NEXT unless written)."""
+        all, or None to keep batch.verdicts (NEXT unless written).
+
+        `batch`: most packets per call; `fields`: the field groups fn reads
+        (keys, l2, l3, l4, meta; default all), as parsing costs per packet.
+        """
 
         def install(fn):
-            b = Batch()
+            b = Batch() if fields is None else Batch(fields)
             verdicts = b._verdicts
 
             def on_batch(pkts, n):

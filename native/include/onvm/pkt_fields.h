@@ -47,11 +47,22 @@ struct onvm_pkt_fields {
 	uint32_t verdicts[ONVM_BATCH_MAX];   /* written by the handler */
 };
 
+/* Groups of fields onvm_pkt_fields_parse() fills; each costs a little per
+ * packet, so a handler asks only for what it reads. */
+#define ONVM_FIELDS_KEYS 0x1  /* keys, ip_version, proto */
+#define ONVM_FIELDS_L2 0x2    /* ether_type, vlan */
+#define ONVM_FIELDS_L3 0x4    /* src4, dst4, src6, dst6, l3_offset */
+#define ONVM_FIELDS_L4 0x8    /* src_port, dst_port, tcp_flags, l4_offset */
+#define ONVM_FIELDS_META 0x10 /* length, in_port, flow_hash */
+#define ONVM_FIELDS_ALL 0x1f
+
 /**
- * Parse @p n (<= ONVM_BATCH_MAX) packets into @p fields.
+ * Parse @p n (<= ONVM_BATCH_MAX) packets into the groups @p groups
+ * (ONVM_FIELDS_*) of @p fields, and set every verdict to NEXT. Fields of
+ * other groups are left as they were.
  */
 void onvm_pkt_fields_parse(struct rte_mbuf **pkts, uint32_t n,
-			   struct onvm_pkt_fields *fields);
+			   struct onvm_pkt_fields *fields, uint32_t groups);
 
 /**
  * Set each packet's action and destination from @p verdicts

@@ -9,49 +9,61 @@
 #include <onvm/pkt_fields.h>
 #include <onvm/pkt_meta.h>
 
-void
-onvm_pkt_fields_parse(struct rte_mbuf **pkts, uint32_t n,
-		      struct onvm_pkt_fields *f)
+static inline void
+__onvm_parse_one(const struct rte_mbuf *m, struct onvm_pkt_fields *f,
+		 uint32_t i, uint32_t groups)
 {
-	uint32_t i;
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct onvm_flow_key *key = &f->keys[i];
+	struct onvm_pkt_layout lay;
 
-	f->count = n;
-	for (i = 0; i < n; i++) {
-		const struct rte_mbuf *m = pkts[i];
-		const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-		struct onvm_flow_key *key = &f->keys[i];
-		struct onvm_pkt_layout lay;
-
-		if (i + 1 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		onvm_pkt_layout_parse(m, &lay);
-		onvm_flow_key_from_layout(m, &lay, key);
+	onvm_pkt_layout_parse(m, &lay);
+	onvm_flow_key_from_layout(m, &lay, key);
+	f->ip_version[i] = lay.ip_version;
+	f->proto[i] = lay.proto;
+	if (groups & ONVM_FIELDS_L2) {
 		f->ether_type[i] = rte_be_to_cpu_16(lay.ether_type);
 		f->vlan[i] = lay.vlan_tci & 0xfff;
-		f->ip_version[i] = lay.ip_version;
-		f->proto[i] = lay.proto;
+	}
+	if (groups & ONVM_FIELDS_L3) {
 		f->l3_offset[i] = lay.l3;
-		f->l4_offset[i] = lay.l4;
-		f->length[i] = (uint16_t)rte_pktmbuf_pkt_len(m);
-		f->in_port[i] = m->port;
-		f->src_port[i] = rte_be_to_cpu_16(key->src_port);
-		f->dst_port[i] = rte_be_to_cpu_16(key->dst_port);
-		if (lay.ip_version == 0)
-			f->src_port[i] = f->dst_port[i] = 0;
 		memcpy(f->src6[i], key->src, 16);
 		memcpy(f->dst6[i], key->dst, 16);
 		f->src4[i] = lay.ip_version == 4 ?
 			rte_be_to_cpu_32(*(const unaligned_uint32_t *)&key->src[12]) : 0;
 		f->dst4[i] = lay.ip_version == 4 ?
 			rte_be_to_cpu_32(*(const unaligned_uint32_t *)&key->dst[12]) : 0;
+	}
+	if (groups & ONVM_FIELDS_L4) {
+		f->l4_offset[i] = lay.l4;
+		f->src_port[i] = lay.ip_version ? rte_be_to_cpu_16(key->src_port) : 0;
+		f->dst_port[i] = lay.ip_version ? rte_be_to_cpu_16(key->dst_port) : 0;
 		f->tcp_flags[i] = 0;
 		if (lay.proto == IPPROTO_TCP && lay.l4 != 0 &&
 		    rte_pktmbuf_data_len(m) >= lay.l4 + sizeof(struct rte_tcp_hdr))
 			f->tcp_flags[i] =
 				((const struct rte_tcp_hdr *)(p + lay.l4))->tcp_flags;
+	}
+	if (groups & ONVM_FIELDS_META) {
+		f->length[i] = (uint16_t)rte_pktmbuf_pkt_len(m);
+		f->in_port[i] = m->port;
 		/* The manager's flow hash travels in the mbuf. */
 		f->flow_hash[i] = m->hash.rss;
-		f->verdicts[i] = ONVM_VERDICT(ONVM_ACTION_NEXT, 0);
+	}
+	f->verdicts[i] = ONVM_VERDICT(ONVM_ACTION_NEXT, 0);
+}
+
+void
+onvm_pkt_fields_parse(struct rte_mbuf **pkts, uint32_t n,
+		      struct onvm_pkt_fields *f, uint32_t groups)
+{
+	uint32_t i;
+
+	f->count = n;
+	for (i = 0; i < n; i++) {
+		if (i + 2 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], void *));
+		__onvm_parse_one(pkts[i], f, i, groups);
 	}
 }
 
