@@ -26,16 +26,22 @@ NEXT = int(Action.NEXT)
 
 def to_service(service_id: int) -> int:
     """Verdict: send the packet to service `service_id`."""
+    if not 0 <= service_id <= 0xFFFF:  # the destination field has 16 bits
+        raise ValueError(f"service id {service_id} does not fit in 16 bits")
     return int(Action.TONF) | service_id << 8
 
 
 def out_port(port_id: int) -> int:
     """Verdict: send the packet out of port `port_id`."""
+    if not 0 <= port_id <= 0xFFFF:
+        raise ValueError(f"port id {port_id} does not fit in 16 bits")
     return int(Action.OUT) | port_id << 8
 
 
 def verdict_action(verdict: int) -> Action:
-    return Action(verdict & 0xFF)
+    """The action of a verdict; an unknown one is DROP, as in the data plane."""
+    action = verdict & 0xFF
+    return Action(action) if action <= Action.OUT else Action.DROP
 
 
 def verdict_destination(verdict: int) -> int:

@@ -8,11 +8,15 @@ memoryview over the mbuf's data, bounded by its length.
 
 from __future__ import annotations
 
+import struct
+
 from onvm.nflib import headers
 from onvm.pydpdk import ffi, lib
 
 ETH_P_ARP = 0x0806
 IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6 = 1, 6, 17, 58
+# Fixed L4 header sizes for payload: ICMP counts its echo id and sequence.
+L4_HEADER = {IPPROTO_TCP: 20, IPPROTO_UDP: 8, IPPROTO_ICMP: 8, IPPROTO_ICMPV6: 8}
 
 
 class Packet:
@@ -148,22 +152,27 @@ class Packet:
 
     @property
     def payload(self) -> memoryview:
-        """Bytes after the innermost known header (empty if none fit)."""
+        """Bytes after the innermost header that fits whole, up to the end of
+        the IP packet (Ethernet padding excluded); empty if there are none."""
         lay = self._layout
         data = self.data
+        start, end = lay.l2_len, len(data)
+        if lay.ip_version == 4:
+            start = lay.l3 + max(20, (data[lay.l3] & 0xF) * 4)
+            end = lay.l3 + struct.unpack_from("!H", data, lay.l3 + 2)[0]
+        elif lay.ip_version == 6:
+            start = lay.l3 + 40
+            end = start + struct.unpack_from("!H", data, lay.l3 + 4)[0]
+        elif self.ethertype == ETH_P_ARP and start + 28 <= len(data):
+            start = end = start + 28
         if lay.l4:
-            start = lay.l4
-            if lay.proto == IPPROTO_TCP and start + 20 <= len(data):
-                start += max(20, (data[start + 12] >> 4) * 4)
-            elif lay.proto == IPPROTO_UDP:
-                start += 8
-            elif lay.proto in (IPPROTO_ICMP, IPPROTO_ICMPV6):
-                start += 8
-        elif lay.l3:
-            start = lay.l3 + (40 if lay.ip_version == 6 else max(20, (data[lay.l3] & 0xF) * 4))
-        else:
-            start = 14
-        return data[min(start, len(data)):]
+            header = L4_HEADER.get(lay.proto, 0)
+            if lay.proto == IPPROTO_TCP and lay.l4 + 20 <= len(data):
+                header = max(20, (data[lay.l4 + 12] >> 4) * 4)
+            if lay.l4 + header <= len(data):
+                start = lay.l4 + header
+        end = min(end, len(data))
+        return data[min(start, end):end]
 
     # ---- rewriting ----
 

@@ -104,7 +104,9 @@ __onvm_fix_ipv4(uint8_t *p, uint32_t len, const struct onvm_pkt_layout *lay)
 		return -EINVAL;
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	if (lay->l4 == 0)
+	/* A fragment's L4 checksum covers the whole datagram: leave it. */
+	if (lay->l4 == 0 ||
+	    (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG)))
 		return 0;
 	if (lay->proto == IPPROTO_TCP && l4_len >= sizeof(struct rte_tcp_hdr)) {
 		__onvm_fix_l4(l4, offsetof(struct rte_tcp_hdr, cksum), 0);
