@@ -67,8 +67,10 @@ def _ports(value, what: str) -> tuple[int, int]:
     if value is None:
         return (0, 65535)
     lo, hi = value
-    if not (0 <= lo <= hi <= 65535):
+    if not (0 <= lo <= 65535 and 0 <= hi <= 65535):
         raise RuleError(f"{what} range {lo}-{hi} is not within 0-65535")
+    if lo > hi:
+        raise RuleError(f"{what} range {lo}-{hi} runs backwards")
     return (lo, hi)
 
 
@@ -96,6 +98,11 @@ class Classifier:
                 raise OnvmError(f"classifier could not be built: {strerror(-rc)}")
         self._results = np.zeros(lib.ONVM_BATCH_MAX, dtype=np.uint32)
         self._results_c = ffi.from_buffer("uint32_t[]", self._results)
+
+    @staticmethod
+    def check(rule: Rule) -> None:
+        """Raise RuleError if `rule` is malformed (needs no DPDK)."""
+        Classifier._spec(rule, 1)
 
     @staticmethod
     def _spec(rule: Rule, result: int) -> dict:

@@ -15,6 +15,8 @@ arrays and runs no per-packet Python at all.
 from __future__ import annotations
 
 import array
+import atexit
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -37,7 +39,9 @@ class NF:
 
     Options (from `argv`, default sys.argv, and the arguments here): service,
     manager name, core, busy polling. What nflib does not take is left in
-    `self.args` for the NF's own parser.
+    `self.args` for the NF's own parser. The NF joins its manager (and starts
+    taking traffic) only when first needed, at the latest in run(): an NF
+    that rejects its own arguments first never takes a packet.
     """
 
     def __init__(self, service: int | None = None, name: str = "python_nf", *,
@@ -55,15 +59,15 @@ class NF:
         if busy_poll:
             given.append("--busy-poll")
         # Command-line options come last, so they win.
-        self._argv_keep = [ffi.new("char[]", a.encode()) for a in [prog, *given, *rest]]
-        c_argv = ffi.new("char *[]", [*self._argv_keep, ffi.NULL])
-        ctx = ffi.new("struct onvm_nf_ctx **")
-        argc = lib.onvm_nflib_init(len(self._argv_keep), c_argv, name.encode(), ctx)
+        self._argv = [prog, *given, *rest]
+        keep = [ffi.new("char[]", a.encode()) for a in self._argv]
+        c_argv = ffi.new("char *[]", [*keep, ffi.NULL])
+        argc = lib.onvm_nflib_parse_args(len(keep), c_argv)
         if argc < 0:
             raise NfError(ffi.string(lib.onvm_nflib_strerror()).decode(errors="replace"))
         self.args = [ffi.string(c_argv[i]).decode() for i in range(1, argc)]
         self.name = name
-        self._ctx = ctx[0]
+        self._ctx_ptr = None
         self._handle = ffi.new_handle(self)
         self._on_batch: Callable | None = None
         self._periodic: Callable | None = None
@@ -72,6 +76,26 @@ class NF:
         self._batch_max = 0
         self._error: BaseException | None = None
         self._closed = False
+        _open_nfs.append(self)
+
+    @property
+    def _ctx(self):
+        """The nflib context; joins the manager on first use."""
+        if self._ctx_ptr is None:
+            if self._closed:
+                raise NfError(f"{self.name} has already left its manager")
+            keep = [ffi.new("char[]", a.encode()) for a in self._argv]
+            c_argv = ffi.new("char *[]", [*keep, ffi.NULL])
+            ctx = ffi.new("struct onvm_nf_ctx **")
+            if lib.onvm_nflib_init(len(keep), c_argv, self.name.encode(), ctx) < 0:
+                raise NfError(ffi.string(lib.onvm_nflib_strerror()).decode(errors="replace"))
+            self._ctx_ptr = ctx[0]
+        return self._ctx_ptr
+
+    def join(self) -> NF:
+        """Join the manager now (run() does it if not done)."""
+        _ = self._ctx
+        return self
 
     # ---- identity ----
 
@@ -192,7 +216,8 @@ class NF:
 
     def stop(self) -> None:
         """Leave the run loop after the current batch."""
-        lib.onvm_nflib_stop(self._ctx)
+        if self._ctx_ptr is not None:
+            lib.onvm_nflib_stop(self._ctx_ptr)
 
     def _fail(self, error: BaseException) -> None:
         if self._error is None:
@@ -221,15 +246,21 @@ class NF:
         finally:
             self.close()
         if self._error is not None:
-            detail = "".join(traceback.format_exception(self._error)).rstrip()
-            raise NfError(f"{self.name}: handler failed, NF stopped:\n{detail}")
+            if os.environ.get("ONVM_DEBUG"):
+                traceback.print_exception(self._error)
+            error = self._error
+            raise NfError(f"handler failed, NF stopped: {type(error).__name__}: {error} "
+                          "(ONVM_DEBUG=1 shows the traceback)")
 
     def close(self) -> None:
         """Unregister and detach (run() does this when it returns)."""
         if not self._closed:
             self._closed = True
-            classifier.close_all()
-            lib.onvm_nflib_fini(self._ctx)
+            if self._ctx_ptr is not None:
+                classifier.close_all()
+                lib.onvm_nflib_fini(self._ctx_ptr)
+            if self in _open_nfs:
+                _open_nfs.remove(self)
 
 
 def _nf_of(user) -> NF:
@@ -267,19 +298,41 @@ def onvm_py_message(ctx, msg, user):
         nf._fail(e)
 
 
+def _close_open_nfs() -> None:
+    for nf in list(_open_nfs):
+        nf.close()
+
+
 def main(run: Callable[[], None]) -> int:
-    """Run an NF's main function; errors become one line and an exit code."""
+    """Run an NF's main function; errors become one line and an exit code,
+    and an NF that joined its manager always leaves it."""
+    prog = os.path.basename(sys.argv[0]) or "nf"
     try:
         run()
-    except NfError as e:
-        print(f"{sys.argv[0]}: error: {e}", file=sys.stderr)
-        return 1
     except OnvmError as e:
-        print(f"{sys.argv[0]}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {e}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         pass
+    finally:
+        _close_open_nfs()
     return 0
+
+
+def _excepthook(exc_type, exc, tb) -> None:
+    """An OnvmError nobody caught is one line, not a traceback."""
+    if issubclass(exc_type, OnvmError) and not os.environ.get("ONVM_DEBUG"):
+        prog = os.path.basename(sys.argv[0]) or "nf"
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+    else:
+        _default_excepthook(exc_type, exc, tb)
+
+
+_open_nfs: list[NF] = []
+# A script that never reaches main() still leaves its manager cleanly.
+atexit.register(_close_open_nfs)
+_default_excepthook = sys.excepthook
+sys.excepthook = _excepthook
 
 
 __all__ = ["NF", "NfError", "main"]

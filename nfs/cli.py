@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from onvm import nfs
+from onvm.errors import OnvmError
 
 USAGE = (
     "usage: onvm-nf NAME|NAME.py|PATH.py --service ID [--name MANAGER] [--core N] "
@@ -36,6 +37,9 @@ def _run_python(target: str, rest: list[str], module: str | None) -> int:
             runpy.run_path(target, run_name="__main__")
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except OnvmError as e:  # an NF written without nflib.main()
+        print(f"{Path(target).name}: error: {e}", file=sys.stderr)
+        return e.exit_code
     return 0
 
 

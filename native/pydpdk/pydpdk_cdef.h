@@ -406,6 +406,7 @@ struct onvm_nf_handlers {
 };
 int onvm_nflib_init(int argc, char **argv, const char *nf_name,
 	struct onvm_nf_ctx **ctx);
+int onvm_nflib_parse_args(int argc, char **argv);
 int onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 	void *user);
 void onvm_nflib_stop(struct onvm_nf_ctx *ctx);

@@ -64,12 +64,17 @@ def load_rules(path: str | Path) -> tuple[list[Rule], list[int], int]:
         if action not in ACTIONS:
             raise RuleError(f"{where}: action must be 'pass' or 'drop', not '{action}'")
         proto = spec.get("proto")
-        rules.append(Rule(
+        rule = Rule(
             src=spec.get("src"), dst=spec.get("dst"),
             proto=None if proto in (None, "any") else proto,
             src_ports=_port_range(spec.get("src_port"), where),
             dst_ports=_port_range(spec.get("dst_port"), where),
-        ))
+        )
+        try:
+            Classifier.check(rule)
+        except RuleError as e:
+            raise RuleError(f"{where}: {e}") from None
+        rules.append(rule)
         verdicts.append(ACTIONS[action])
     return rules, verdicts, ACTIONS[default]
 
@@ -92,7 +97,9 @@ def run() -> None:
     parser.add_argument("--rules", required=True, help="TOML rules file")
     parser.add_argument("--batch", type=int, default=512, help="packets per handler call")
     args = parser.parse_args(nf.args)
-    fw = Firewall(*load_rules(args.rules))
+    rules = load_rules(args.rules)  # a bad file stops the NF before it takes traffic
+    nf.join()
+    fw = Firewall(*rules)
     nf.vector_handler(fw.verdicts, batch=args.batch, fields=("keys",))
 
     @nf.periodic(seconds=1.0)

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import random
 import struct
-from pathlib import Path
 
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 
-PCAP_HEADER = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+from onvm.bench.traffic import read_pcap, write_pcap
+
+__all__ = ["flow_id", "flow_packets", "mixed_packets", "read_pcap", "write_pcap"]
+
 
 
 def _pad(pkt, size: int) -> bytes:
@@ -64,35 +66,6 @@ def flow_packets(count: int, flows: int, seed: int = 2) -> list[bytes]:
         l4 = TCP(sport=10000 + flow, dport=80) if flow % 3 else UDP(sport=10000 + flow, dport=53)
         out.append(_pad(eth / ip / l4 / Raw(struct.pack("!II", flow, i)), 64))
     return out
-
-
-def write_pcap(path: Path, packets: list[bytes]) -> Path:
-    with open(path, "wb") as f:
-        f.write(PCAP_HEADER)
-        for raw in packets:
-            f.write(struct.pack("<IIII", 0, 0, len(raw), len(raw)))
-            f.write(raw)
-    return path
-
-
-def read_pcap(path: Path) -> list[bytes]:
-    """Raw frames of a pcap file (micro- or nanosecond, little-endian)."""
-    data = Path(path).read_bytes()
-    magic = struct.unpack_from("<I", data, 0)[0]
-    if magic not in (0xA1B2C3D4, 0xA1B23C4D):
-        raise ValueError(f"{path} is not a little-endian pcap file")
-    off, frames = 24, []
-    while off + 16 <= len(data):
-        _, _, caplen, _ = struct.unpack_from("<IIII", data, off)
-        off += 16
-        frames.append(data[off:off + caplen])
-        off += caplen
-    return frames
-
-
-def flow_of(raw: bytes) -> bytes:
-    """The L3/L4 header bytes that name a flow_packets() flow."""
-    return raw[14:]  # unique per packet; callers key on the embedded flow id
 
 
 def flow_id(raw: bytes) -> int:

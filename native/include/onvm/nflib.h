@@ -85,6 +85,16 @@ int onvm_nflib_init(int argc, char **argv, const char *nf_name,
 		    struct onvm_nf_ctx **ctx);
 
 /**
+ * Check the nflib options in @p argv and take them out, as
+ * onvm_nflib_init() does, without joining any manager: an NF can then
+ * validate its own arguments before it takes traffic.
+ *
+ * @return
+ *   The new argc (>= 1), or -EINVAL; onvm_nflib_strerror() says why.
+ */
+int onvm_nflib_parse_args(int argc, char **argv);
+
+/**
  * Run the packet loop until the NF is stopped (signal, manager request,
  * periodic callback, or the manager going away).
  *

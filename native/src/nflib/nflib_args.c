@@ -89,6 +89,16 @@ __onvm_valued_option(const char *arg)
 }
 
 int
+onvm_nflib_parse_args(int argc, char **argv)
+{
+	struct __onvm_nf_options opts;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.core = -1;
+	return __onvm_nflib_parse_args(argc, argv, &opts);
+}
+
+int
 __onvm_nflib_parse_args(int argc, char **argv, struct __onvm_nf_options *o)
 {
 	int in, out = 1, rc;
