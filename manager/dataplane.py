@@ -62,6 +62,7 @@ class DataPlane:
         self.sh = pydpdk.check_ptr(lib.onvm_mgr_create(cfg), "creating shared memory")
         self.num_workers = len(config.worker_cores)
         self.pool_size = self.sh.pktmbuf_pool.size
+        self.tsc_hz = self.sh.tsc_hz
         self._launched = False
 
     @property
@@ -179,6 +180,7 @@ class DataPlane:
                 "batches": s.batches,
                 "sleeps": s.sleeps,
                 "created": s.created,
+                "busy_cycles": s.busy_cycles,
                 "enqueued": sum(w[i].nf_enq[slot.nf_id] for i in range(n)) - nf.enq_base,
                 "ring_full_drop": sum(w[i].nf_enq_drop[slot.nf_id] for i in range(n))
                 - nf.enq_drop_base,

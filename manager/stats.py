@@ -71,6 +71,7 @@ class Stats:
             }
         snap = {
             "time": time.time(),
+            "tsc_hz": self.dp.tsc_hz,
             "pool": {"size": self.dp.pool_size, "available": self.dp.pool_available()},
             "ports_enabled": self.dp.ports_enabled,
             "ports": ports,

@@ -117,7 +117,8 @@ class NF:
     def stats(self) -> dict:
         s = lib.onvm_nflib_nf(self._ctx).stats
         return {k: getattr(s, k) for k in ("rx", "tx", "act_drop", "act_next", "act_tonf",
-                                           "act_out", "batches", "sleeps", "created")}
+                                           "act_out", "batches", "sleeps", "created",
+                                           "busy_cycles")}
 
     # ---- handlers (decorators) ----
 

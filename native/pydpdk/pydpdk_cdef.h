@@ -177,6 +177,7 @@ struct onvm_nf_stats {
 	uint64_t batches;
 	uint64_t sleeps;
 	uint64_t created;
+	uint64_t busy_cycles;
 	...;
 };
 struct onvm_nf {

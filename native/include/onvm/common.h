@@ -103,6 +103,7 @@ struct onvm_nf_stats {
 	uint64_t batches;   /* handler calls */
 	uint64_t sleeps;    /* times the NF slept idle (shared-core) */
 	uint64_t created;   /* packets the NF allocated */
+	uint64_t busy_cycles; /* TSC cycles spent on batches, not idling */
 } __rte_cache_aligned;
 
 /* One NF table slot. Identity fields are written by the NF while CLAIMED

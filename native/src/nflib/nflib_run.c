@@ -183,6 +183,7 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 	if (h->pkt == NULL && h->burst == NULL)
 		return -EINVAL;
 	while (!onvm_nflib_stopping(ctx)) {
+		uint64_t start = rte_rdtsc();
 		unsigned int n = rte_ring_dequeue_burst(ctx->nf->rx_ring,
 							(void **)pkts, burst,
 							NULL);
@@ -203,6 +204,7 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 			ctx->nf->stats.batches++;
 			__onvm_count_actions(ctx, pkts, n);
 			onvm_nflib_send(ctx, pkts, n);
+			ctx->nf->stats.busy_cycles += rte_rdtsc() - start;
 		} else if (h->idle && h->idle(ctx, user) > 0) {
 			idle = 0;
 		} else {
