@@ -79,6 +79,7 @@ def run(seconds: float, repeat: int, batch: int) -> dict:
         cases = [
             ("C simple_forward", "simple_forward", [], "C burst handler"),
             ("Python simple_forward.py", "simple_forward.py", [], "per-packet"),
+            ("Python basic_monitor.py", "basic_monitor.py", [], "vector, batch 256"),
             (f"Python firewall.py, {FIREWALL_RULES} rules", "firewall.py",
              ["--rules", str(rules), "--batch", str(batch)], f"vector, batch {batch}"),
         ]

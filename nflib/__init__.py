@@ -17,11 +17,12 @@ from onvm.nflib.actions import (
     verdict_destination,
 )
 from onvm.nflib.batch import Batch
-from onvm.nflib.classifier import Classifier, Rule, RuleError
+from onvm.nflib.classifier import Classifier, Rule, RuleError, verdict_table
 from onvm.nflib.nf import NF, NfError, main
 from onvm.nflib.packet import Packet
 
 __all__ = [
     "DROP", "NEXT", "Action", "Batch", "Classifier", "NF", "NfError", "Packet", "Rule",
     "RuleError", "main", "out_port", "to_service", "verdict_action", "verdict_destination",
+    "verdict_table",
 ]

@@ -103,3 +103,9 @@ class Batch:
     def classify(self, classifier) -> np.ndarray:
         """Results of `classifier` (onvm.nflib.Classifier) for every packet."""
         return classifier.classify_keys(self._fields.keys, self.n)
+
+    def set_verdicts_by_rule(self, classifier, table) -> None:
+        """verdicts[i] = table[rule matched by packet i] (table[0]: no match),
+        classified and mapped in one C call. `table` is a uint32 array made
+        with onvm.nflib.verdict_table()."""
+        classifier.map_keys(self._fields.keys, self.n, table, self._fields.verdicts)

@@ -74,6 +74,12 @@ def _ports(value, what: str) -> tuple[int, int]:
     return (lo, hi)
 
 
+def verdict_table(default: int, verdicts: list[int]):
+    """A verdict per rule result for Batch.set_verdicts_by_rule: index 0 is
+    the default (no rule matched), index i the verdict of rule i."""
+    return ffi.new("uint32_t[]", [default, *verdicts])
+
+
 class Classifier:
     """Rules added in order; build() compiles; classify_keys() runs in C."""
 
@@ -134,6 +140,13 @@ class Classifier:
             lib.onvm_classifier_free(self._c)
             self._c = ffi.NULL
             _live.discard(self)
+
+    def map_keys(self, keys, n: int, table, out) -> None:
+        """out[i] = table[result of key i], in C (table: cdata uint32 of
+        len(rules) + 1 entries; out: cdata uint32 of n or more)."""
+        if self._c == ffi.NULL:
+            raise OnvmError("classifier used after close()")
+        lib.onvm_classifier_classify_map(self._c, keys, n, table, out)
 
     def classify_keys(self, keys, n: int) -> np.ndarray:
         """1-based index of the first matching rule for each key; 0: none."""

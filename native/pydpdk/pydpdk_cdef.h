@@ -385,6 +385,8 @@ int onvm_classifier_add(struct onvm_classifier *c, const struct onvm_rule *rules
 int onvm_classifier_build(struct onvm_classifier *c);
 void onvm_classifier_classify(const struct onvm_classifier *c,
 	const struct onvm_flow_key *keys, uint32_t n, uint32_t *results);
+void onvm_classifier_classify_map(const struct onvm_classifier *c,
+	const struct onvm_flow_key *keys, uint32_t n, const uint32_t *table, uint32_t *out);
 void onvm_classifier_free(struct onvm_classifier *c);
 
 /* ---- onvm: NF library (onvm/nflib.h) ---- */

@@ -14,7 +14,7 @@ def run() -> None:
     totals = {"packets": 0, "bytes": 0}
     last = {"packets": 0, "bytes": 0, "time": time.monotonic()}
 
-    @nf.vector_handler
+    @nf.vector_handler(fields=("meta",))
     def count(batch):
         totals["packets"] += batch.n
         totals["bytes"] += int(batch.length.sum())

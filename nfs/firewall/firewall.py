@@ -20,9 +20,7 @@ import argparse
 import tomllib
 from pathlib import Path
 
-import numpy as np
-
-from onvm.nflib import DROP, NEXT, NF, Classifier, Rule, RuleError, main
+from onvm.nflib import DROP, NEXT, NF, Classifier, Rule, RuleError, main, verdict_table
 
 ACTIONS = {"pass": NEXT, "drop": DROP}
 RULE_KEYS = {"action", "proto", "src", "dst", "src_port", "dst_port"}
@@ -84,11 +82,12 @@ class Firewall:
 
     def __init__(self, rules: list[Rule], verdicts: list[int], default: int) -> None:
         self.classifier = Classifier(rules)
+        self.rules = len(rules)
         # Result r (1-based rule index, 0 for no match) -> verdict.
-        self.table = np.array([default, *verdicts], dtype=np.uint32)
+        self.table = verdict_table(default, verdicts)
 
     def verdicts(self, batch) -> None:
-        np.take(self.table, batch.classify(self.classifier), out=batch.verdicts)
+        batch.set_verdicts_by_rule(self.classifier, self.table)
 
 
 def run() -> None:
@@ -109,7 +108,7 @@ def run() -> None:
         print(f"firewall.py: passed {stats['act_next']} dropped {stats['act_drop']}", flush=True)
 
     print(f"firewall.py: NF {nf.nf_id} serving service {nf.service} with "
-          f"{len(fw.table) - 1} rules", flush=True)
+          f"{fw.rules} rules", flush=True)
     nf.run()
     report()
 

@@ -73,6 +73,15 @@ void onvm_classifier_classify(const struct onvm_classifier *c,
 			      uint32_t *results);
 
 /**
+ * Classify @p n flow keys and translate: out[i] = table[result], where
+ * result is as for onvm_classifier_classify() (0: no match). @p table has
+ * one entry more than the rules: a firewall's verdicts in one call.
+ */
+void onvm_classifier_classify_map(const struct onvm_classifier *c,
+				  const struct onvm_flow_key *keys, uint32_t n,
+				  const uint32_t *table, uint32_t *out);
+
+/**
  * Free the classifier and its rules.
  */
 void onvm_classifier_free(struct onvm_classifier *c);

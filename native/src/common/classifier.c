@@ -283,6 +283,18 @@ onvm_classifier_classify(const struct onvm_classifier *c,
 }
 
 void
+onvm_classifier_classify_map(const struct onvm_classifier *c,
+			     const struct onvm_flow_key *keys, uint32_t n,
+			     const uint32_t *table, uint32_t *out)
+{
+	uint32_t i;
+
+	onvm_classifier_classify(c, keys, n, out);
+	for (i = 0; i < n; i++)
+		out[i] = table[out[i]];
+}
+
+void
 onvm_classifier_free(struct onvm_classifier *c)
 {
 	if (c == NULL)
