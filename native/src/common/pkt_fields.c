@@ -60,14 +60,11 @@ onvm_pkt_fields_parse(struct rte_mbuf **pkts, uint32_t n,
 	uint32_t i;
 
 	f->count = n;
-	/* The packets were last written on another core: ask for all their
-	 * headers at once, so the misses overlap instead of queueing. */
-	for (i = 0; i < n; i++)
-		rte_prefetch0(pkts[i]);
-	for (i = 0; i < n; i++)
-		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		if (i + 2 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 2], void *));
 		__onvm_parse_one(pkts[i], f, i, groups);
+	}
 }
 
 void
