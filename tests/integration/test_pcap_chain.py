@@ -3,24 +3,14 @@
 
 from __future__ import annotations
 
-from tests.integration.pcaps import mixed_packets, read_pcap, write_pcap
-
-
-def pcap_ports(tmp, rx: list[bytes]) -> tuple[str, str, object]:
-    """Port 0 replays rx; port 1 writes what it sends to out1.pcap."""
-    write_pcap(tmp / "in.pcap", rx)
-    write_pcap(tmp / "empty.pcap", [])
-    return (
-        f"net_pcap0,rx_pcap={tmp}/in.pcap,tx_pcap={tmp}/out0.pcap",
-        f"net_pcap1,rx_pcap={tmp}/empty.pcap,tx_pcap={tmp}/out1.pcap",
-        tmp / "out1.pcap",
-    )
+from tests.integration.expect import pcap_ports
+from tests.integration.pcaps import mixed_packets, read_pcap
 
 
 def test_two_nf_chain_output_equals_input(tmp_path, start_manager):
     packets = mixed_packets(1200)
     assert {len(p) for p in packets} >= {60, 1514}
-    port0, port1, out = pcap_ports(tmp_path, packets)
+    port0, port1, _, out = pcap_ports(tmp_path, packets)
     mgr = start_manager("--port", port0, "--port", port1, "--chain", "1,2,out:1",
                         "--wait-for-chain")
     first = mgr.start_nf("simple_forward", 1)
@@ -42,7 +32,7 @@ def test_two_nf_chain_output_equals_input(tmp_path, start_manager):
 
 def test_ports_wait_for_the_chain(tmp_path, start_manager):
     packets = mixed_packets(300, seed=7)
-    port0, port1, out = pcap_ports(tmp_path, packets)
+    port0, port1, _, out = pcap_ports(tmp_path, packets)
     mgr = start_manager("--port", port0, "--port", port1, "--chain", "1,2,out:1",
                         "--wait-for-chain")
     mgr.start_nf("simple_forward", 1)
@@ -59,7 +49,7 @@ def test_nf_joining_later_leaves_the_ports_alone(tmp_path, start_manager):
     """NFs are DPDK secondaries: they must not re-open the manager's pcap
     ports (which would truncate the output file)."""
     packets = mixed_packets(200, seed=9)
-    port0, port1, out = pcap_ports(tmp_path, packets)
+    port0, port1, _, out = pcap_ports(tmp_path, packets)
     mgr = start_manager("--port", port0, "--port", port1, "--chain", "1,out:1",
                         "--wait-for-chain")
     mgr.start_nf("simple_forward", 1)
