@@ -76,6 +76,7 @@ class NF:
         self._batch_max = 0
         self._error: BaseException | None = None
         self._closed = False
+        self._final_stats: dict = {}
         _open_nfs.append(self)
 
     @property
@@ -115,6 +116,9 @@ class NF:
         return ":".join(f"{b:02x}" for b in sh.ports[port_id].mac)
 
     def stats(self) -> dict:
+        """The NF's counters (the last ones once it has left its manager)."""
+        if self._closed:
+            return dict(self._final_stats)
         s = lib.onvm_nflib_nf(self._ctx).stats
         return {k: getattr(s, k) for k in ("rx", "tx", "act_drop", "act_next", "act_tonf",
                                            "act_out", "batches", "sleeps", "created",
@@ -256,6 +260,8 @@ class NF:
     def close(self) -> None:
         """Unregister and detach (run() does this when it returns)."""
         if not self._closed:
+            if self._ctx_ptr is not None:
+                self._final_stats = self.stats()
             self._closed = True
             if self._ctx_ptr is not None:
                 classifier.close_all()

@@ -3,6 +3,11 @@
  * speed_tester: injects a batch of packets that loop through NFs without
  * any port (to service --dest, by default its own) and reports the loop
  * rate in Mpps each second and as a summary at the end.
+ *
+ * With --chain the packets also follow the default chain: they are sent to
+ * --dest at hop 0, so an NF there that answers NEXT passes them down the
+ * chain, which must lead back to speed_tester. This drives NFs that use
+ * NEXT (a firewall, a monitor) at full speed.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -23,6 +28,7 @@ struct speed_tester {
 	uint32_t batch;        /* packets to inject */
 	uint32_t size;         /* frame size in bytes */
 	double duration;       /* seconds, 0: until stopped */
+	int follow_chain;      /* packets carry the default chain */
 	int injected;
 	uint64_t packets;
 	uint64_t last_packets;
@@ -46,6 +52,7 @@ speed_tester_burst(struct rte_mbuf **pkts, uint16_t n, void *user)
 
 		meta->action = ONVM_ACTION_TONF;
 		meta->destination = st->dest;
+		meta->chain_index = 0; /* back to the start of the chain */
 	}
 	st->packets += n;
 }
@@ -110,6 +117,9 @@ speed_tester_inject(struct onvm_nf_ctx *ctx, void *user)
 			speed_tester_fill(pkts[i], st->size, done + i);
 			meta->action = ONVM_ACTION_TONF;
 			meta->destination = st->dest;
+			if (st->follow_chain)
+				meta->chain = onvm_nflib_shared(ctx)
+					->chains.head[ONVM_DEFAULT_CHAIN];
 		}
 		if (onvm_nflib_send(ctx, pkts, n) < n) {
 			onvm_nflib_free_pkts(ctx, pkts, n);
@@ -163,13 +173,18 @@ speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 		{ "packets", required_argument, NULL, 'p' },
 		{ "size", required_argument, NULL, 's' },
 		{ "duration", required_argument, NULL, 't' },
+		{ "chain", no_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:p:s:t:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:p:s:t:c", opts, NULL)) != -1) {
+		if (c == 'c') {
+			st->follow_chain = 1;
+			continue;
+		}
 		if (c == 't') {
 			st->duration = strtod(optarg, &end);
 			if (*end == '\0' && st->duration >= 0)
@@ -194,7 +209,7 @@ speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 	return 0;
 usage:
 	fprintf(stderr,
-		"usage: speed_tester --service ID [--dest SERVICE] [--packets N] [--size 60..1514] [--duration SECONDS]\n");
+		"usage: speed_tester --service ID [--dest SERVICE] [--packets N] [--size 60..1514] [--duration SECONDS] [--chain]\n");
 	return -EINVAL;
 }
 
