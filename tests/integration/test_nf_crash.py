@@ -8,7 +8,31 @@ import re
 import signal
 import time
 
+from tests.integration.expect import start_nf_file
+
 BATCH = 1024
+
+
+# An NF that forwards to service 1 until the marker file exists, then stops
+# inside its handler, holding the packets of its current batch.
+HOLDER = """
+import os, time
+from onvm.nflib import NF, main, to_service
+
+def run():
+    nf = NF(name="holder")
+    marker = nf.args[0]
+
+    @nf.packet_handler
+    def forward(pkt):
+        while os.path.exists(marker):
+            time.sleep(0.01)
+        return to_service(1)
+
+    nf.run()
+
+raise SystemExit(main(run))
+"""
 
 
 def held_by(snap: dict, nf_id: str) -> int:
@@ -17,37 +41,31 @@ def held_by(snap: dict, nf_id: str) -> int:
     return nf["enqueued"] - nf["rx_ring"] - nf["tx"]
 
 
-def kill_holding_packets(mgr, victim, victim_id: str, tries: int = 200) -> int:
-    """Freeze the NF until it is caught in the middle of a burst, then
-    SIGKILL it; returns how many packets it held."""
-    for _ in range(tries):
-        victim.popen.send_signal(signal.SIGSTOP)
-        time.sleep(0.12)  # two stats snapshots apart
-        first = held_by(mgr.stats(), victim_id)
-        time.sleep(0.12)
-        second = held_by(mgr.stats(), victim_id)
-        if first == second and first > 0:
-            victim.popen.send_signal(signal.SIGKILL)
-            victim.popen.wait(10)
-            return first
-        victim.popen.send_signal(signal.SIGCONT)
-        time.sleep(0.005)
-    raise AssertionError("never caught the NF holding packets")
-
-
 def test_sigkill_of_an_nf_under_load(tmp_path, start_manager):
     mgr = start_manager()
+    holder, marker = tmp_path / "holder.py", tmp_path / "hold"
+    holder.write_text(HOLDER)
     # A loop without ports: speed_tester (1) -> two instances of 2 -> back to 1.
     survivor = mgr.start_nf("simple_forward", 2, "--dest", "1")
-    victim = mgr.start_nf("simple_forward", 2, "--dest", "1")
+    victim = start_nf_file(mgr, holder, 2, "--", str(marker))
     tester = mgr.start_nf("speed_tester", 1, "--", "--dest", "2", "--packets", str(BATCH))
 
     def loaded(s):
-        return all(mgr.nf_stats(s, p)["rx"] > 100_000 for p in (survivor, victim))
+        return all(mgr.nf_stats(s, p)["rx"] > 50_000 for p in (survivor, victim))
 
     before = mgr.wait_stats(loaded, 30, "traffic through both instances")
     victim_id = next(k for k, n in before["nfs"].items() if n["pid"] == victim.pid)
-    held = kill_holding_packets(mgr, victim, victim_id)
+    marker.touch()  # the victim now holds the batch it is in
+    snaps = []
+
+    def holding_still(s):
+        snaps.append(held_by(s, victim_id))
+        return len(snaps) >= 3 and snaps[-1] == snaps[-2] == snaps[-3] > 0
+
+    mgr.wait_stats(holding_still, 10, "the victim to hold packets")
+    held = snaps[-1]
+    victim.popen.send_signal(signal.SIGKILL)
+    victim.popen.wait(10)
 
     after_kill = mgr.wait_stats(lambda s: victim_id not in s["nfs"], 10, "the dead NF's slot")
     assert after_kill["crashed_nfs"] == 1
