@@ -41,12 +41,6 @@ class NfRegistry:
         """pidfd -> NF id, for the control loop's poll()."""
         return {w.pidfd: i for i, w in self.watched.items() if w.pidfd is not None and not w.dead}
 
-    def mark_dead(self, nf_id: int) -> None:
-        w = self.watched.get(nf_id)
-        if w:
-            w.dead = True
-            self._close(w)
-
     def _close(self, w: Watched) -> None:
         if w.pidfd is not None:
             os.close(w.pidfd)

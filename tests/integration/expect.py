@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.integration.harness import VENV_BIN, Manager, Proc, tool, wait_until
+from tests.integration.harness import VENV_BIN, Manager, Proc, wait_until
 from tests.integration.pcaps import write_pcap
 
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else "python3"
@@ -47,8 +47,7 @@ def start_nf_argv(mgr: Manager, argv: list[str], label: str, wait: bool = True) 
 def start_nf_file(mgr: Manager, path: Path, service: int, *nf_args: str,
                   wait: bool = True) -> Proc:
     """`onvm-nf path/to/my_nf.py --service N --name MGR [args]`."""
-    argv = [tool("onvm-nf"), str(path), "--service", str(service), "--name", mgr.name, *nf_args]
-    return start_nf_argv(mgr, argv, path.stem, wait)
+    return mgr.start_nf(str(path), service, *nf_args, wait=wait)
 
 
 def port_mac(mgr: Manager, port: int) -> str:

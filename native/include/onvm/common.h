@@ -45,7 +45,6 @@ extern "C" {
 #define ONVM_FILE_PREFIX_FMT "onvm-%s"
 #define ONVM_RUNTIME_DIR_FMT "/run/onvm/%s"
 #define ONVM_MANAGER_LOCK_FILE "manager.lock"
-#define ONVM_MANAGER_READY_FILE "ready" /* exists once NFs can join */
 
 /* Object names, one set per manager (DPDK file prefix). */
 #define ONVM_MZ_SHARED "onvm_shared"

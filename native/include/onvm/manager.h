@@ -147,8 +147,8 @@ int onvm_mgr_nf_reclaim(struct onvm_shared *sh, uint16_t nf_id);
 int onvm_mgr_nf_release_rejected(struct onvm_shared *sh, uint16_t nf_id);
 
 /**
- * Worker lcore entry point, for rte_eal_remote_launch (arg: the shared
- * region). Returns when sh->running is cleared.
+ * Worker lcore entry point, for rte_eal_remote_launch (arg: the worker
+ * context onvm_mgr_launch() made). Returns when sh->running is cleared.
  */
 int onvm_mgr_worker_main(void *arg);
 

@@ -14,7 +14,6 @@
 #define ONVM_REGISTER_TIMEOUT_MS 5000
 #define ONVM_LIVENESS_PERIOD_MS 100
 #define ONVM_IDLE_SPINS 64
-#define ONVM_SLEEP_MAX_MS 100
 
 struct __onvm_nf_options {
 	char manager[ONVM_MANAGER_NAME_MAX + 1];
