@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--name", help="manager name (default onvm); NFs join with --name")
     start.add_argument("--stats-interval", type=float, metavar="SECONDS",
                        help="seconds between stats tables (0: none)")
+    start.add_argument("--control-tcp", metavar="[HOST:]PORT",
+                       help="also serve control requests on TCP (loopback unless a host is "
+                       "given), CURVE-authenticated; needs --curve-keys")
+    start.add_argument("--curve-keys", metavar="DIR",
+                       help="CURVE keys for --control-tcp, made by `onvm-ctl keys DIR`")
+    start.add_argument("--prometheus", metavar="[HOST:]PORT",
+                       help="serve Prometheus metrics over HTTP (loopback unless a host is given)")
     start.add_argument("--burst-size", type=int)
     start.add_argument("--num-mbufs", type=int)
     start.add_argument("eal_args", nargs="*", metavar="EAL_ARGS", help=argparse.SUPPRESS)
@@ -56,6 +63,9 @@ def build_config(args: argparse.Namespace) -> configlib.Config:
         wait_for_chain=args.wait_for_chain,
         stats_interval=args.stats_interval,
         burst_size=args.burst_size,
+        control_tcp=args.control_tcp,
+        curve_keys=args.curve_keys,
+        prometheus=args.prometheus,
         num_mbufs=args.num_mbufs,
         eal_args=(config.eal_args + args.eal_args) if args.eal_args else None,
     )

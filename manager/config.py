@@ -21,6 +21,7 @@ MAX_SERVICES = 64
 MAX_PORTS = 16
 MAX_CHAIN_HOPS = 16
 MAX_WORKERS = 8
+MAX_FLOW_RULES = 4096
 NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,32}")
 DIGITS_RE = re.compile(r"[0-9]+")
 MAX_CPU = 1023
@@ -105,12 +106,19 @@ class Config:
     nf_ring_size: int = 4096
     num_mbufs: int = 16383
     mbuf_cache: int = 256
-    flow_table_size: int = 65536
+    max_flow_rules: int = 1024
     port_rx_desc: int = 1024
     port_tx_desc: int = 1024
     chain_grace_ms: int = 1000
     nf_stop_timeout: float = 3.0
     eal_args: list[str] = field(default_factory=list)
+    # Control plane: the ipc endpoints are always on; TCP and Prometheus
+    # are opt-in ("host:port", or a port alone for loopback).
+    control_tcp: str = ""
+    curve_keys: str = ""
+    stats_publish_interval: float = 1.0
+    prometheus: str = ""
+    max_request_bytes: int = 65536
 
     @property
     def control_core(self) -> int:
@@ -147,8 +155,9 @@ class Config:
             raise ConfigError("stats_interval must be from 0 to 3600 seconds (0: no stats)")
         if not 0 < self.nf_stop_timeout <= 600:
             raise ConfigError("nf_stop_timeout must be from 0 to 600 seconds")
-        if not 8 <= self.flow_table_size <= 1 << 24:
-            raise ConfigError("flow_table_size must be from 8 to 16777216")
+        if not 1 <= self.max_flow_rules <= MAX_FLOW_RULES:
+            raise ConfigError(f"max_flow_rules must be from 1 to {MAX_FLOW_RULES}")
+        self._validate_control()
         for key in ("port_rx_desc", "port_tx_desc"):
             if not 32 <= getattr(self, key) <= 32768:
                 raise ConfigError(f"{key} must be from 32 to 32768")
@@ -160,6 +169,30 @@ class Config:
             if not port.strip():
                 raise ConfigError("an empty --port; give DPDK devargs such as net_null0")
         return self
+
+    def _validate_control(self) -> None:
+        if self.control_tcp:
+            parse_listen(self.control_tcp, "control tcp")
+            if not self.curve_keys:
+                raise ConfigError(
+                    "control tcp needs CURVE keys: give --curve-keys DIR "
+                    "(make them with `onvm-ctl keys DIR`)"
+                )
+        if self.prometheus:
+            parse_listen(self.prometheus, "prometheus")
+        if not 0.01 <= self.stats_publish_interval <= 3600:
+            raise ConfigError("stats_publish_interval must be from 0.01 to 3600 seconds")
+        if not 1024 <= self.max_request_bytes <= 1 << 24:
+            raise ConfigError("max_request_bytes must be from 1024 to 16777216")
+
+
+def parse_listen(spec: str, what: str) -> tuple[str, int]:
+    """Parse "host:port" or "port" (loopback) into (host, port)."""
+    host, _, port = spec.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    if not DIGITS_RE.fullmatch(port) or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"{what} '{spec}': give host:port or a port from 1 to 65535")
+    return host, int(port)
 
 
 # TOML table.key -> Config field, with the type each must have.
@@ -173,10 +206,15 @@ _FIELDS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "dataplane.nf_ring_size": ("nf_ring_size", int),
     "dataplane.num_mbufs": ("num_mbufs", int),
     "dataplane.mbuf_cache": ("mbuf_cache", int),
-    "dataplane.flow_table_size": ("flow_table_size", int),
+    "dataplane.max_flow_rules": ("max_flow_rules", int),
     "dataplane.port_rx_desc": ("port_rx_desc", int),
     "dataplane.port_tx_desc": ("port_tx_desc", int),
     "dataplane.chain_grace_ms": ("chain_grace_ms", int),
+    "control.tcp": ("control_tcp", str),
+    "control.curve_keys": ("curve_keys", str),
+    "control.stats_publish_interval": ("stats_publish_interval", (int, float)),
+    "control.prometheus": ("prometheus", str),
+    "control.max_request_bytes": ("max_request_bytes", int),
     "ports.devargs": ("ports", list),
     "chains.default": ("chain", str),
     "eal.args": ("eal_args", list),

@@ -54,7 +54,6 @@ class DataPlane:
                 "nf_ring_size": config.nf_ring_size,
                 "num_workers": len(config.worker_cores),
                 "wait_for_chain": int(config.wait_for_chain),
-                "flow_table_size": config.flow_table_size,
                 "chain_grace_ms": config.chain_grace_ms,
                 "worker_cpu_mask": sum(1 << c for c in config.worker_cores if c < 64),
             },
@@ -148,6 +147,16 @@ class DataPlane:
 
     def nf_release_rejected(self, nf_id: int) -> None:
         lib.onvm_mgr_nf_release_rejected(self.sh, nf_id)
+
+    def service_buckets(self, service_id: int) -> list[int]:
+        """NF id of each flow-hash bucket of a service (0: none), read
+        consistently against the control worker's writes."""
+        svc = self.sh.services[service_id]
+        while True:
+            seq = svc.seq
+            buckets = list(svc.bucket_nf)
+            if seq % 2 == 0 and seq == svc.seq:
+                return buckets
 
     # ---- counters ----
 

@@ -7,24 +7,32 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import signal
 import sys
 import time
 import traceback
 
+import zmq
+
 from onvm import pydpdk
 from onvm.errors import OnvmError
 from onvm.manager import eal, ports, preflight
-from onvm.manager.config import Config
+from onvm.manager.capture import Captures
+from onvm.manager.chains import Chains
+from onvm.manager.config import Config, parse_listen
 from onvm.manager.dataplane import DataPlane
+from onvm.manager.flows import FlowRules
+from onvm.manager.prometheus import PrometheusExporter
 from onvm.manager.registry import NfRegistry
 from onvm.manager.runtime import ManagerLock, remove_dpdk_files
+from onvm.manager.scaler import Scaler
+from onvm.manager.server import ControlServer
 from onvm.manager.stats import Stats, render, write_json
 
 log = logging.getLogger("onvm.manager")
 
 TICK_SECONDS = 0.1
+CAPTURE_TICK_SECONDS = 0.002  # the capture ring is drained this often
 STATS_FILE_SECONDS = 0.1
 
 
@@ -36,6 +44,13 @@ class Manager:
         self.registry: NfRegistry | None = None
         self.ports: list[ports.Port] = []
         self.stats: Stats | None = None
+        self.chains: Chains | None = None
+        self.flows: FlowRules | None = None
+        self.captures: Captures | None = None
+        self.scaler: Scaler | None = None
+        self.server: ControlServer | None = None
+        self.prometheus: PrometheusExporter | None = None
+        self._last_snapshot: dict | None = None
         self._eal_up = False
         self._stop = False
         self._wake_r, self._wake_w = -1, -1
@@ -66,7 +81,15 @@ class Manager:
         self.dp.set_chain(0, self.config.chain)
         self.registry = NfRegistry(self.dp)
         self.stats = Stats(self.dp, {p.port_id: p.name for p in self.ports})
+        self.chains = Chains(self.dp)
+        self.flows = FlowRules(self.dp.sh, self.config.max_flow_rules, self.chains.id_of)
+        self.captures = Captures(self.dp.sh, self.dp.tsc_hz)
+        self.scaler = Scaler(self.dp, self.config.name, self.lock.dir)
         self.dp.launch(list(range(1, len(self.config.worker_cores) + 1)))
+        self.server = ControlServer(self.config, self.lock.dir, self)
+        if self.config.prometheus:
+            self.prometheus = PrometheusExporter(lambda: self._last_snapshot, self.config.name)
+            self.prometheus.start(*parse_listen(self.config.prometheus, "prometheus"))
         self.lock.mark_ready()
         self.started = time.monotonic()
         self._describe()
@@ -81,6 +104,9 @@ class Manager:
         )
         for p in self.ports:
             log.info("port %d: %s (%s, %s)", p.port_id, p.devargs, p.driver, p.mac)
+        log.info("control: %s", ", ".join(f"{k} {v}" for k, v in self.server.endpoints().items()))
+        if self.prometheus:
+            log.info("prometheus: http://%s:%d/metrics", *parse_listen(c.prometheus, "prometheus"))
         chain = ",".join(map(str, c.chain)) or "(none: packets are dropped until one is set)"
         log.info(
             "default chain: %s%s", chain,
@@ -93,25 +119,51 @@ class Manager:
         self._stop = True
 
     def run(self) -> None:
-        """Control loop until a stop signal."""
+        """Control loop until a stop signal or a shutdown request."""
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(self._wake_w)
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGTERM, self._on_signal)
-        next_print = time.monotonic() + self.config.stats_interval
+        now = time.monotonic()
+        next_print = now + self.config.stats_interval
+        next_publish = now + self.config.stats_publish_interval
         next_file = 0.0
         while not self._stop:
-            fds = [self._wake_r, *self.registry.pidfds()]
-            select.select(fds, [], [], TICK_SECONDS)
+            ready = self._wait()
             self._drain_wakeup()
+            self.server.serve(ready)
             self.registry.poll()
+            self.captures.poll()
+            self.flows.expire()
+            self.scaler.reap()
             now = time.monotonic()
             if now >= next_file:
                 snap = self.snapshot()
                 next_file = now + STATS_FILE_SECONDS
+                if now >= next_publish:
+                    self.server.publish(snap)
+                    next_publish = now + self.config.stats_publish_interval
                 if self.config.stats_interval > 0 and now >= next_print:
                     print(render(snap, self.config.name), flush=True)
                     next_print = now + self.config.stats_interval
+
+    def _wait(self) -> dict:
+        """Sleep until a request, a signal, an NF exit or the next tick."""
+        poller = zmq.Poller()
+        poller.register(self._wake_r, zmq.POLLIN)
+        for fd in self.registry.pidfds():
+            poller.register(fd, zmq.POLLIN)
+        self.server.register(poller)
+        tick = CAPTURE_TICK_SECONDS if self.captures.active else TICK_SECONDS
+        return dict(poller.poll(tick * 1000))
+
+    def request_stop(self) -> None:
+        """A shutdown command: the loop ends after this request's reply."""
+        self._stop = True
+
+    def latest_snapshot(self) -> dict:
+        """The snapshot the loop took last (at most 0.1 s old)."""
+        return self._last_snapshot or self.snapshot()
 
     def _drain_wakeup(self) -> None:
         try:
@@ -133,6 +185,7 @@ class Manager:
         snap["crashed_nfs"] = self.registry.crashed
         snap["reclaimed_mbufs"] = self.registry.reclaimed
         write_json(snap, self.lock.dir / "stats.json")
+        self._last_snapshot = snap
         return snap
 
     # ---- stop ----
@@ -162,8 +215,15 @@ class Manager:
         """Stop NFs, workers and ports, release everything. Returns the last
         snapshot, or None if the manager never got running."""
         final = None
+        if self.captures is not None:
+            self.captures.close()
+        if self.server is not None:
+            self.server.close()
+        if self.prometheus is not None:
+            self.prometheus.stop()
         if self.dp is not None and self.registry is not None:
             self._stop_nfs()
+            self.scaler.close()
             self.dp.halt()
             final = self.snapshot()
             self.registry.close()

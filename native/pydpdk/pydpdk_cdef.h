@@ -146,6 +146,7 @@ void *pydpdk_mbuf_data(struct rte_mbuf *m);
 #define ONVM_MAX_WORKERS ...
 #define ONVM_BURST_MAX ...
 #define ONVM_DEFAULT_CHAIN ...
+#define ONVM_MAX_FLOW_RULES ...
 #define ONVM_OWNER_NONE ...
 #define ONVM_OWNER_MANAGER ...
 #define ONVM_NF_FLAG_SHARED_CORE ...
@@ -204,6 +205,7 @@ struct onvm_nf {
 	...;
 };
 struct onvm_service {
+	uint32_t seq;
 	uint16_t count;
 	uint16_t instances[...];
 	uint16_t bucket_nf[...];
@@ -239,6 +241,21 @@ struct onvm_worker_stats {
 	uint64_t reclaimed;
 	uint64_t loops;
 	uint64_t epoch;
+	uint64_t capture_copied;
+	uint64_t capture_missed;
+	uint64_t flow_hits[...];
+	...;
+};
+enum onvm_capture_point {
+	ONVM_CAPTURE_OFF, ONVM_CAPTURE_PORT_RX, ONVM_CAPTURE_PORT_TX,
+	ONVM_CAPTURE_NF_IN, ONVM_CAPTURE_NF_OUT, ...
+};
+struct onvm_capture {
+	uint32_t point;
+	uint16_t id;
+	uint32_t snaplen;
+	struct rte_ring *ring;
+	struct rte_mempool *pool;
 	...;
 };
 struct onvm_port_info {
@@ -262,8 +279,8 @@ struct onvm_shared {
 	uint64_t worker_cpu_mask;
 	struct rte_mempool *pktmbuf_pool;
 	struct rte_ring *mgr_msg_ring;
-	void *flow_table;
-	uint32_t flow_count;
+	void *flow_rules;
+	struct onvm_capture capture;
 	struct onvm_port_info ports[...];
 	struct onvm_nf nfs[...];
 	struct onvm_service services[...];
@@ -306,7 +323,6 @@ struct onvm_mgr_config {
 	uint32_t nf_ring_size;
 	uint32_t num_workers;
 	uint32_t wait_for_chain;
-	uint32_t flow_table_size;
 	uint32_t chain_grace_ms;
 	uint64_t worker_cpu_mask;
 };
@@ -317,10 +333,6 @@ int onvm_mgr_launch(struct onvm_shared *sh, const unsigned int *lcores);
 void onvm_mgr_halt(struct onvm_shared *sh);
 int onvm_mgr_chain_set(struct onvm_shared *sh, uint16_t chain_id,
 	const struct onvm_chain_hop *hops, unsigned int n);
-int onvm_mgr_flow_add(struct onvm_shared *sh, const struct onvm_flow_key *key,
-	uint16_t chain_id);
-int onvm_mgr_flow_del(struct onvm_shared *sh, const struct onvm_flow_key *key);
-void onvm_mgr_flow_gc(struct onvm_shared *sh);
 int onvm_mgr_nf_dead(struct onvm_shared *sh, uint16_t nf_id, uint32_t generation);
 int onvm_mgr_nf_stop(struct onvm_shared *sh, uint16_t nf_id);
 int onvm_mgr_nf_reclaim(struct onvm_shared *sh, uint16_t nf_id);
@@ -388,6 +400,25 @@ void onvm_classifier_classify(const struct onvm_classifier *c,
 void onvm_classifier_classify_map(const struct onvm_classifier *c,
 	const struct onvm_flow_key *keys, uint32_t n, const uint32_t *table, uint32_t *out);
 void onvm_classifier_free(struct onvm_classifier *c);
+
+/* ---- onvm: manager flow rules and capture (onvm/manager.h) ---- */
+int onvm_mgr_flow_rules_set(struct onvm_shared *sh, const struct onvm_rule *rules,
+	const uint16_t *chains, uint32_t n);
+void onvm_mgr_flow_rules_gc(struct onvm_shared *sh);
+uint64_t onvm_mgr_flow_hits(const struct onvm_shared *sh, uint32_t slot);
+int onvm_mgr_capture_start(struct onvm_shared *sh, uint32_t point, uint16_t id,
+	uint32_t snaplen);
+void onvm_mgr_capture_stop(struct onvm_shared *sh);
+struct onvm_capture_record {
+	uint64_t tsc;
+	uint32_t offset;
+	uint32_t caplen;
+	uint32_t origlen;
+	...;
+};
+unsigned int onvm_mgr_capture_take(struct onvm_shared *sh,
+	struct onvm_capture_record *recs, unsigned int max, uint8_t *buf, uint32_t bufsize);
+uint64_t onvm_mgr_tsc(void);
 
 /* ---- onvm: NF library (onvm/nflib.h) ---- */
 struct onvm_nf_ctx;

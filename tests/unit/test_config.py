@@ -151,10 +151,17 @@ burst_size = 16
 nf_ring_size = 1024
 num_mbufs = 8191
 mbuf_cache = 128
-flow_table_size = 1024
+max_flow_rules = 512
 port_rx_desc = 512
 port_tx_desc = 256
 chain_grace_ms = 50
+
+[control]
+tcp = "0.0.0.0:5555"
+curve_keys = "/etc/onvm/keys"
+stats_publish_interval = 0.5
+prometheus = "9100"
+max_request_bytes = 4096
 
 [ports]
 devargs = ["net_null0", "net_null1"]
@@ -189,10 +196,15 @@ def test_load_sets_every_documented_key(tmp_path):
         nf_ring_size=1024,
         num_mbufs=8191,
         mbuf_cache=128,
-        flow_table_size=1024,
+        max_flow_rules=512,
         port_rx_desc=512,
         port_tx_desc=256,
         chain_grace_ms=50,
+        control_tcp="0.0.0.0:5555",
+        curve_keys="/etc/onvm/keys",
+        stats_publish_interval=0.5,
+        prometheus="9100",
+        max_request_bytes=4096,
         ports=["net_null0", "net_null1"],
         chain=[Hop("nf", 1), Hop("port", 1)],
         eal_args=["--log-level=8"],
@@ -455,8 +467,8 @@ def test_validate_rejects_empty_port(devargs):
 @pytest.mark.parametrize(
     "field, value",
     [
-        ("flow_table_size", 0),
-        ("flow_table_size", -1),
+        ("max_flow_rules", 0),
+        ("max_flow_rules", 5000),
         ("port_rx_desc", 0),
         ("port_tx_desc", -1),
         ("chain_grace_ms", -1),

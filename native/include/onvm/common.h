@@ -21,7 +21,7 @@ extern "C" {
 
 /* Bumped whenever a layout below changes: an NF built against another
  * version refuses to attach instead of misreading the tables. */
-#define ONVM_ABI_VERSION 1
+#define ONVM_ABI_VERSION 2
 #define ONVM_SHARED_MAGIC 0x6f6e766dU /* "onvm" */
 
 /* Limits. NF id 0, service id 0 and chain body 0 mean "none". */
@@ -37,6 +37,7 @@ extern "C" {
 #define ONVM_BURST_MAX 64
 #define ONVM_NF_NAME_LEN 32
 #define ONVM_DEFAULT_CHAIN 0
+#define ONVM_MAX_FLOW_RULES 4096
 
 /* Where a manager named NAME lives: its DPDK file prefix, and a runtime
  * directory holding its lock (held while it runs) and control endpoints. */
@@ -192,7 +193,31 @@ struct onvm_worker_stats {
 	uint64_t reclaimed;   /* mbufs returned from dead NFs */
 	uint64_t loops;
 	volatile uint64_t epoch; /* bumped every loop; retirement grace */
+	uint64_t capture_copied; /* packets copied for a capture */
+	uint64_t capture_missed; /* capture pool or ring full */
+	uint64_t flow_hits[ONVM_MAX_FLOW_RULES]; /* packets per rule slot */
 } __rte_cache_aligned;
+
+/* Where a capture copies packets: a port's RX or TX, an NF's input (what
+ * the manager hands it) or output (what it passes on, drops excluded). */
+enum onvm_capture_point {
+	ONVM_CAPTURE_OFF = 0,
+	ONVM_CAPTURE_PORT_RX = 1,
+	ONVM_CAPTURE_PORT_TX = 2,
+	ONVM_CAPTURE_NF_IN = 3,
+	ONVM_CAPTURE_NF_OUT = 4,
+};
+
+/* The one capture of a manager. Workers copy matching packets into `pool`
+ * and put the copies on `ring` for the control thread, which writes them. */
+struct onvm_capture {
+	volatile uint32_t point; /* enum onvm_capture_point */
+	uint16_t id;             /* port id or NF id */
+	uint16_t reserved;
+	uint32_t snaplen;
+	struct rte_ring *ring;      /* copies, workers -> control thread */
+	struct rte_mempool *pool;   /* created at the first capture */
+};
 
 struct onvm_port_info {
 	uint8_t enabled;
@@ -217,8 +242,9 @@ struct onvm_shared {
 	uint64_t worker_cpu_mask; /* CPUs the manager's workers poll on */
 	struct rte_mempool *pktmbuf_pool;
 	struct rte_ring *mgr_msg_ring;   /* NF/control -> control worker */
-	void *flow_table;                /* struct rte_hash *, manager only */
-	volatile uint32_t flow_count;
+	/* Flow rules in force, manager only: an immutable set swapped whole. */
+	void *volatile flow_rules;
+	struct onvm_capture capture;
 	struct onvm_port_info ports[ONVM_MAX_PORTS];
 	struct onvm_nf nfs[ONVM_MAX_NFS];
 	struct onvm_service services[ONVM_MAX_SERVICES];

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include <onvm/classifier.h>
 #include <onvm/common.h>
 #include <onvm/flow.h>
 
@@ -28,7 +29,6 @@ struct onvm_mgr_config {
 	uint32_t nf_ring_size;   /* power of two */
 	uint32_t num_workers;    /* data-plane lcores, 1..ONVM_MAX_WORKERS */
 	uint32_t wait_for_chain; /* hold port RX until the default chain runs */
-	uint32_t flow_table_size;
 	uint32_t chain_grace_ms; /* before a replaced chain body is reused */
 	uint64_t worker_cpu_mask; /* CPUs of the workers: floating NFs avoid them */
 };
@@ -88,27 +88,74 @@ int onvm_mgr_chain_set(struct onvm_shared *sh, uint16_t chain_id,
 		       const struct onvm_chain_hop *hops, unsigned int n);
 
 /**
- * Steer packets whose 5-tuple equals @p key to chain @p chain_id.
+ * Replace the flow rules with @p rules, in order (the first match wins):
+ * packets from a port that match rules[i] follow chain @p chains[i], the
+ * rest the default chain. rules[i].result is the rule's slot + 1 (1 to
+ * ONVM_MAX_FLOW_RULES): its hit counter. @p n 0 removes every rule.
+ * Takes effect from the workers' next port burst.
  *
  * @return
- *   0, or -EINVAL, -ENOSPC (table full).
+ *   0, or -EINVAL (bad rule, slot or chain id), -ENOSPC, -ENOMEM, or a
+ *   negative errno from building the classifier.
  */
-int onvm_mgr_flow_add(struct onvm_shared *sh, const struct onvm_flow_key *key,
-		      uint16_t chain_id);
+int onvm_mgr_flow_rules_set(struct onvm_shared *sh,
+			    const struct onvm_rule *rules,
+			    const uint16_t *chains, uint32_t n);
 
 /**
- * Remove the rule for @p key. Its slot is kept until the next
- * onvm_mgr_flow_gc() after the grace period, as lock-free readers need.
+ * Free replaced rule sets that no worker can still be using.
+ */
+void onvm_mgr_flow_rules_gc(struct onvm_shared *sh);
+
+/**
+ * Packets that matched the rule in @p slot, summed over workers.
+ */
+uint64_t onvm_mgr_flow_hits(const struct onvm_shared *sh, uint32_t slot);
+
+/**
+ * Start copying the packets of one capture point (enum
+ * onvm_capture_point; @p id a port or NF id) to the capture ring, at most
+ * @p snaplen bytes of each.
  *
  * @return
- *   0, or -ENOENT.
+ *   0, or -EINVAL, -EBUSY (a capture runs or its copies are not all
+ *   taken yet), -ENOMEM (no memory for the capture pool).
  */
-int onvm_mgr_flow_del(struct onvm_shared *sh, const struct onvm_flow_key *key);
+int onvm_mgr_capture_start(struct onvm_shared *sh, uint32_t point,
+			   uint16_t id, uint32_t snaplen);
 
 /**
- * Free flow-table slots deleted more than the grace period ago.
+ * Stop copying. Copies already made stay on the ring for
+ * onvm_mgr_capture_take().
  */
-void onvm_mgr_flow_gc(struct onvm_shared *sh);
+void onvm_mgr_capture_stop(struct onvm_shared *sh);
+
+/* One captured packet, as onvm_mgr_capture_take() hands it over. */
+struct onvm_capture_record {
+	uint64_t tsc;     /* when it was copied */
+	uint32_t offset;  /* of its bytes in the caller's buffer */
+	uint32_t caplen;  /* bytes copied */
+	uint32_t origlen; /* length on the wire */
+	uint32_t reserved;
+};
+
+/**
+ * Take up to @p max captured packets off the ring: their bytes are
+ * copied one after another into @p buf (@p bufsize bytes, at least the
+ * snaplen), their copies returned to the capture pool.
+ *
+ * @return
+ *   The number of records filled.
+ */
+unsigned int onvm_mgr_capture_take(struct onvm_shared *sh,
+				   struct onvm_capture_record *recs,
+				   unsigned int max, uint8_t *buf,
+				   uint32_t bufsize);
+
+/**
+ * The TSC now, to put capture timestamps on the wall clock.
+ */
+uint64_t onvm_mgr_tsc(void);
 
 /**
  * Tell the control worker that NF @p nf_id has died (its pid is gone).

@@ -8,7 +8,6 @@
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
-#include <rte_hash.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
@@ -44,6 +43,8 @@ __onvm_flush_nf(struct __onvm_worker *w, uint16_t nf_id)
 
 	unsigned int room;
 
+	if (__onvm_capturing(w->sh, ONVM_CAPTURE_NF_IN, nf_id))
+		__onvm_capture_copy(w, buf->pkts, buf->count, 0);
 	sent = rte_ring_enqueue_burst(nf->rx_ring, (void **)buf->pkts,
 				      buf->count, &room);
 	if (unlikely(room < w->sh->nf_ring_size / 4)) {
@@ -80,6 +81,8 @@ __onvm_flush_port(struct __onvm_worker *w, uint16_t port_id)
 	struct __onvm_pkt_buffer *buf = &w->to_port[port_id];
 	uint16_t sent;
 
+	if (__onvm_capturing(w->sh, ONVM_CAPTURE_PORT_TX, port_id))
+		__onvm_capture_copy(w, buf->pkts, buf->count, 0);
 	sent = rte_eth_tx_burst(port_id, (uint16_t)w->index, buf->pkts,
 				buf->count);
 	w->stats->port_tx[port_id] += sent;
@@ -212,41 +215,78 @@ __onvm_route_from_nf(struct __onvm_worker *w, struct rte_mbuf **pkts,
 	}
 }
 
-/* Classify a burst from a port: flow hash, flow rule or default chain. */
-static void
-__onvm_receive(struct __onvm_worker *w, struct rte_mbuf **pkts, unsigned int n)
+/* Start a packet from a port on hop 0 of chain body `body`. */
+static inline void
+__onvm_start(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t body,
+	     uint64_t now)
 {
-	struct onvm_shared *sh = w->sh;
-	uint16_t default_body = sh->chains.head[ONVM_DEFAULT_CHAIN];
-	const int use_flows = sh->flow_count != 0;
-	uint64_t now = rte_rdtsc();
+	struct onvm_pkt_meta *meta = onvm_pkt_meta(m);
+
+	meta->action = ONVM_ACTION_NEXT;
+	meta->chain_index = 0;
+	meta->destination = 0;
+	meta->owner = ONVM_OWNER_MANAGER;
+	meta->chain = body;
+	meta->timestamp = now;
+	__onvm_to_hop(w, m, meta);
+}
+
+/* A burst from a port, with flow rules in force: keys for the whole
+ * burst, one classifier call, then each packet to its rule's chain. */
+static void
+__onvm_receive_by_rules(struct __onvm_worker *w, struct rte_mbuf **pkts,
+			unsigned int n, const struct __onvm_flow_rules *rules,
+			uint64_t now)
+{
+	const volatile uint16_t *head = w->sh->chains.head;
+	struct onvm_flow_key keys[ONVM_BURST_MAX];
+	uint32_t results[ONVM_BURST_MAX];
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		onvm_flow_key_parse(pkts[i], &keys[i]);
+		pkts[i]->hash.rss = onvm_flow_key_hash(&keys[i]);
+	}
+	onvm_classifier_classify(rules->classifier, keys, n, results);
+	for (i = 0; i < n; i++) {
+		uint16_t body = head[ONVM_DEFAULT_CHAIN];
+
+		if (results[i] != 0) {
+			uint32_t slot = results[i] - 1;
+
+			w->stats->flow_hits[slot]++;
+			body = head[rules->chain_of_slot[slot]];
+		}
+		__onvm_start(w, pkts[i], body, now);
+	}
+}
+
+/* A burst from a port: flow hash, then a flow rule or the default chain. */
+static void
+__onvm_receive(struct __onvm_worker *w, struct rte_mbuf **pkts, unsigned int n)
+{
+	const struct __onvm_flow_rules *rules =
+		__atomic_load_n((struct __onvm_flow_rules **)&w->sh->flow_rules,
+				__ATOMIC_ACQUIRE);
+	uint16_t default_body = w->sh->chains.head[ONVM_DEFAULT_CHAIN];
+	uint64_t now = rte_rdtsc();
+	unsigned int i;
+
+	if (rules != NULL) {
+		__onvm_receive_by_rules(w, pkts, n, rules, now);
+		return;
+	}
+	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
-		struct onvm_pkt_meta *meta = onvm_pkt_meta(m);
 		struct onvm_flow_key key;
-		uint16_t body = default_body;
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		onvm_flow_key_parse(m, &key);
 		m->hash.rss = onvm_flow_key_hash(&key);
-		if (use_flows) {
-			void *chain;
-
-			if (rte_hash_lookup_with_hash_data(
-				    (const struct rte_hash *)sh->flow_table,
-				    &key, m->hash.rss, &chain) >= 0)
-				body = sh->chains.head[(uintptr_t)chain];
-		}
-		meta->action = ONVM_ACTION_NEXT;
-		meta->chain_index = 0;
-		meta->destination = 0;
-		meta->owner = ONVM_OWNER_MANAGER;
-		meta->chain = body;
-		meta->timestamp = now;
-		__onvm_to_hop(w, m, meta);
+		__onvm_start(w, m, default_body, now);
 	}
 }
 
@@ -289,6 +329,8 @@ __onvm_poll_ports(struct __onvm_worker *w)
 		if (n == 0)
 			continue;
 		w->stats->port_rx[port_id] += n;
+		if (__onvm_capturing(w->sh, ONVM_CAPTURE_PORT_RX, port_id))
+			__onvm_capture_copy(w, pkts, n, 0);
 		__onvm_receive(w, pkts, n);
 	}
 }
@@ -309,6 +351,8 @@ __onvm_poll_nfs(struct __onvm_worker *w)
 		if (n == 0)
 			continue;
 		w->stats->nf_deq[id] += n;
+		if (__onvm_capturing(w->sh, ONVM_CAPTURE_NF_OUT, (uint16_t)id))
+			__onvm_capture_copy(w, pkts, n, 1);
 		__onvm_route_from_nf(w, pkts, n);
 	}
 }

@@ -10,7 +10,6 @@
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
-#include <rte_hash.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -29,8 +28,7 @@ __onvm_config_valid(const struct onvm_mgr_config *cfg)
 	       cfg->burst_size <= ONVM_BURST_MAX &&
 	       rte_is_power_of_2(cfg->nf_ring_size) && cfg->nf_ring_size >= 64 &&
 	       cfg->num_workers >= 1 && cfg->num_workers <= ONVM_MAX_WORKERS &&
-	       cfg->mbuf_cache <= RTE_MEMPOOL_CACHE_MAX_SIZE &&
-	       cfg->flow_table_size >= 8;
+	       cfg->mbuf_cache <= RTE_MEMPOOL_CACHE_MAX_SIZE;
 }
 
 static struct rte_ring *
@@ -63,21 +61,6 @@ __onvm_create_nf_slots(struct onvm_shared *sh, unsigned int ring_size)
 			return -rte_errno;
 	}
 	return 0;
-}
-
-static struct rte_hash *
-__onvm_create_flow_table(uint32_t entries)
-{
-	struct rte_hash_parameters params = {
-		.name = "onvm_flow_table",
-		.entries = entries,
-		.key_len = sizeof(struct onvm_flow_key),
-		.socket_id = (int)rte_socket_id(),
-		/* One writer (control thread), lock-free readers. */
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
-	};
-
-	return rte_hash_create(&params);
 }
 
 static int
@@ -143,9 +126,6 @@ onvm_mgr_create(const struct onvm_mgr_config *cfg)
 	sh->mgr_msg_ring = rte_ring_create(ONVM_MGR_MSG_RING, 1024,
 					   rte_socket_id(), RING_F_SC_DEQ);
 	if (sh->mgr_msg_ring == NULL)
-		return NULL;
-	sh->flow_table = __onvm_create_flow_table(cfg->flow_table_size);
-	if (sh->flow_table == NULL)
 		return NULL;
 	rc = __onvm_create_nf_slots(sh, cfg->nf_ring_size);
 	if (rc == 0)

@@ -7,6 +7,7 @@
 
 #include <rte_mbuf.h>
 
+#include <onvm/classifier.h>
 #include <onvm/common.h>
 #include <onvm/manager.h>
 #include <onvm/pkt_meta.h>
@@ -51,7 +52,14 @@ struct __onvm_retirement {
 	uint64_t epochs[ONVM_MAX_WORKERS];
 };
 
-#define ONVM_FLOW_GC_MAX 1024
+/* A published flow rule set; immutable until retired. A rule's result is
+ * its slot + 1; the slot indexes chains and the workers' hit counters. */
+struct __onvm_flow_rules {
+	struct onvm_classifier *classifier;
+	uint16_t chain_of_slot[ONVM_MAX_FLOW_RULES];
+	uint64_t retired_epochs[ONVM_MAX_WORKERS];
+	struct __onvm_flow_rules *next_retired;
+};
 
 struct __onvm_mgr {
 	struct onvm_shared *sh;
@@ -60,10 +68,8 @@ struct __onvm_mgr {
 	struct __onvm_worker *workers[ONVM_MAX_WORKERS];
 	uint32_t n_retiring;
 	struct __onvm_retirement retiring[ONVM_MAX_NFS];
-	/* flow-table positions deleted, freed after the grace period */
-	uint32_t n_flow_gc;
-	int32_t flow_gc_pos[ONVM_FLOW_GC_MAX];
-	uint64_t flow_gc_tsc[ONVM_FLOW_GC_MAX];
+	/* replaced flow rule sets awaiting their grace period */
+	struct __onvm_flow_rules *retired_flow_rules;
 };
 
 extern struct __onvm_mgr __onvm_mgr;
@@ -75,6 +81,17 @@ void __onvm_route_from_nf(struct __onvm_worker *w, struct rte_mbuf **pkts,
 			  unsigned int n);
 void __onvm_flush(struct __onvm_worker *w);
 void __onvm_free_pkts(struct rte_mbuf **pkts, unsigned int n);
+
+/* Capture (capture.c): copy the packets of a capture point, if it is the
+ * one being captured. `skip_dropped`: leave out packets an NF dropped. */
+void __onvm_capture_copy(struct __onvm_worker *w, struct rte_mbuf **pkts,
+			 unsigned int n, int skip_dropped);
+
+static inline int
+__onvm_capturing(const struct onvm_shared *sh, uint32_t point, uint16_t id)
+{
+	return unlikely(sh->capture.point == point) && sh->capture.id == id;
+}
 
 /* Control worker (nf_registry.c). */
 void __onvm_control_poll(struct __onvm_worker *w);
