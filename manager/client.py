@@ -123,7 +123,7 @@ class Client:
         if self.sock is not None:
             self.sock.close(linger=0)
             self.sock = None
-        self.ctx.term()
+        self.ctx.destroy(linger=0)  # also ends a stats stream left open
 
     def __enter__(self) -> Client:
         return self

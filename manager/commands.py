@@ -164,15 +164,19 @@ def _nf_stop(m: Manager, id: int) -> dict:  # noqa: A002 - the protocol's name
 
 @command("service.list", "services, their instances and which serves each flow-hash bucket")
 def _service_list(m: Manager) -> list:
-    services: dict[int, list] = {}
+    running: dict[int, list] = {}
+    starting: dict[int, int] = {}
     for slot in m.dp.nf_slots():
-        if slot.state in ("starting", "running"):
-            services.setdefault(slot.service_id, []).append(slot)
-    return [{"id": sid, "instances": len(slots),
+        if slot.state == "running":
+            running.setdefault(slot.service_id, []).append(slot)
+        elif slot.state == "starting":
+            starting[slot.service_id] = starting.get(slot.service_id, 0) + 1
+    return [{"id": sid, "instances": len(slots := running.get(sid, [])),
+             "starting": starting.get(sid, 0),
              "nfs": [s.nf_id for s in sorted(slots, key=lambda s: s.instance)],
              "names": sorted({s.name for s in slots}),
              "buckets": m.dp.service_buckets(sid)}
-            for sid, slots in sorted(services.items())]
+            for sid in sorted(set(running) | set(starting))]
 
 
 @command("service.scale", "run N instances of a bundled NF for a service",
@@ -230,6 +234,7 @@ def _stats(m: Manager) -> dict:
 @command("stats.reset", "count from zero again")
 def _stats_reset(m: Manager) -> dict:
     m.stats.reset()
+    m.snapshot()  # so that the next read is of the new counters
     return {"reset": True}
 
 
@@ -242,7 +247,7 @@ def _stats_reset(m: Manager) -> dict:
 def _capture_start(m: Manager, path: str, port: int | None, nf: int | None,
                    direction: str | None, count: int, seconds: float, snaplen: int) -> dict:
     if (port is None) == (nf is None):
-        raise ControlError(BAD_ARGS, "capture.start: give port or nf, not both")
+        raise ControlError(BAD_ARGS, "capture.start: give exactly one of port and nf")
     if port is not None:
         return m.captures.start("port", port, direction or "rx", path, count, seconds,
                                 snaplen, m.dp.port_enabled)

@@ -5,7 +5,8 @@
 
 Each subcommand is one request through onvm.manager.client (a few for the
 ones that wait); docs/CONTROL.md has the protocol. Exit codes: 0 ok, 1 an
-error reply, 2 usage, 3 the manager is unreachable or did not answer.
+error reply, 2 usage, 3 the manager is unreachable or did not answer,
+130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -39,10 +41,10 @@ class UsageError(Exception):
 # Each takes (client, args) and returns (result, human text); main prints
 # one or the other.
 
-def _simple(cmd: str, text, **fixed):
-    """A command that is one request, its arguments taken from args."""
+def _simple(cmd: str, text, **from_args):
+    """A command that is one request; from_args maps its arguments to ours."""
     def run(client, args):
-        result = client.call(cmd, **{k: getattr(args, v) for k, v in fixed.items()})
+        result = client.call(cmd, **{k: getattr(args, v) for k, v in from_args.items()})
         return result, text(result, args)
     return run
 
@@ -56,12 +58,14 @@ def _flow_add(client, args):
 
 def _number_or_text(value: str | None) -> int | str | None:
     """Ports and protocols: numbers as ints, ranges and names as given."""
-    return int(value) if value is not None and value.isdigit() else value
+    return int(value) if value is not None and re.fullmatch("[0-9]+", value) else value
 
 
 def _stats(client, args):
     if args.action == "reset":
         return client.call("stats.reset"), "counters reset"
+    if args.count is not None and not args.watch:
+        raise UsageError("--count goes with --watch")
     if not args.watch:
         snap = client.call("stats")
         return snap, tables.snapshot(snap, args.connect or args.name)
@@ -291,7 +295,7 @@ def _connect(args) -> Client:
             raise UsageError("give --keys DIR or --server-key/--client-key, not both")
         server_key = Path(args.keys, "server.key")
         client_key = Path(args.keys, "client.key_secret")
-    if args.connect and not args.connect.startswith(("tcp://", "ipc://")):
+    if args.connect and not re.fullmatch(r"tcp://.+:[0-9]{1,5}|ipc://.+", args.connect):
         raise UsageError(f"--connect {args.connect}: give tcp://HOST:PORT")
     return Client(name=args.name, endpoint=args.connect, timeout=args.timeout,
                   server_key=server_key, client_key=client_key)

@@ -123,8 +123,8 @@ def nfs(rows: list[dict]) -> str:
 
 
 def services(rows: list[dict]) -> str:
-    return table(rows, [("service", "id"), ("instances", "instances"), ("nfs", "nfs"),
-                        ("names", "names")], empty="no services")
+    return table(rows, [("service", "id"), ("instances", "instances"), ("starting", "starting"),
+                        ("nfs", "nfs"), ("names", "names")], empty="no services")
 
 
 def chains(rows: list[dict]) -> str:

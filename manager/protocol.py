@@ -74,6 +74,12 @@ def error(code: str, message: str, req_id: Any = None) -> dict:
             "error": {"code": code, "message": message}}
 
 
+def request_id(msg: Any) -> int | str | None:
+    """The id of a decoded request if it has a usable one, else None."""
+    req_id = msg.get("id") if isinstance(msg, dict) else None
+    return req_id if isinstance(req_id, (int, str)) and not isinstance(req_id, bool) else None
+
+
 def parse_request(msg: Any) -> tuple[str, dict, Any]:
     """(cmd, args, id) of a decoded request; raises ControlError."""
     if not isinstance(msg, dict):

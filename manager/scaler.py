@@ -41,6 +41,7 @@ class Scaler:
         self.manager_name = manager_name
         self.runtime_dir = runtime_dir
         self.spawned: list[Spawned] = []
+        self._started = 0  # numbers the log files, never reused
 
     def scale(self, service: int, instances: int, nf: str | None, nf_args: list[str]) -> dict:
         if not 1 <= service < lib.ONVM_MAX_SERVICES:
@@ -91,8 +92,8 @@ class Scaler:
         return sorted(members, key=lambda s: (s.pid in ours, s.instance), reverse=True)
 
     def _spawn(self, service: int, nf: str, nf_args: list[str]) -> dict:
-        index = sum(1 for s in self.spawned if s.service == service)
-        log_path = self.runtime_dir / f"nf-{service}-{index}.log"
+        self._started += 1
+        log_path = self.runtime_dir / f"nf-{service}-{self._started}.log"
         cmd = [sys.executable, "-m", "onvm.nfs.cli", nf, "--service", str(service),
                "--name", self.manager_name]
         cmd += nf_args

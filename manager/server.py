@@ -31,6 +31,7 @@ log = logging.getLogger("onvm.manager")
 # of the control loop (NF registry, captures, stats).
 MAX_REQUESTS_PER_POLL = 256
 QUEUE_LIMIT = 1000  # ZeroMQ high-water marks: beyond, messages are dropped
+ZAP_DOMAIN = "onvm"  # the authenticator's CURVE policy applies to this domain
 
 
 def load_keys(directory: str) -> tuple[bytes, bytes, Path]:
@@ -99,14 +100,14 @@ class ControlServer:
         public, secret, authorized = load_keys(config.curve_keys)
         self.auth = ThreadAuthenticator(self.ctx, log=logging.getLogger("onvm.manager.auth"))
         self.auth.start()
-        self.auth.configure_curve(domain="*", location=str(authorized))
+        self.auth.configure_curve(domain=ZAP_DOMAIN, location=str(authorized))
         for kind, port_no, key in ((zmq.ROUTER, port, "control_tcp"),
                                    (zmq.PUB, port + 1, "stats_tcp")):
             sock = self._socket(kind)
             sock.curve_server = True
             sock.curve_publickey = public
             sock.curve_secretkey = secret
-            sock.zap_domain = b"onvm"
+            sock.zap_domain = ZAP_DOMAIN.encode()
             endpoint = f"tcp://{host}:{port_no}"
             sock.bind(endpoint)
             (self.routers if kind == zmq.ROUTER else self.pubs).append(sock)
@@ -152,7 +153,9 @@ class ControlServer:
             if body is None:
                 raise ControlError(BAD_REQUEST, "a request is one frame (after an empty "
                                    "delimiter for REQ sockets)")
-            cmd, args, req_id = protocol.parse_request(protocol.unpack(body, self.max_bytes))
+            msg = protocol.unpack(body, self.max_bytes)
+            req_id = protocol.request_id(msg)  # so that even an envelope error finds its caller
+            cmd, args, req_id = protocol.parse_request(msg)
             return protocol.ok(commands.execute(self.manager, cmd, args), req_id)
         except ControlError as e:
             return protocol.error(e.code, e.message, req_id)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.control import close_clients
 from tests.integration.harness import Manager
 
 pytestmark = pytest.mark.integration
@@ -44,5 +45,6 @@ def start_manager(tmp_path):
         return mgr.wait_ready() if wait else mgr
 
     yield start
+    close_clients()
     for mgr in managers:
         mgr.cleanup()

@@ -38,8 +38,18 @@ raise SystemExit(main(run))
 """
 
 
+OPEN_CLIENTS: list[Client] = []  # closed after each test (conftest)
+
+
 def client(mgr: Manager, **kw) -> Client:
-    return Client(mgr.name, timeout=kw.pop("timeout", 10.0), **kw)
+    c = Client(mgr.name, timeout=kw.pop("timeout", 10.0), **kw)
+    OPEN_CLIENTS.append(c)
+    return c
+
+
+def close_clients() -> None:
+    while OPEN_CLIENTS:
+        OPEN_CLIENTS.pop().close()
 
 
 def start_slow_forward(mgr: Manager, service: int, delay: float = 0.001) -> Proc:
