@@ -83,6 +83,36 @@ onvm_pkt_apply_verdicts(struct rte_mbuf **pkts, uint32_t n,
 	}
 }
 
+void
+onvm_pkt_apply_verdicts_counted(struct rte_mbuf **pkts, uint32_t n,
+				const uint32_t *verdicts, uint64_t counts[4])
+{
+	uint64_t other[4] = { 0, 0, 0, 0 };
+	uint32_t i;
+
+	/* NEXT, the common verdict, costs neither a store nor a look at the
+	 * packet. */
+	for (i = 0; i < n; i++) {
+		uint32_t action = verdicts[i] & 0xff;
+		struct onvm_pkt_meta *meta;
+
+		if (likely(action == ONVM_ACTION_NEXT))
+			continue;
+		if (action > ONVM_ACTION_OUT)
+			action = ONVM_ACTION_DROP;
+		other[action]++;
+		meta = onvm_pkt_meta(pkts[i]);
+		meta->action = (uint8_t)action;
+		meta->destination = (uint16_t)(verdicts[i] >> 8);
+	}
+	counts[ONVM_ACTION_DROP] += other[ONVM_ACTION_DROP];
+	counts[ONVM_ACTION_NEXT] +=
+		n - other[ONVM_ACTION_DROP] - other[ONVM_ACTION_TONF] -
+		other[ONVM_ACTION_OUT];
+	counts[ONVM_ACTION_TONF] += other[ONVM_ACTION_TONF];
+	counts[ONVM_ACTION_OUT] += other[ONVM_ACTION_OUT];
+}
+
 /* Set a checksum field at l4 + @p at to the checksum over the L4 data. */
 static void
 __onvm_fix_l4(uint8_t *l4, uint16_t at, uint16_t cksum)
