@@ -329,6 +329,19 @@ def test_batch_fields_agree_with_the_packet_views(raws):
         assert int(batch.verdicts[i]) == NEXT
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.binary(max_size=90) | TRUNCATED_PACKETS, min_size=1, max_size=8))
+def test_keys_only_batches_take_a_short_cut_to_the_same_keys(raws):
+    """A batch of keys (and meta) has a quicker parse for common frames: its
+    keys must be those of the full walk, for every frame."""
+    full, _fakes, _ = load(raws)
+    for groups in (("keys",), ("meta",)):
+        part, _part_fakes, _ = load(raws, Batch(groups))
+        assert part.flow_keys.tobytes() == full.flow_keys.tobytes(), groups
+        assert part.ip_version.tolist() == full.ip_version.tolist(), groups
+        assert part.proto.tolist() == full.proto.tolist(), groups
+
+
 # ---- verdicts ----
 
 
