@@ -207,7 +207,7 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 			       ctx->sh->burst_size;
 	uint32_t own_verdicts[ONVM_BATCH_MAX];
 	uint32_t *verdicts = h->verdicts ? h->verdicts : own_verdicts;
-	/* One TSC read per busy loop: the end of a batch starts the next. */
+	/* One TSC read per loop: the end of one starts the next. */
 	uint64_t now = rte_rdtsc();
 	uint64_t next_periodic = now + period;
 	uint64_t next_liveness = now + liveness;
@@ -264,10 +264,11 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 			__onvm_sleep(ctx, (until > now ? until - now : 0) *
 						  1000000000ULL / hz + 1000);
 			idle = 0;
+			now = rte_rdtsc();
 		} else {
+			/* A pause is short: no second TSC read for it. */
 			rte_pause();
 		}
-		now = rte_rdtsc();
 	}
 	return 0;
 }
