@@ -106,6 +106,13 @@ __onvm_key_fast(const struct rte_mbuf *m, struct onvm_flow_key *key)
 	return 1;
 }
 
+/* The rest take the full walk, out of line to keep the loops small. */
+static __rte_noinline void
+__onvm_key_slow(const struct rte_mbuf *m, struct onvm_flow_key *key)
+{
+	onvm_flow_key_parse(m, key);
+}
+
 static __rte_always_inline void
 __onvm_parse_one(const struct rte_mbuf *m, struct onvm_pkt_fields *f,
 		 uint32_t i, uint32_t groups)
@@ -115,7 +122,7 @@ __onvm_parse_one(const struct rte_mbuf *m, struct onvm_pkt_fields *f,
 	if (groups & (ONVM_FIELDS_L2 | ONVM_FIELDS_L3 | ONVM_FIELDS_L4))
 		__onvm_parse_layout(m, f, i, groups);
 	else if (!__onvm_key_fast(m, key))
-		onvm_flow_key_parse(m, key);
+		__onvm_key_slow(m, key);
 	f->ip_version[i] = key->ip_version;
 	f->proto[i] = key->proto;
 	if (groups & ONVM_FIELDS_META) {
@@ -144,12 +151,11 @@ __onvm_parse_batch(struct rte_mbuf **pkts, uint32_t n,
 		rte_prefetch0(pkts[i]);
 	for (i = 0; i < n && i < PREFETCH_DATA; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	/* Near the end the last packet is prefetched again: no branches. */
 	for (i = 0; i < n; i++) {
-		if (i + PREFETCH_MBUF < n)
-			rte_prefetch0(pkts[i + PREFETCH_MBUF]);
-		if (i + PREFETCH_DATA < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_DATA],
-						       void *));
+		rte_prefetch0(pkts[RTE_MIN(i + PREFETCH_MBUF, n - 1)]);
+		rte_prefetch0(rte_pktmbuf_mtod(
+			pkts[RTE_MIN(i + PREFETCH_DATA, n - 1)], void *));
 		__onvm_parse_one(pkts[i], f, i, groups);
 	}
 }
