@@ -66,16 +66,20 @@ __onvm_key_fast(const struct rte_mbuf *m, struct onvm_flow_key *key)
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
 	const uint8_t *l3 = p + sizeof(struct rte_ether_hdr);
 	uint32_t len = rte_pktmbuf_data_len(m);
-	uint16_t ether_type = ((const struct rte_ether_hdr *)p)->ether_type;
 	uint32_t ports = 0;
+	uint16_t ether_type;
 	const uint8_t *l4;
 	uint8_t proto;
 
+	/* Shorter than the shortest frame taken here: nothing is read. */
+	if (len < sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + 4)
+		return 0;
+	ether_type = ((const struct rte_ether_hdr *)p)->ether_type;
 	if (ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
 		const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)l3;
 
 		l4 = l3 + sizeof(*ip);
-		if (len < (uint32_t)(l4 - p) + 4 || ip->version_ihl != 0x45 ||
+		if (ip->version_ihl != 0x45 ||
 		    (ip->fragment_offset &
 		     rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)) != 0)
 			return 0;
