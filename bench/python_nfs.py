@@ -19,6 +19,7 @@ from pathlib import Path
 
 from onvm.bench import machine, report
 from onvm.bench.procs import ManagerProc
+from onvm.nflib.nf import VECTOR_BATCH
 
 FIREWALL_RULES = 100
 
@@ -74,9 +75,9 @@ def run(seconds: float, repeat: int, batch: int) -> dict:
         workdir = Path(tmp)
         rules = firewall_rules(workdir / "rules.toml")
         cases = [
-            ("C simple_forward", "simple_forward", [], "C burst handler"),
+            ("C simple_forward", "simple_forward", [], "C verdict handler"),
             ("Python simple_forward.py", "simple_forward.py", [], "per-packet"),
-            ("Python basic_monitor.py", "basic_monitor.py", [], "vector, batch 256"),
+            ("Python basic_monitor.py", "basic_monitor.py", [], f"vector, batch {VECTOR_BATCH}"),
             (f"Python firewall.py, {FIREWALL_RULES} rules", "firewall.py",
              ["--rules", str(rules), "--batch", str(batch)], f"vector, batch {batch}"),
         ]

@@ -37,6 +37,28 @@ GROUPS = {
 }
 
 
+class _Field:
+    """A batch array: the first n entries of its field's C array. The view
+    is made once per batch size, not at each access (full batches keep
+    theirs), as a vector handler's cost per call is Python's, not NumPy's."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, batch, owner=None):
+        if batch is None:
+            return self
+        view = batch._views.get(self.name)
+        if view is None:
+            full = batch._full.get(self.name)
+            if full is None:
+                raise AttributeError(f"batch field '{self.name}' is in group "
+                                     f"'{FIELDS[self.name][2]}', which this handler did not "
+                                     "ask for (fields=...)")
+            view = batch._views[self.name] = full[: batch.n]
+        return view
+
+
 class Batch:
     """The packets of one vector-handler call.
 
@@ -63,35 +85,29 @@ class Batch:
         }
         self._verdicts = np.frombuffer(ffi.buffer(self._fields.verdicts), dtype=np.uint32)
         key_type = np.dtype((np.void, ffi.sizeof("struct onvm_flow_key")))
-        self._keys = np.frombuffer(ffi.buffer(self._fields.keys), dtype=key_type)
+        self._full["verdicts"] = self._verdicts
+        self._full["flow_keys"] = self._keys = np.frombuffer(ffi.buffer(self._fields.keys),
+                                                             dtype=key_type)
+        # cdata for the C calls, made once.
+        self._keys_c = self._fields.keys
+        self._verdicts_c = self._fields.verdicts
+        self._views: dict[str, np.ndarray] = {}
         self._pkts = None
         self.n = 0
 
     def _load(self, pkts, n: int) -> None:
         lib.onvm_pkt_fields_parse(pkts, n, self._fields, self._mask)
         self._pkts = pkts
-        self.n = n
+        if n != self.n:
+            self._views.clear()
+            self.n = n
 
     def __len__(self) -> int:
         return self.n
 
-    def __getattr__(self, name: str) -> np.ndarray:
-        full = self.__dict__["_full"].get(name)
-        if full is None:
-            if name in FIELDS:
-                raise AttributeError(f"batch field '{name}' is in group '{FIELDS[name][2]}', "
-                                     "which this handler did not ask for (fields=...)")
-            raise AttributeError(name)
-        return full[: self.n]
-
-    @property
-    def verdicts(self) -> np.ndarray:
-        return self._verdicts[: self.n]
-
-    @property
-    def flow_keys(self) -> np.ndarray:
-        """One 40-byte key per packet (a flow's identity), as NumPy voids."""
-        return self._keys[: self.n]
+    verdicts = _Field("verdicts")
+    # One 40-byte key per packet (a flow's identity), as NumPy voids.
+    flow_keys = _Field("flow_keys")
 
     def data(self, i: int) -> memoryview:
         """Zero-copy, writable bytes of packet i."""
@@ -102,10 +118,14 @@ class Batch:
 
     def classify(self, classifier) -> np.ndarray:
         """Results of `classifier` (onvm.nflib.Classifier) for every packet."""
-        return classifier.classify_keys(self._fields.keys, self.n)
+        return classifier.classify_keys(self._keys_c, self.n)
 
     def set_verdicts_by_rule(self, classifier, table) -> None:
         """verdicts[i] = table[rule matched by packet i] (table[0]: no match),
         classified and mapped in one C call. `table` is a uint32 array made
         with onvm.nflib.verdict_table()."""
-        classifier.map_keys(self._fields.keys, self.n, table, self._fields.verdicts)
+        classifier.map_keys(self._keys_c, self.n, table, self._verdicts_c)
+
+
+for _name in FIELDS:
+    setattr(Batch, _name, _Field(_name))

@@ -437,6 +437,8 @@ struct onvm_nf_handlers {
 	onvm_nf_msg_handler_t msg;
 	int (*idle)(struct onvm_nf_ctx *ctx, void *user);
 	uint32_t batch_max;
+	void (*verdict)(struct rte_mbuf **, uint16_t, uint32_t *, void *);
+	uint32_t *verdicts;
 };
 int onvm_nflib_init(int argc, char **argv, const char *nf_name,
 	struct onvm_nf_ctx **ctx);
@@ -459,6 +461,11 @@ int onvm_nflib_stopping(const struct onvm_nf_ctx *ctx);
 const char *onvm_nflib_strerror(void);
 
 /* Python NFs: the run loop calls back into Python once per batch. */
-extern "Python" void onvm_py_burst(struct rte_mbuf **pkts, uint16_t n, void *user);
 extern "Python" int onvm_py_periodic(struct onvm_nf_ctx *ctx, void *user);
 extern "Python" void onvm_py_message(struct onvm_nf_ctx *ctx, void *msg, void *user);
+
+/* ---- nflib fast path ---- */
+void onvm_pkt_apply_verdicts_counted(struct rte_mbuf **pkts, uint32_t n,
+	const uint32_t *verdicts, uint64_t counts[4]);
+extern "Python" void onvm_py_verdict(struct rte_mbuf **pkts, uint16_t n,
+	uint32_t *verdicts, void *user);

@@ -18,13 +18,16 @@ struct basic_monitor {
 	uint64_t last_tsc;
 };
 
+/* Every verdict stays NEXT: the packets' metadata is never touched. */
 static void
-basic_monitor_burst(struct rte_mbuf **pkts, uint16_t n, void *user)
+basic_monitor_verdicts(struct rte_mbuf **pkts, uint16_t n, uint32_t *verdicts,
+		       void *user)
 {
 	struct basic_monitor *bm = user;
 	uint64_t bytes = 0;
 	uint16_t i;
 
+	RTE_SET_USED(verdicts);
 	for (i = 0; i < n; i++)
 		bytes += rte_pktmbuf_pkt_len(pkts[i]);
 	bm->packets += n;
@@ -55,7 +58,7 @@ int
 main(int argc, char **argv)
 {
 	struct onvm_nf_handlers handlers = {
-		.burst = basic_monitor_burst,
+		.verdict = basic_monitor_verdicts,
 		.periodic = basic_monitor_report,
 		.periodic_ms = 1000,
 	};

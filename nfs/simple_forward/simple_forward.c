@@ -15,20 +15,20 @@ struct simple_forward {
 	uint16_t dest;    /* service (TONF) or port (OUT) */
 };
 
+/* Verdicts are NEXT on entry: only another one needs writing. */
 static void
-simple_forward_burst(struct rte_mbuf **pkts, uint16_t n, void *user)
+simple_forward_verdicts(struct rte_mbuf **pkts, uint16_t n,
+			uint32_t *verdicts, void *user)
 {
 	const struct simple_forward *sf = user;
+	const uint32_t verdict = ONVM_VERDICT(sf->action, sf->dest);
 	uint16_t i;
 
+	RTE_SET_USED(pkts);
 	if (sf->action == ONVM_ACTION_NEXT)
-		return; /* the action on entry */
-	for (i = 0; i < n; i++) {
-		struct onvm_pkt_meta *meta = onvm_pkt_meta(pkts[i]);
-
-		meta->action = sf->action;
-		meta->destination = sf->dest;
-	}
+		return;
+	for (i = 0; i < n; i++)
+		verdicts[i] = verdict;
 }
 
 /* A number in [lo, hi] for option --name, or -1 with a message. */
@@ -82,7 +82,7 @@ simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 int
 main(int argc, char **argv)
 {
-	struct onvm_nf_handlers handlers = { .burst = simple_forward_burst };
+	struct onvm_nf_handlers handlers = { .verdict = simple_forward_verdicts };
 	struct simple_forward sf = { .action = ONVM_ACTION_NEXT };
 	struct onvm_nf_ctx *ctx;
 	int nf_argc;

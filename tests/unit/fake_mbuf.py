@@ -143,7 +143,7 @@ def read_everything(pkt: Packet) -> dict:
 GUARD_SCRIPT = textwrap.dedent(
     """
     import ctypes, mmap, sys
-    from onvm.pydpdk import ffi
+    from onvm.pydpdk import ffi, lib
     from onvm.nflib import Packet
     from tests.unit.fake_mbuf import read_everything
 
@@ -157,6 +157,11 @@ GUARD_SCRIPT = textwrap.dedent(
             sys.exit("mprotect failed")
     page = ffi.cast("uint8_t *", base + PAGE)
     m = ffi.new("struct rte_mbuf *")
+    mbufs = ffi.new("struct rte_mbuf *[1]", [m])
+    fields = ffi.new("struct onvm_pkt_fields *")
+    # Batches of keys (and meta) parse common frames their own way.
+    groups = (lib.ONVM_FIELDS_KEYS, lib.ONVM_FIELDS_KEYS | lib.ONVM_FIELDS_META,
+              lib.ONVM_FIELDS_ALL)
     checked = 0
     for line in sys.stdin:
         pkt = bytes.fromhex(line.strip())
@@ -169,6 +174,8 @@ GUARD_SCRIPT = textwrap.dedent(
             m.data_len = m.pkt_len = len(pkt)
             p = Packet(m)
             read_everything(p)
+            for g in groups:
+                lib.onvm_pkt_fields_parse(mbufs, 1, fields, g)
             p.fix_checksums()
             read_everything(p)
             checked += 1
@@ -178,8 +185,9 @@ GUARD_SCRIPT = textwrap.dedent(
 
 
 def run_between_guard_pages(packets: Iterable[bytes]) -> subprocess.CompletedProcess:
-    """Read every view of, and fix the checksums of, each packet placed flush
-    against a PROT_NONE page on either side, in a child process."""
+    """Read every view of, parse as a batch, and fix the checksums of, each
+    packet placed flush against a PROT_NONE page on either side, in a child
+    process."""
     packets = [p for p in packets if len(p) <= mmap.PAGESIZE]
     return subprocess.run(
         [sys.executable, "-c", GUARD_SCRIPT],

@@ -329,6 +329,19 @@ def test_batch_fields_agree_with_the_packet_views(raws):
         assert int(batch.verdicts[i]) == NEXT
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.binary(max_size=90) | TRUNCATED_PACKETS, min_size=1, max_size=8))
+def test_keys_only_batches_take_a_short_cut_to_the_same_keys(raws):
+    """A batch of keys (and meta) has a quicker parse for common frames: its
+    keys must be those of the full walk, for every frame."""
+    full, _fakes, _ = load(raws)
+    for groups in (("keys",), ("meta",)):
+        part, _part_fakes, _ = load(raws, Batch(groups))
+        assert part.flow_keys.tobytes() == full.flow_keys.tobytes(), groups
+        assert part.ip_version.tolist() == full.ip_version.tolist(), groups
+        assert part.proto.tolist() == full.proto.tolist(), groups
+
+
 # ---- verdicts ----
 
 
@@ -398,3 +411,19 @@ def test_apply_verdicts_leaves_the_rest_of_the_metadata_alone():
         lib.onvm_pkt_apply_verdicts(mbuf_array(fakes), 1, ffi.new("uint32_t[]", [out_port(1)]))
         kept = (meta.chain_index, meta.owner, meta.chain, meta.timestamp)
     assert kept == (2, 5, 9, 123456789)
+
+
+def test_counted_apply_writes_only_what_is_not_next_and_counts_every_packet():
+    fakes = [FakeMbuf(RAW["udp4"]) for _ in range(6)]
+    verdicts = [NEXT, DROP, to_service(12), NEXT | 7 << 8, out_port(3), 4 | 9 << 8]
+    counts = ffi.new("uint64_t[4]", [1, 2, 3, 4])
+    with pkt_meta_at_fake_offset():
+        for fake in fakes:
+            meta_of(fake).action, meta_of(fake).destination = 0xEE, 0xEEEE
+        lib.onvm_pkt_apply_verdicts_counted(mbuf_array(fakes), len(fakes),
+                                            ffi.new("uint32_t[]", verdicts), counts)
+        got = [(meta_of(f).action, meta_of(f).destination) for f in fakes]
+    untouched = (0xEE, 0xEEEE)  # a NEXT packet keeps what it arrived with
+    assert got == [untouched, (lib.ONVM_ACTION_DROP, 0), (lib.ONVM_ACTION_TONF, 12),
+                   untouched, (lib.ONVM_ACTION_OUT, 3), (lib.ONVM_ACTION_DROP, 9)]
+    assert list(counts) == [1 + 2, 2 + 2, 3 + 1, 4 + 1]

@@ -45,6 +45,17 @@ typedef void (*onvm_nf_pkt_handler_t)(struct rte_mbuf *pkt,
 typedef void (*onvm_nf_burst_handler_t)(struct rte_mbuf **pkts, uint16_t n,
 					void *user);
 
+/**
+ * Verdict handler: write the verdict (ONVM_VERDICT()) of each of the @p n
+ * packets into @p verdicts, where each is NEXT on entry. nflib applies and
+ * counts them without touching a packet whose verdict stays NEXT (the
+ * action it arrived with): a handler that reads no metadata then never
+ * pulls in the metadata's cache line, which the manager's core has just
+ * written. Python NFs run on this one.
+ */
+typedef void (*onvm_nf_verdict_handler_t)(struct rte_mbuf **pkts, uint16_t n,
+					  uint32_t *verdicts, void *user);
+
 /** Periodic callback; return non-zero to stop the NF. */
 typedef int (*onvm_nf_periodic_t)(struct onvm_nf_ctx *ctx, void *user);
 
@@ -52,7 +63,8 @@ typedef int (*onvm_nf_periodic_t)(struct onvm_nf_ctx *ctx, void *user);
 typedef void (*onvm_nf_msg_handler_t)(struct onvm_nf_ctx *ctx, void *msg,
 				      void *user);
 
-/** The NF contract: every field but one packet handler is optional. */
+/** The NF contract: every field but one packet or verdict handler is
+ * optional. */
 struct onvm_nf_handlers {
 	onvm_nf_pkt_handler_t pkt;
 	onvm_nf_burst_handler_t burst;
@@ -66,6 +78,11 @@ struct onvm_nf_handlers {
 	 * at most ONVM_BATCH_MAX). Large batches amortise a handler's fixed
 	 * cost, as a vectorised Python handler needs. */
 	uint32_t batch_max;
+	/* Takes precedence over both packet handlers above when given. */
+	onvm_nf_verdict_handler_t verdict;
+	/* Where the verdict handler's verdicts live (ONVM_BATCH_MAX entries),
+	 * so that it can parse a batch next to them; NULL: nflib's own. */
+	uint32_t *verdicts;
 };
 
 /**
@@ -99,7 +116,7 @@ int onvm_nflib_parse_args(int argc, char **argv);
  * periodic callback, or the manager going away).
  *
  * @return
- *   0, or -EINVAL (no packet handler).
+ *   0, or -EINVAL (no packet or verdict handler).
  */
 int onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 		   void *user);

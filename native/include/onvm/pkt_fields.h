@@ -72,6 +72,16 @@ void onvm_pkt_apply_verdicts(struct rte_mbuf **pkts, uint32_t n,
 			     const uint32_t *verdicts);
 
 /**
+ * Apply @p verdicts to packets that arrived with action NEXT, and count
+ * them: as onvm_pkt_apply_verdicts(), except that a packet whose verdict is
+ * NEXT is left untouched (its destination too), and that counts[action]
+ * (ONVM_ACTION_* index) grows by one for each packet.
+ */
+void onvm_pkt_apply_verdicts_counted(struct rte_mbuf **pkts, uint32_t n,
+				     const uint32_t *verdicts,
+				     uint64_t counts[4]);
+
+/**
  * Recompute the IPv4 header checksum and the TCP, UDP, ICMP or ICMPv6
  * checksum of packet @p m after it was rewritten.
  *

@@ -273,6 +273,15 @@ onvm_classifier_classify(const struct onvm_classifier *c,
 				idx6[n6++] = i;
 			}
 		}
+		/* A chunk of one family, the usual case, needs no scatter. */
+		if (n4 == end - base) {
+			rte_acl_classify(c->v4, data4, &results[base], n4, 1);
+			continue;
+		}
+		if (n6 == end - base) {
+			rte_acl_classify(c->v6, data6, &results[base], n6, 1);
+			continue;
+		}
 		if (n4 && rte_acl_classify(c->v4, data4, res, n4, 1) == 0)
 			for (i = 0; i < n4; i++)
 				results[idx4[i]] = res[i];

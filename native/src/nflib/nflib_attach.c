@@ -105,9 +105,14 @@ static int
 __onvm_eal_init(const struct __onvm_nf_options *o, const char *prog)
 {
 	char prefix[64], lcores[300], cpus[256], detail[200];
+	/* DPDK stops at 256-bit SIMD unless told otherwise; NFs do their
+	 * per-packet work in libraries such as rte_acl, which classifies 32
+	 * flows at once with AVX-512 where the CPU has it (a quarter less time
+	 * per packet than with 16) and falls back where it has not. */
 	char *eal_argv[] = {
 		(char *)prog, "--proc-type=secondary", prefix, lcores,
-		"--no-pci", "--no-telemetry", "--log-level=lib.eal:error", NULL,
+		"--no-pci", "--no-telemetry", "--log-level=lib.eal:error",
+		"--force-max-simd-bitwidth=512", NULL,
 	};
 	char *log = NULL;
 	size_t log_size = 0;

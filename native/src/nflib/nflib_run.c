@@ -123,18 +123,48 @@ onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 }
 
 static void
-__onvm_count_actions(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
-		     unsigned int n)
+__onvm_add_counts(struct onvm_nf_ctx *ctx, const uint64_t count[4])
+{
+	ctx->nf->stats.act_drop += count[ONVM_ACTION_DROP];
+	ctx->nf->stats.act_next += count[ONVM_ACTION_NEXT];
+	ctx->nf->stats.act_tonf += count[ONVM_ACTION_TONF];
+	ctx->nf->stats.act_out += count[ONVM_ACTION_OUT];
+}
+
+/* Packet and burst handlers leave their actions in the packets. */
+static void
+__onvm_run_burst(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
+		 struct rte_mbuf **pkts, unsigned int n, void *user)
+{
+	uint64_t count[4] = { 0, 0, 0, 0 };
+	unsigned int i;
+
+	if (h->burst) {
+		h->burst(pkts, (uint16_t)n, user);
+	} else {
+		for (i = 0; i < n; i++)
+			h->pkt(pkts[i], onvm_pkt_meta(pkts[i]), user);
+	}
+	for (i = 0; i < n; i++)
+		count[onvm_pkt_meta(pkts[i])->action & 3]++;
+	__onvm_add_counts(ctx, count);
+}
+
+/* A verdict handler's verdicts are counted where they are, and only those
+ * other than NEXT reach the packets. */
+static void
+__onvm_run_verdicts(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
+		    struct rte_mbuf **pkts, unsigned int n, uint32_t *verdicts,
+		    void *user)
 {
 	uint64_t count[4] = { 0, 0, 0, 0 };
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
-		count[onvm_pkt_meta(pkts[i])->action & 3]++;
-	ctx->nf->stats.act_drop += count[ONVM_ACTION_DROP];
-	ctx->nf->stats.act_next += count[ONVM_ACTION_NEXT];
-	ctx->nf->stats.act_tonf += count[ONVM_ACTION_TONF];
-	ctx->nf->stats.act_out += count[ONVM_ACTION_OUT];
+		verdicts[i] = ONVM_VERDICT(ONVM_ACTION_NEXT, 0);
+	h->verdict(pkts, (uint16_t)n, verdicts, user);
+	onvm_pkt_apply_verdicts_counted(pkts, n, verdicts, count);
+	__onvm_add_counts(ctx, count);
 }
 
 static void
@@ -175,52 +205,55 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 	const unsigned int burst =
 		h->batch_max ? RTE_MIN(h->batch_max, (uint32_t)ONVM_BATCH_MAX) :
 			       ctx->sh->burst_size;
-	uint64_t next_periodic = rte_rdtsc() + period;
-	uint64_t next_liveness = rte_rdtsc() + liveness;
+	uint32_t own_verdicts[ONVM_BATCH_MAX];
+	uint32_t *verdicts = h->verdicts ? h->verdicts : own_verdicts;
+	/* One TSC read per loop: the end of one starts the next. */
+	uint64_t now = rte_rdtsc();
+	uint64_t next_periodic = now + period;
+	uint64_t next_liveness = now + liveness;
 	struct rte_mbuf *pkts[ONVM_BATCH_MAX];
 	unsigned int idle = 0;
 
-	if (h->pkt == NULL && h->burst == NULL)
+	if (h->pkt == NULL && h->burst == NULL && h->verdict == NULL)
 		return -EINVAL;
 	while (!onvm_nflib_stopping(ctx)) {
-		uint64_t start = rte_rdtsc();
 		unsigned int n = rte_ring_dequeue_burst(ctx->nf->rx_ring,
 							(void **)pkts, burst,
 							NULL);
-		uint64_t now;
 
 		if (n != 0) {
-			idle = 0;
-			if (h->burst) {
-				h->burst(pkts, (uint16_t)n, user);
-			} else {
-				unsigned int i;
+			uint64_t start = now;
 
-				for (i = 0; i < n; i++)
-					h->pkt(pkts[i], onvm_pkt_meta(pkts[i]),
-					       user);
-			}
+			idle = 0;
+			if (h->verdict)
+				__onvm_run_verdicts(ctx, h, pkts, n, verdicts,
+						    user);
+			else
+				__onvm_run_burst(ctx, h, pkts, n, user);
 			ctx->nf->stats.rx += n;
 			ctx->nf->stats.batches++;
-			__onvm_count_actions(ctx, pkts, n);
 			onvm_nflib_send(ctx, pkts, n);
-			ctx->nf->stats.busy_cycles += rte_rdtsc() - start;
-		} else if (h->idle && h->idle(ctx, user) > 0) {
-			idle = 0;
+			now = rte_rdtsc();
+			ctx->nf->stats.busy_cycles += now - start;
 		} else {
-			idle++;
+			if (h->idle && h->idle(ctx, user) > 0)
+				idle = 0;
+			else
+				idle++;
+			now = rte_rdtsc();
 		}
-		now = rte_rdtsc();
 		if (unlikely(now >= next_periodic)) {
 			next_periodic = now + period;
 			if (h->periodic && h->periodic(ctx, user) != 0)
 				break;
+			now = rte_rdtsc();
 		}
 		if (unlikely(now >= next_liveness)) {
 			next_liveness = now + liveness;
 			if (!__onvm_manager_alive(ctx))
 				break;
 			__onvm_poll_messages(ctx, h, user);
+			now = rte_rdtsc();
 		}
 		if (idle == 0)
 			continue;
@@ -231,7 +264,9 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 			__onvm_sleep(ctx, (until > now ? until - now : 0) *
 						  1000000000ULL / hz + 1000);
 			idle = 0;
+			now = rte_rdtsc();
 		} else {
+			/* A pause is short: no second TSC read for it. */
 			rte_pause();
 		}
 	}
