@@ -1,25 +1,50 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """`onvm-bench SCENARIO`: benchmark programs that print a table and write
-JSON. They measure; they never pass or fail."""
+JSON (and, for sweeps, a PNG plot). They measure; they never pass or fail.
+
+A scenario is a module of onvm.bench with NAME, HELP, add_args(parser),
+run(args) -> result dict, render(result) -> str and, for sweeps,
+plot(result, path).
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from pathlib import Path
 
-from onvm.bench import python_nfs, report
+from onvm.bench import report
+
+# Scenario name -> module; imported only when chosen.
+SCENARIOS = {
+    "testpmd": "testpmd",
+    "null": "null_ports",
+    "speed_tester": "speed_chain",
+    "latency": "latency",
+    "python": "python_nfs",
+    "shared-core": "shared_core",
+}
+
+
+def _module(name: str):
+    return importlib.import_module(f"onvm.bench.{SCENARIOS[name]}")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="onvm-bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="onvm-bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="scenario", required=True)
-    py = sub.add_parser("python", help="Python NFs (per-packet and vector) beside C, Mpps/core")
-    py.add_argument("--seconds", type=float, default=5.0, help="measured seconds per run")
-    py.add_argument("--repeat", type=int, default=3, help="runs per NF")
-    py.add_argument("--batch", type=int, default=256, help="vector handler batch size")
-    py.add_argument("--json", type=Path, default=Path("bench-python.json"), help="JSON output")
+    for name in SCENARIOS:
+        mod = _module(name)
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        mod.add_args(p)
+        p.add_argument("--json", type=Path, default=Path(f"bench-{name}.json"),
+                       help="JSON output (default bench-%(prog)s.json)")
+        if hasattr(mod, "plot"):
+            p.add_argument("--plot", type=Path, default=Path(f"bench-{name}.png"),
+                           help="PNG plot output")
     return parser
 
 
@@ -28,14 +53,18 @@ def main(argv: list[str] | None = None) -> int:
     if os.geteuid() != 0:
         print("onvm-bench: error: benchmarks start managers: run as root", file=sys.stderr)
         return 3
+    mod = _module(args.scenario)
     try:
-        result = python_nfs.run(args.seconds, args.repeat, args.batch)
-    except (RuntimeError, TimeoutError) as e:
+        result = mod.run(args)
+    except (RuntimeError, TimeoutError, OSError) as e:
         print(f"onvm-bench: error: {e}", file=sys.stderr)
         return 1
-    print(python_nfs.render(result))
+    print(mod.render(result))
     report.write_json(result, args.json)
     print(f"JSON: {args.json}")
+    if hasattr(mod, "plot"):
+        mod.plot(result, args.plot)
+        print(f"plot: {args.plot}")
     return 0
 
 

@@ -70,7 +70,21 @@ def measure(workdir: Path, nf: str, nf_args: list[str], seconds: float) -> dict:
         mgr.cleanup()
 
 
-def run(seconds: float, repeat: int, batch: int) -> dict:
+NAME = "python"
+HELP = "Python NFs (per-packet and vector) beside C, Mpps per NF core"
+
+
+def add_args(parser) -> None:
+    parser.add_argument("--seconds", type=float, default=5.0, help="measured seconds per run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per NF")
+    parser.add_argument("--batch", type=int, default=512, help="firewall vector batch size")
+
+
+def run(args) -> dict:
+    return measure_all(args.seconds, args.repeat, args.batch)
+
+
+def measure_all(seconds: float, repeat: int, batch: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="onvm-bench-") as tmp:
         workdir = Path(tmp)
         rules = firewall_rules(workdir / "rules.toml")
