@@ -69,6 +69,9 @@ class Client:
     def _socket(self, kind: int) -> zmq.Socket:
         sock = self.ctx.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
+        # A DEALER with no working connection (manager gone, CURVE refused)
+        # would block on send: give up after the timeout instead.
+        sock.setsockopt(zmq.SNDTIMEO, int(self.timeout * 1000))
         if self._curve:
             sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = self._curve
         return sock
@@ -83,8 +86,13 @@ class Client:
         """Send one request and return its result; raises ControlError."""
         req_id = next(self._ids)
         msg = protocol.request(cmd, {k: v for k, v in args.items() if v is not None}, req_id)
-        self.sock.send(protocol.pack(msg))
         deadline_ms = int(self.timeout * 1000)
+        try:
+            self.sock.send(protocol.pack(msg))
+        except zmq.Again:
+            self._reconnect()
+            raise ControlError(TIMEOUT, f"cannot reach {self.endpoint} within "
+                               f"{self.timeout:g} s (over TCP: are the keys right?)") from None
         while self.sock.poll(deadline_ms, zmq.POLLIN):
             reply = protocol.unpack(self.sock.recv())
             if not isinstance(reply, dict) or reply.get("id") != req_id:
@@ -93,11 +101,14 @@ class Client:
                 return reply.get("result")
             err = reply.get("error") or {}
             raise ControlError(err.get("code", "?"), err.get("message", "?"))
-        # No reply: start afresh so that a late one cannot be taken for the next.
-        self.sock.close(linger=0)
-        self._connect()
+        self._reconnect()
         raise ControlError(TIMEOUT, f"no reply from {self.endpoint} within {self.timeout:g} s "
                            "(is the manager running? over TCP: are the keys right?)")
+
+    def _reconnect(self) -> None:
+        """Start afresh, so that a late reply cannot be taken for the next."""
+        self.sock.close(linger=0)
+        self._connect()
 
     def stats_stream(self, endpoint: str | None = None, timeout: float | None = None
                      ) -> Iterator[dict]:
