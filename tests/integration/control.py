@@ -108,6 +108,14 @@ def is_tcp80(frame: bytes) -> bool:
     return frame[23] == 6 and struct.unpack_from("!H", frame, 36)[0] == 80
 
 
+def pcap_manager(start_manager, tmp: Path, packets: list[bytes]) -> Manager:
+    """A manager whose port 0 replays `packets` into the chain 1,out:1 once
+    service 1 has an NF; ports 1 and 2 write out1.pcap and out2.pcap."""
+    ports = three_pcap_ports(tmp, packets)
+    return start_manager(*(a for p in ports for a in ("--port", p)), "--chain", "1,out:1",
+                         "--wait-for-chain")
+
+
 def three_pcap_ports(tmp: Path, packets: list[bytes]) -> list[str]:
     """Port 0 replays `packets`; ports 0, 1 and 2 write outN.pcap."""
     write_pcap(tmp / "in.pcap", packets)

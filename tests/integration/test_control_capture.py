@@ -14,9 +14,9 @@ from scapy.utils import rdpcap
 from tests.integration.control import (
     client,
     numbered_packets,
+    pcap_manager,
     seq_of,
     start_slow_forward,
-    three_pcap_ports,
 )
 from tests.integration.harness import wait_until
 
@@ -43,9 +43,7 @@ def tshark_lengths(path) -> list[int]:
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 def test_capture_at_ports_and_nf_in_and_out(tmp_path, start_manager):
     packets = numbered_packets(PACKETS)
-    ports = three_pcap_ports(tmp_path, packets)
-    mgr = start_manager(*(a for p in ports for a in ("--port", p)), "--chain", "1,out:1",
-                        "--wait-for-chain")
+    mgr = pcap_manager(start_manager, tmp_path, packets)
     c = client(mgr)
     start_slow_forward(mgr, 1, 0.002)
     nf_id = c.call("nf.list")[0]["id"]
@@ -80,9 +78,7 @@ def test_capture_at_ports_and_nf_in_and_out(tmp_path, start_manager):
 
 def test_capture_errors(tmp_path, start_manager):
     packets = numbered_packets(100)
-    ports = three_pcap_ports(tmp_path, packets)
-    mgr = start_manager(*(a for p in ports for a in ("--port", p)), "--chain", "1,out:1",
-                        "--wait-for-chain")
+    mgr = pcap_manager(start_manager, tmp_path, packets)
     c = client(mgr)
     cases = [
         ({"path": str(tmp_path / "x.pcapng"), "port": 7, "count": 1}, "not_found"),

@@ -9,7 +9,7 @@ import pytest
 
 from onvm.manager.client import Client
 from onvm.manager.protocol import ControlError
-from tests.integration.control import client, numbered_packets, three_pcap_ports
+from tests.integration.control import client, numbered_packets, pcap_manager
 from tests.integration.harness import wait_until
 
 
@@ -21,9 +21,7 @@ def error_code(c, cmd, **args) -> str:
 
 
 def test_every_command(tmp_path, start_manager):
-    ports = three_pcap_ports(tmp_path, numbered_packets(500))
-    mgr = start_manager(*(a for p in ports for a in ("--port", p)), "--chain", "1,out:1",
-                        "--wait-for-chain")
+    mgr = pcap_manager(start_manager, tmp_path, numbered_packets(500))
     nf = mgr.start_nf("simple_forward", 1)
     c = client(mgr)
     wait_until(lambda: c.call("stats")["ports"]["1"]["tx"] == 500, 30, "the pcap to pass")

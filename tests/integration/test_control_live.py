@@ -11,9 +11,9 @@ from tests.integration.control import (
     client,
     is_tcp80,
     numbered_packets,
+    pcap_manager,
     seq_of,
     start_slow_forward,
-    three_pcap_ports,
 )
 from tests.integration.pcaps import read_pcap
 
@@ -40,9 +40,7 @@ def dropped(snap: dict) -> int:
 
 def test_chain_replaced_under_load_loses_no_packet(tmp_path, start_manager):
     packets = numbered_packets(PACKETS)
-    ports = three_pcap_ports(tmp_path, packets)
-    mgr = start_manager(*(a for p in ports for a in ("--port", p)), "--chain", "1,out:1",
-                        "--wait-for-chain")
+    mgr = pcap_manager(start_manager, tmp_path, packets)
     first = start_slow_forward(mgr, 2, 0.002)  # both in place before traffic starts
     second = start_slow_forward(mgr, 1, 0.002)
     c = client(mgr)
@@ -72,9 +70,7 @@ def read_pcap_when_closed(mgr, path) -> list[bytes]:
 
 def test_flow_rule_steers_from_the_next_burst_until_deleted(tmp_path, start_manager):
     packets = numbered_packets(PACKETS)
-    ports = three_pcap_ports(tmp_path, packets)
-    mgr = start_manager(*(a for p in ports for a in ("--port", p)), "--chain", "1,out:1",
-                        "--wait-for-chain")
+    mgr = pcap_manager(start_manager, tmp_path, packets)
     c = client(mgr)
     c.call("chain.set", name="web", hops="out:2")
     start_slow_forward(mgr, 1, 0.002)
@@ -107,9 +103,7 @@ def test_flow_rule_steers_from_the_next_burst_until_deleted(tmp_path, start_mana
 
 def test_idle_rule_expires_and_busy_rule_stays(tmp_path, start_manager):
     packets = numbered_packets(PACKETS * 2)
-    ports = three_pcap_ports(tmp_path, packets)
-    mgr = start_manager(*(a for p in ports for a in ("--port", p)), "--chain", "1,out:1",
-                        "--wait-for-chain")
+    mgr = pcap_manager(start_manager, tmp_path, packets)
     c = client(mgr)
     c.call("chain.set", name="web", hops="out:2")
     start_slow_forward(mgr, 1, 0.002)
