@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -54,11 +55,17 @@ def main(argv: list[str] | None = None) -> int:
         print("onvm-bench: error: benchmarks start managers: run as root", file=sys.stderr)
         return 3
     mod = _module(args.scenario)
+    # SIGTERM (timeout, kill) ends a run like Ctrl-C: the scenario's finally
+    # blocks stop the managers and testpmds it started, in their own sessions.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         result = mod.run(args)
     except (RuntimeError, TimeoutError, OSError) as e:
         print(f"onvm-bench: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("onvm-bench: interrupted; what it started is stopped", file=sys.stderr)
+        return 130
     print(mod.render(result))
     report.write_json(result, args.json)
     print(f"JSON: {args.json}")

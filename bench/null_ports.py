@@ -1,17 +1,135 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Scenario placeholder: being written."""
+"""Scenario `null`: the manager's cost per packet against testpmd's, with
+no traffic generator in the way. net_null RX makes a packet every time it
+is polled and net_null TX frees what it is given, so each side runs as
+fast as its own forwarding allows:
 
-NAME = "null_ports"
-HELP = "(being written)"
+    onvm:     net_null0 -> manager -> simple_forward (C) -> manager -> net_null1
+    testpmd:  net_null0 -> testpmd io -> net_null1
+
+Port 1 is `no-rx` on both sides: it only sinks. The figure is the TX rate
+of port 1, from the manager's counters and from testpmd's port stats, on
+the same two CPUs, in the same run.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from onvm.bench import machine, report
+from onvm.bench.procs import ManagerProc
+from onvm.bench.testpmd_proc import TestpmdProc, find_testpmd, one_line, require_cpus
+
+NAME = "null"
+HELP = "the manager and one C NF between net_null ports, against testpmd io (Mpps, ratio)"
+
+PORTS = ["net_null0", "net_null1,no-rx=1"]
+WARMUP_SECONDS = 1
+MANAGER_CORES = "0,1"  # control thread on CPU 0, one data-plane worker on CPU 1
+TESTPMD_MAIN_CPU, TESTPMD_FWD_CPU = 0, 1
 
 
 def add_args(parser) -> None:
-    pass
+    parser.add_argument("--seconds", type=int, default=5,
+                        help="measured seconds per run (whole: testpmd reports each second)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side")
+
+
+def measure_onvm(workdir: Path, seconds: int) -> dict:
+    args = ["--cores", MANAGER_CORES, "--chain", "1,out:1"]
+    for devargs in PORTS:
+        args += ["--port", devargs]
+    mgr = ManagerProc(workdir, args, prefix="bench-null")
+    try:
+        mgr.wait_ready()
+        nf = mgr.start_nf("simple_forward", 1)
+        time.sleep(WARMUP_SECONDS)
+        before = mgr.stats()
+        time.sleep(seconds)
+        after = mgr.stats()
+        elapsed = after["time"] - before["time"]
+        nf_before, nf_after = mgr.nf_stats(before, nf), mgr.nf_stats(after, nf)
+        mgr.stop()
+        return {
+            "mpps": (after["ports"]["1"]["tx"] - before["ports"]["1"]["tx"]) / elapsed / 1e6,
+            "rx_mpps": (after["ports"]["0"]["rx"] - before["ports"]["0"]["rx"]) / elapsed / 1e6,
+            "nf_batch": (nf_after["rx"] - nf_before["rx"])
+                        / max(nf_after["batches"] - nf_before["batches"], 1),
+            "nf_sleeps_per_s": (nf_after["sleeps"] - nf_before["sleeps"]) / elapsed,
+        }
+    finally:
+        mgr.cleanup()
+
+
+def measure_testpmd(workdir: Path, seconds: int) -> dict:
+    proc = TestpmdProc(workdir, "io", PORTS, "io", TESTPMD_MAIN_CPU, TESTPMD_FWD_CPU)
+    try:
+        proc.wait_forwarding()
+        start = proc.periods() + WARMUP_SECONDS
+        proc.wait_periods(start + seconds, timeout=WARMUP_SECONDS + seconds + 15)
+        rx, _ = proc.rates(port=0)
+        _, tx = proc.rates(port=1)
+        figures = {"mpps": statistics.mean(tx[start:start + seconds]) / 1e6,
+                   "rx_mpps": statistics.mean(rx[start:start + seconds]) / 1e6,
+                   "dpdk": proc.dpdk_version()}
+        proc.stop()
+        return figures
+    finally:
+        proc.cleanup()
 
 
 def run(args) -> dict:
-    raise RuntimeError("this scenario is not written yet")
+    if args.seconds < 1 or args.repeat < 1:
+        raise RuntimeError("--seconds and --repeat must be at least 1")
+    testpmd = find_testpmd()
+    require_cpus(TESTPMD_MAIN_CPU, TESTPMD_FWD_CPU)
+    onvm_runs, testpmd_runs = [], []
+    try:
+        with tempfile.TemporaryDirectory(prefix="onvm-bench-") as tmp:
+            # Alternate the sides so that both see the same background load.
+            for _ in range(args.repeat):
+                onvm_runs.append(measure_onvm(Path(tmp), args.seconds))
+                testpmd_runs.append(measure_testpmd(Path(tmp), args.seconds))
+    except (RuntimeError, TimeoutError) as e:
+        raise RuntimeError(one_line(e)) from None
+    return {
+        "scenario": NAME,
+        "machine": machine.describe(),
+        "tools": {"testpmd": testpmd, "testpmd_dpdk": testpmd_runs[0]["dpdk"]},
+        "seconds": args.seconds, "repeat": args.repeat, "warmup_seconds": WARMUP_SECONDS,
+        "ports": PORTS,
+        "traffic": "net_null: 64-byte frames, made as fast as port 0 is polled",
+        "layout": {
+            "onvm": "manager control on CPU 0, its one worker (RX and TX) on CPU 1; "
+                    "simple_forward (C) shared-core, floating on CPU 0; chain 1,out:1",
+            "testpmd": f"testpmd io, one forwarding lcore on CPU {TESTPMD_FWD_CPU}, its "
+                       f"stats lcore on CPU {TESTPMD_MAIN_CPU} (asleep)",
+        },
+        "onvm": {k: report.spread([r[k] for r in onvm_runs]) for k in onvm_runs[0]},
+        "testpmd": {k: report.spread([r[k] for r in testpmd_runs])
+                    for k in ("mpps", "rx_mpps")},
+        "ratio": report.spread([o["mpps"] / t["mpps"] if t["mpps"] else 0.0
+                                for o, t in zip(onvm_runs, testpmd_runs, strict=True)]),
+    }
 
 
 def render(result: dict) -> str:
-    return ""
+    o, t = result["onvm"], result["testpmd"]
+    rows = [
+        ["onvm: manager + simple_forward (C)", report.fmt(o["mpps"]), report.fmt(o["rx_mpps"]),
+         report.fmt(result["ratio"])],
+        ["testpmd io", report.fmt(t["mpps"]), report.fmt(t["rx_mpps"]), "1.00"],
+    ]
+    return "\n".join([
+        f"null ports: {result['repeat']} runs of {result['seconds']} s; "
+        f"{result['machine']['cpu_model']}, DPDK {result['machine']['dpdk']}",
+        report.table(["forwarder", "port 1 TX Mpps", "port 0 RX Mpps", "x testpmd"], rows),
+        "(median (min-max) of the runs; x testpmd: per-run ratio of the TX rates)",
+        f"NF: {o['nf_batch']['median']:.1f} packets per batch, "
+        f"{o['nf_sleeps_per_s']['median']:.0f} sleeps/s",
+        f"layout: onvm: {result['layout']['onvm']}",
+        f"        testpmd: {result['layout']['testpmd']}",
+    ])

@@ -29,6 +29,22 @@ def _port_name(devargs: str) -> str:
     return name
 
 
+def memif_client_socket(devargs: str) -> str | None:
+    """The socket a net_memif client port connects to; None for other ports.
+
+    A memif client connects when the port starts and fails with a bare -1
+    (which reads as EPERM) if no server is listening yet.
+    """
+    name, _, rest = devargs.partition(",")
+    if not name.startswith("net_memif"):
+        return None
+    kvargs = dict(item.partition("=")[::2] for item in rest.split(",") if item)
+    role = kvargs.get("role", "client")  # memif's default role
+    if "server" in role or "master" in role:
+        return None
+    return kvargs.get("socket", "/run/memif.sock")
+
+
 def probe(devargs: str) -> int:
     """Attach the device named by `devargs` and return its port id."""
     name = _port_name(devargs)
@@ -88,6 +104,15 @@ def setup(devargs: str, pool, num_tx_queues: int, rx_desc: int, tx_desc: int) ->
         try:
             pydpdk.check(call(), what)
         except DpdkError as e:
+            socket = memif_client_socket(devargs) if step == "start" else None
+            if socket is not None:
+                raise PortError(
+                    f"{what} found no memif server on {socket} (start the peer, a port "
+                    "with role=server on that socket, before the manager; or make this "
+                    "port role=server)",
+                    errno.ECONNREFUSED,
+                    "connection refused",
+                ) from None
             raise PortError(f"{what} could not be set up ({step} failed)", e.errno,
                             e.detail) from None
     lib.rte_eth_promiscuous_enable(port_id)  # not every PMD has it

@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The testpmd benchmarks run end to end: real managers, NFs and testpmds,
+one short run each. They check that the programs work, not the figures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+
+import pytest
+
+from onvm.bench.procs import tool
+
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(shutil.which("dpdk-testpmd") is None,
+                       reason="dpdk-testpmd is not installed (Debian package dpdk)"),
+]
+
+
+def bench(tmp_path, scenario: str, timeout: float = 150) -> dict:
+    out = tmp_path / f"{scenario}.json"
+    proc = subprocess.Popen([tool("onvm-bench"), scenario, "--seconds", "1", "--repeat", "1",
+                             "--json", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # SIGINT, not SIGKILL: the benchmark then stops what it started.
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+        pytest.fail(f"onvm-bench {scenario} took over {timeout} s:\n{stdout}{stderr}")
+    assert proc.returncode == 0, stdout + stderr
+    assert "Traceback" not in stderr
+    return json.loads(out.read_text())
+
+
+def assert_both_sides_measured(result: dict) -> None:
+    assert result["onvm"]["mpps"]["median"] > 0
+    assert result["testpmd"]["mpps"]["median"] > 0
+    assert result["ratio"]["median"] > 0
+    assert result["machine"]["dpdk"] and result["layout"]
+
+
+def test_null_ports_against_testpmd_io(tmp_path):
+    result = bench(tmp_path, "null")
+    assert_both_sides_measured(result)
+    assert result["onvm"]["rx_mpps"]["median"] > 0
+
+
+def test_testpmd_over_memif_through_the_manager_and_direct(tmp_path):
+    result = bench(tmp_path, "testpmd")
+    assert_both_sides_measured(result)
+    assert result["nfs"] == ["simple_forward"]
+    assert result["tools"]["pktgen"]["used"] is False
