@@ -8,10 +8,20 @@
  * --dest at hop 0, so an NF there that answers NEXT passes them down the
  * chain, which must lead back to speed_tester. This drives NFs that use
  * NEXT (a firewall, a monitor) at full speed.
+ *
+ * With --latency every packet carries the TSC of its sending in its
+ * metadata timestamp, and each round trip goes into a histogram whose
+ * percentiles end the run as one `speed_tester: latency:` line. With --rate
+ * PPS the packets no longer loop freely: they leave at PPS on average (open
+ * loop), a burst at a time; a packet that comes back is sent again if a
+ * burst is due, else returned to the pool, and new packets make up what
+ * is due.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +29,48 @@
 #include <rte_cycles.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
+#include <rte_memcpy.h>
+#include <rte_prefetch.h>
 #include <rte_udp.h>
 
 #include <onvm/nflib.h>
 
+/*
+ * Round-trip times in TSC cycles, in log-linear buckets: exact below
+ * ST_HIST_SUB, then ST_HIST_SUB buckets per power of two, so a percentile
+ * is off by under 1% and recording is an index computation, no allocation.
+ */
+#define ST_HIST_SUB_BITS 6
+#define ST_HIST_SUB (1U << ST_HIST_SUB_BITS)
+#define ST_HIST_MAX_BITS 44 /* hours of TSC; longer ones share the top bucket */
+#define ST_HIST_BUCKETS \
+	((ST_HIST_MAX_BITS - ST_HIST_SUB_BITS + 1) * ST_HIST_SUB)
+
+struct st_hist {
+	uint64_t samples;
+	uint64_t sum;
+	uint64_t max;
+	uint64_t buckets[ST_HIST_BUCKETS];
+};
+
+/* --rate sends packets a burst at a time (the manager's default burst),
+ * once a burst is due: on a shared core each hand-over to the NFs then
+ * carries a burst, not the one packet a smooth pacer would have due. */
+#define ST_BURST 32
+/* A pacer that fell behind (the NFs sharing its core ran) catches up in
+ * bursts, up to this many packets; what it missed beyond is skipped and
+ * counted, not sent as a flood. */
+#define ST_MAX_BACKLOG (8 * ST_BURST)
+
 struct speed_tester {
+	struct onvm_nf_ctx *ctx;
 	uint16_t dest;
-	uint32_t batch;        /* packets to inject */
+	uint32_t batch;        /* packets to inject; flows with --rate */
 	uint32_t size;         /* frame size in bytes */
 	double duration;       /* seconds, 0: until stopped */
 	int follow_chain;      /* packets carry the default chain */
+	int latency;           /* stamp packets, record round trips */
+	double rate;           /* packets/s sent, open loop; 0: loop a batch */
 	int injected;
 	uint64_t packets;
 	uint64_t last_packets;
@@ -39,38 +81,157 @@ struct speed_tester {
 	double best_mpps;
 	double worst_mpps;
 	unsigned int reports;
+	/* --rate */
+	double cycles_per_pkt;
+	uint64_t sent;         /* packets sent by the pacer */
+	uint64_t skipped;      /* due while behind, never sent */
+	uint64_t no_mbufs;     /* due but the pool was empty */
+	uint64_t steady_sent;
+	uint32_t next_flow;
+	uint8_t frame[RTE_ETHER_MAX_LEN]; /* what new packets start as */
+	/* --latency: the whole run, and its ramp-up second to take out */
+	struct st_hist hist;
+	struct st_hist ramp_hist;
 };
 
+static inline unsigned int
+st_hist_index(uint64_t cycles)
+{
+	unsigned int msb, shift;
+
+	if (cycles < ST_HIST_SUB)
+		return (unsigned int)cycles;
+	msb = 63 - (unsigned int)__builtin_clzll(cycles);
+	if (msb >= ST_HIST_MAX_BITS)
+		return ST_HIST_BUCKETS - 1;
+	shift = msb - ST_HIST_SUB_BITS;
+	return (shift + 1) * ST_HIST_SUB +
+	       (unsigned int)((cycles >> shift) - ST_HIST_SUB);
+}
+
+/* The middle of bucket `index`, in cycles. */
+static uint64_t
+st_hist_value(unsigned int index)
+{
+	unsigned int group = index / ST_HIST_SUB, m = index % ST_HIST_SUB;
+	unsigned int shift;
+
+	if (group == 0)
+		return m;
+	shift = group - 1;
+	return ((uint64_t)(ST_HIST_SUB + m) << shift) +
+	       ((UINT64_C(1) << shift) >> 1);
+}
+
+static inline void
+st_hist_record(struct st_hist *h, uint64_t cycles)
+{
+	h->buckets[st_hist_index(cycles)]++;
+	h->samples++;
+	h->sum += cycles;
+	if (cycles > h->max)
+		h->max = cycles;
+}
+
+/* The smallest recorded value with at least a fraction q of the samples
+ * at or below it, in cycles. */
+static uint64_t
+st_hist_percentile(const struct st_hist *h, double q)
+{
+	uint64_t rank = (uint64_t)ceil(q * (double)h->samples);
+	uint64_t seen = 0;
+	unsigned int i;
+
+	if (rank == 0)
+		rank = 1;
+	for (i = 0; i < ST_HIST_BUCKETS; i++) {
+		seen += h->buckets[i];
+		if (seen >= rank)
+			return RTE_MIN(st_hist_value(i), h->max);
+	}
+	return h->max;
+}
+
+/* h -= ramp: the steady part of a run (h's maximum is already its own). */
+static void
+st_hist_subtract(struct st_hist *h, const struct st_hist *ramp)
+{
+	unsigned int i;
+
+	for (i = 0; i < ST_HIST_BUCKETS; i++)
+		h->buckets[i] -= ramp->buckets[i];
+	h->samples -= ramp->samples;
+	h->sum -= ramp->sum;
+}
+
+/* Take the metadata lines of a burst for writing, all at once: the
+ * manager's core wrote them last, and one at a time each would stall the
+ * loop for a transfer between cores. */
+static inline void
+speed_tester_prefetch_metas(struct rte_mbuf **pkts, uint16_t n)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+#ifdef RTE_ARCH_X86
+		asm volatile("prefetchw %0"
+			     :
+			     : "m"(*(const volatile char *)onvm_pkt_meta(
+				     pkts[i])));
+#else
+		rte_prefetch0(onvm_pkt_meta(pkts[i]));
+#endif
+	}
+}
+
+/* Back to service --dest, from the start of its chain. */
+static inline void
+speed_tester_aim(struct onvm_pkt_meta *meta, const struct speed_tester *st)
+{
+	meta->action = ONVM_ACTION_TONF;
+	meta->destination = st->dest;
+	meta->chain_index = 0;
+}
+
+/* Closed loop: every packet that comes back goes round again. */
 static void
 speed_tester_burst(struct rte_mbuf **pkts, uint16_t n, void *user)
 {
 	struct speed_tester *st = user;
+	uint64_t now;
 	uint16_t i;
 
+	st->packets += n;
+	speed_tester_prefetch_metas(pkts, n);
+	if (!st->latency) {
+		for (i = 0; i < n; i++)
+			speed_tester_aim(onvm_pkt_meta(pkts[i]), st);
+		return;
+	}
+	/* One TSC read per burst: the burst leaves together. */
+	now = rte_rdtsc();
 	for (i = 0; i < n; i++) {
 		struct onvm_pkt_meta *meta = onvm_pkt_meta(pkts[i]);
 
-		meta->action = ONVM_ACTION_TONF;
-		meta->destination = st->dest;
-		meta->chain_index = 0; /* back to the start of the chain */
+		st_hist_record(&st->hist, now - meta->timestamp);
+		meta->timestamp = now;
+		speed_tester_aim(meta, st);
 	}
-	st->packets += n;
 }
 
+/* The frame every packet starts from: UDP over IPv4, zero payload. */
 static void
-speed_tester_fill(struct rte_mbuf *m, uint32_t size, uint32_t seq)
+speed_tester_frame(uint8_t *frame, uint32_t size)
 {
-	struct rte_ether_hdr *eth;
-	struct rte_ipv4_hdr *ip;
-	struct rte_udp_hdr *udp;
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)frame;
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
 
-	eth = (struct rte_ether_hdr *)rte_pktmbuf_append(m, (uint16_t)size);
-	memset(eth, 0, size);
+	memset(frame, 0, size);
 	eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
 	eth->src_addr.addr_bytes[0] = 0x02;
 	eth->dst_addr.addr_bytes[0] = 0x02;
 	eth->dst_addr.addr_bytes[5] = 0x01;
-	ip = (struct rte_ipv4_hdr *)(eth + 1);
 	ip->version_ihl = RTE_IPV4_VHL_DEF;
 	ip->time_to_live = 64;
 	ip->next_proto_id = IPPROTO_UDP;
@@ -78,60 +239,184 @@ speed_tester_fill(struct rte_mbuf *m, uint32_t size, uint32_t seq)
 	ip->src_addr = rte_cpu_to_be_32(RTE_IPV4(10, 0, 0, 1));
 	ip->dst_addr = rte_cpu_to_be_32(RTE_IPV4(10, 0, 1, 1));
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	udp = (struct rte_udp_hdr *)(ip + 1);
-	/* Distinct flows, so several instances of a service share the load. */
-	udp->src_port = rte_cpu_to_be_16((uint16_t)(1024 + seq));
 	udp->dst_port = rte_cpu_to_be_16(9);
 	udp->dgram_len = rte_cpu_to_be_16(
 		(uint16_t)(size - sizeof(*eth) - sizeof(*ip)));
+}
+
+/* A copy of the frame, as flow `seq` (its UDP source port). */
+static void
+speed_tester_fill(struct rte_mbuf *m, const struct speed_tester *st,
+		  uint32_t seq)
+{
+	uint8_t *data = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)st->size);
+	struct rte_udp_hdr *udp =
+		(struct rte_udp_hdr *)(data + sizeof(struct rte_ether_hdr) +
+				       sizeof(struct rte_ipv4_hdr));
+
+	rte_memcpy(data, st->frame, st->size);
+	/* Distinct flows, so several instances of a service share the load. */
+	udp->src_port = rte_cpu_to_be_16((uint16_t)(1024 + seq));
 	/* The flow hash the manager would have computed at RX. */
 	m->hash.rss = seq * 2654435761U;
 }
 
+/* Packets allocated, filled, stamped and sent; those the tx ring did not
+ * take go back to the pool. Returns how many were sent. */
+static uint32_t
+speed_tester_send_new(struct speed_tester *st, uint32_t n, uint32_t seq)
+{
+	struct rte_mbuf *pkts[ONVM_BURST_MAX];
+	struct onvm_nf_ctx *ctx = st->ctx;
+	uint64_t now;
+	uint32_t i, sent;
+
+	if (onvm_nflib_alloc_pkts(ctx, pkts, n) < 0)
+		return 0;
+	for (i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (i = 0; i < n; i++) {
+		struct onvm_pkt_meta *meta = onvm_pkt_meta(pkts[i]);
+
+		speed_tester_fill(pkts[i], st, (seq + i) % st->batch);
+		speed_tester_aim(meta, st);
+		if (st->follow_chain)
+			meta->chain = onvm_nflib_shared(ctx)
+				->chains.head[ONVM_DEFAULT_CHAIN];
+	}
+	/* Stamped as they leave: making them is not part of the trip. */
+	now = rte_rdtsc();
+	for (i = 0; i < n; i++)
+		onvm_pkt_meta(pkts[i])->timestamp = now;
+	sent = onvm_nflib_send(ctx, pkts, n);
+	if (sent < n)
+		onvm_nflib_free_pkts(ctx, pkts + sent, n - sent);
+	return sent;
+}
+
+/* The loop is complete once service --dest runs: packets sent before
+ * would just be dropped. */
+static int
+speed_tester_ready(struct speed_tester *st)
+{
+	return onvm_nflib_shared(st->ctx)->services[st->dest].count > 0;
+}
+
 /* Inject the batch once, from the loop, in bursts. */
 static int
-speed_tester_inject(struct onvm_nf_ctx *ctx, void *user)
+speed_tester_inject(struct speed_tester *st)
 {
-	struct speed_tester *st = user;
-	struct rte_mbuf *pkts[ONVM_BURST_MAX];
-	uint32_t done = 0, i;
+	uint32_t done = 0;
 
-	if (st->injected)
-		return 0;
-	/* Packets sent before the loop is complete would just be dropped. */
-	if (onvm_nflib_shared(ctx)->services[st->dest].count == 0)
+	if (st->injected || !speed_tester_ready(st))
 		return 0;
 	st->injected = 1;
 	while (done < st->batch) {
-		uint32_t n = RTE_MIN(st->batch - done, (uint32_t)ONVM_BURST_MAX);
+		uint32_t n = RTE_MIN(st->batch - done, (uint32_t)ST_BURST);
+		uint32_t sent = speed_tester_send_new(st, n, done);
 
-		if (onvm_nflib_alloc_pkts(ctx, pkts, n) < 0) {
+		done += sent;
+		if (sent < n) {
 			fprintf(stderr,
 				"speed_tester: packet pool exhausted after %u packets\n",
 				done);
 			break;
 		}
-		for (i = 0; i < n; i++) {
-			struct onvm_pkt_meta *meta = onvm_pkt_meta(pkts[i]);
-
-			speed_tester_fill(pkts[i], st->size, done + i);
-			meta->action = ONVM_ACTION_TONF;
-			meta->destination = st->dest;
-			if (st->follow_chain)
-				meta->chain = onvm_nflib_shared(ctx)
-					->chains.head[ONVM_DEFAULT_CHAIN];
-		}
-		if (onvm_nflib_send(ctx, pkts, n) < n) {
-			onvm_nflib_free_pkts(ctx, pkts, n);
-			break;
-		}
-		done += n;
 	}
 	st->start_tsc = st->last_tsc = rte_rdtsc();
 	printf("speed_tester: injected %u packets of %u bytes to service %u\n",
 	       done, st->size, st->dest);
 	fflush(stdout);
 	return (int)done;
+}
+
+/* Packets --rate has due by `now` (none if they all left early). Beyond
+ * ST_MAX_BACKLOG they are counted as skipped instead. */
+static uint32_t
+speed_tester_due(struct speed_tester *st, uint64_t now)
+{
+	uint64_t target = (uint64_t)((double)(now - st->start_tsc) /
+				     st->cycles_per_pkt);
+	uint64_t paced = st->sent + st->skipped + st->no_mbufs;
+
+	if (target <= paced)
+		return 0;
+	if (target - paced > ST_MAX_BACKLOG) {
+		st->skipped += target - paced - ST_MAX_BACKLOG;
+		return ST_MAX_BACKLOG;
+	}
+	return (uint32_t)(target - paced);
+}
+
+/* Send `due` new packets, in bursts. */
+static void
+speed_tester_send_due(struct speed_tester *st, uint32_t due)
+{
+	while (due > 0) {
+		uint32_t n = RTE_MIN(due, (uint32_t)ST_BURST);
+		uint32_t sent = speed_tester_send_new(st, n, st->next_flow);
+
+		st->next_flow += sent;
+		st->sent += sent;
+		st->no_mbufs += n - sent;
+		due -= n;
+	}
+}
+
+/* Open loop: a packet that comes back is recorded, then sent again if a
+ * burst is due (a loaded pacer makes few new packets) or returned to the
+ * pool. */
+static void
+speed_tester_paced_burst(struct rte_mbuf **pkts, uint16_t n, void *user)
+{
+	struct speed_tester *st = user;
+	uint64_t now = rte_rdtsc();
+	uint32_t due = speed_tester_due(st, now);
+	/* Like new packets, a burst at a time. */
+	uint32_t again = due >= ST_BURST ? RTE_MIN(due, (uint32_t)n) : 0;
+	uint16_t i;
+
+	speed_tester_prefetch_metas(pkts, n);
+	st->packets += n;
+	for (i = 0; i < n; i++) {
+		struct onvm_pkt_meta *meta = onvm_pkt_meta(pkts[i]);
+
+		if (st->latency)
+			st_hist_record(&st->hist, now - meta->timestamp);
+		if (i < again) {
+			meta->timestamp = now;
+			speed_tester_aim(meta, st);
+		} else {
+			meta->action = ONVM_ACTION_DROP;
+		}
+	}
+	st->sent += again;
+}
+
+/* Nothing came back: start the run, or send a burst if one is due. A pacer
+ * always has work to come, so it reports some and never sleeps; it hands
+ * its core to the NFs sharing it each time round (they do not preempt it),
+ * as a source on a core of its own would not take theirs. */
+static int
+speed_tester_idle(struct onvm_nf_ctx *ctx, void *user)
+{
+	struct speed_tester *st = user;
+	uint32_t due;
+
+	RTE_SET_USED(ctx);
+	if (st->rate <= 0)
+		return speed_tester_inject(st);
+	if (!st->injected) {
+		if (!speed_tester_ready(st))
+			return 0;
+		st->injected = 1;
+		st->start_tsc = st->last_tsc = rte_rdtsc();
+	}
+	due = speed_tester_due(st, rte_rdtsc());
+	if (due >= ST_BURST)
+		speed_tester_send_due(st, due);
+	sched_yield();
+	return 1;
 }
 
 static int
@@ -151,6 +436,11 @@ speed_tester_report(struct onvm_nf_ctx *ctx, void *user)
 	if (st->reports++ == 0) {
 		st->steady_tsc = now;
 		st->steady_packets = st->packets;
+		st->steady_sent = st->sent;
+		if (st->latency) {
+			st->ramp_hist = st->hist;
+			st->hist.max = 0;
+		}
 	} else {
 		if (mpps > st->best_mpps)
 			st->best_mpps = mpps;
@@ -174,15 +464,21 @@ speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 		{ "size", required_argument, NULL, 's' },
 		{ "duration", required_argument, NULL, 't' },
 		{ "chain", no_argument, NULL, 'c' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "latency", no_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
 	long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:p:s:t:c", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:p:s:t:r:cl", opts, NULL)) != -1) {
 		if (c == 'c') {
 			st->follow_chain = 1;
+			continue;
+		}
+		if (c == 'l') {
+			st->latency = 1;
 			continue;
 		}
 		if (c == 't') {
@@ -190,6 +486,14 @@ speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 			if (*end == '\0' && st->duration >= 0)
 				continue;
 			fprintf(stderr, "speed_tester: --duration takes seconds\n");
+			return -EINVAL;
+		}
+		if (c == 'r') {
+			st->rate = strtod(optarg, &end);
+			if (*end == '\0' && st->rate >= 1000 && st->rate <= 1e9)
+				continue;
+			fprintf(stderr,
+				"speed_tester: --rate takes packets per second, 1000 to 1e9\n");
 			return -EINVAL;
 		}
 		if (c == '?')
@@ -209,8 +513,49 @@ speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 	return 0;
 usage:
 	fprintf(stderr,
-		"usage: speed_tester --service ID [--dest SERVICE] [--packets N] [--size 60..1514] [--duration SECONDS] [--chain]\n");
+		"usage: speed_tester --service ID [--dest SERVICE] [--packets N] [--size 60..1514] [--duration SECONDS] [--chain] [--rate PPS] [--latency]\n");
 	return -EINVAL;
+}
+
+/* The summary lines, over the steady part of the run. */
+static void
+speed_tester_summary(struct speed_tester *st)
+{
+	const struct st_hist *h = &st->hist;
+	double hz = (double)rte_get_tsc_hz();
+	double ns = 1e9 / hz;
+	double secs;
+
+	if (st->reports < 2) {
+		/* Too short for a steady window: use the whole run. */
+		st->steady_tsc = st->start_tsc;
+		st->steady_packets = 0;
+		st->steady_sent = 0;
+		st->hist.max = RTE_MAX(st->hist.max, st->ramp_hist.max);
+	} else if (st->latency) {
+		st_hist_subtract(&st->hist, &st->ramp_hist);
+	}
+	secs = (double)(rte_rdtsc() - st->steady_tsc) / hz;
+	if (secs <= 0 || !st->injected)
+		secs = INFINITY; /* rates of 0 */
+	printf("speed_tester: summary: %.3f Mpps average over %.1f s (min %.3f, max %.3f), %" PRIu64 " packets\n",
+	       (double)(st->packets - st->steady_packets) / secs / 1e6,
+	       isinf(secs) ? 0.0 : secs, st->worst_mpps, st->best_mpps,
+	       st->packets);
+	if (st->rate > 0)
+		printf("speed_tester: paced: rate_pps=%.0f sent_pps=%.0f sent=%" PRIu64 " skipped=%" PRIu64 " no_mbufs=%" PRIu64 "\n",
+		       st->rate, (double)(st->sent - st->steady_sent) / secs,
+		       st->sent, st->skipped, st->no_mbufs);
+	if (st->latency)
+		printf("speed_tester: latency: samples=%" PRIu64 " mean_ns=%.0f p50_ns=%.0f p99_ns=%.0f p999_ns=%.0f max_ns=%.0f\n",
+		       h->samples,
+		       (double)h->sum * ns /
+			       (double)RTE_MAX(h->samples, UINT64_C(1)),
+		       (double)st_hist_percentile(h, 0.50) * ns,
+		       (double)st_hist_percentile(h, 0.99) * ns,
+		       (double)st_hist_percentile(h, 0.999) * ns,
+		       (double)h->max * ns);
+	fflush(stdout);
 }
 
 int
@@ -218,39 +563,32 @@ main(int argc, char **argv)
 {
 	struct onvm_nf_handlers handlers = {
 		.burst = speed_tester_burst,
-		.idle = speed_tester_inject,
+		.idle = speed_tester_idle,
 		.periodic = speed_tester_report,
 		.periodic_ms = 1000,
 	};
-	struct speed_tester st = { .batch = 1024, .size = 64 };
-	struct onvm_nf_ctx *ctx;
-	double secs;
+	/* Static: the histograms are too large for a comfortable stack. */
+	static struct speed_tester st = { .batch = 1024, .size = 64 };
 	int nf_argc;
 
-	nf_argc = onvm_nflib_init(argc, argv, "speed_tester", &ctx);
+	nf_argc = onvm_nflib_init(argc, argv, "speed_tester", &st.ctx);
 	if (nf_argc < 0) {
 		fprintf(stderr, "speed_tester: %s\n", onvm_nflib_strerror());
 		return 1;
 	}
 	if (speed_tester_parse(nf_argc, argv, &st) < 0) {
-		onvm_nflib_fini(ctx);
+		onvm_nflib_fini(st.ctx);
 		return 2;
 	}
 	if (st.dest == 0)
-		st.dest = onvm_nflib_service_id(ctx);
-	onvm_nflib_run(ctx, &handlers, &st);
-	if (st.reports < 2) {
-		/* Too short for a steady window: use the whole run. */
-		st.steady_tsc = st.start_tsc;
-		st.steady_packets = 0;
+		st.dest = onvm_nflib_service_id(st.ctx);
+	speed_tester_frame(st.frame, st.size);
+	if (st.rate > 0) {
+		handlers.burst = speed_tester_paced_burst;
+		st.cycles_per_pkt = (double)rte_get_tsc_hz() / st.rate;
 	}
-	secs = (double)(rte_rdtsc() - st.steady_tsc) / (double)rte_get_tsc_hz();
-	printf("speed_tester: summary: %.3f Mpps average over %.1f s (min %.3f, max %.3f), %" PRIu64 " packets\n",
-	       st.injected && secs > 0 ?
-		       (double)(st.packets - st.steady_packets) / secs / 1e6 :
-		       0.0,
-	       secs, st.worst_mpps, st.best_mpps, st.packets);
-	fflush(stdout);
-	onvm_nflib_fini(ctx);
+	onvm_nflib_run(st.ctx, &handlers, &st);
+	speed_tester_summary(&st);
+	onvm_nflib_fini(st.ctx);
 	return 0;
 }

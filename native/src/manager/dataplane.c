@@ -17,6 +17,20 @@
 #include "../common/wake.h"
 #include "mgr_internal.h"
 
+/* Fetch a line in the state a store needs. A line an NF has just written
+ * would otherwise cross between the cores twice: once for the read of the
+ * metadata, once more for the write that follows it. */
+static inline void
+__onvm_prefetch_for_write(const void *p)
+{
+#ifdef RTE_ARCH_X86
+	/* A no-op hint on x86 CPUs that predate it. */
+	asm volatile("prefetchw %0" : : "m"(*(const volatile char *)p));
+#else
+	rte_prefetch0(p);
+#endif
+}
+
 void
 __onvm_free_pkts(struct rte_mbuf **pkts, unsigned int n)
 {
@@ -34,19 +48,28 @@ __onvm_drop(struct rte_mbuf *m)
 	__onvm_free_pkts(&m, 1);
 }
 
+/* Put an NF's buffered packets on its rx ring. Waking it, if it sleeps,
+ * is left to __onvm_flush_all, once for every NF fed. */
 static void
 __onvm_flush_nf(struct __onvm_worker *w, uint16_t nf_id)
 {
 	struct __onvm_pkt_buffer *buf = &w->to_nf[nf_id];
 	struct onvm_nf *nf = &w->sh->nfs[nf_id];
-	unsigned int sent;
-
-	unsigned int room;
+	unsigned int sent, room;
 
 	if (__onvm_capturing(w->sh, ONVM_CAPTURE_NF_IN, nf_id))
 		__onvm_capture_copy(w, buf->pkts, buf->count, 0);
-	sent = rte_ring_enqueue_burst(nf->rx_ring, (void **)buf->pkts,
-				      buf->count, &room);
+	/* A lone worker is the only producer of every rx ring: no CAS, a
+	 * locked instruction that would also wait for all the stores to the
+	 * burst's metadata to drain. */
+	if (likely(w->sh->num_workers == 1))
+		sent = rte_ring_sp_enqueue_burst(nf->rx_ring,
+						 (void **)buf->pkts,
+						 buf->count, &room);
+	else
+		sent = rte_ring_mp_enqueue_burst(nf->rx_ring,
+						 (void **)buf->pkts,
+						 buf->count, &room);
 	if (unlikely(room < w->sh->nf_ring_size / 4)) {
 		uint64_t bit = UINT64_C(1) << nf_id;
 
@@ -65,9 +88,19 @@ __onvm_flush_nf(struct __onvm_worker *w, uint16_t nf_id)
 		__onvm_free_pkts(&buf->pkts[sent], buf->count - sent);
 	}
 	buf->count = 0;
-	if (nf->flags & ONVM_NF_FLAG_SHARED_CORE) {
-		/* Pairs with the NF's store of `sleeping` then ring check. */
-		rte_smp_mb();
+}
+
+/* Wake the shared-core NFs of `fed` that sleep. One fence for them all:
+ * it pairs with each NF's store of `sleeping` then check of its ring, so
+ * either the NF sees its packets or this sees it asleep. */
+static void
+__onvm_wake_fed(struct __onvm_worker *w, uint64_t fed)
+{
+	rte_smp_mb();
+	while (fed) {
+		struct onvm_nf *nf = &w->sh->nfs[__builtin_ctzll(fed)];
+
+		fed &= fed - 1;
 		if (nf->sleeping) {
 			nf->sleeping = 0;
 			__onvm_wake_word(&nf->sleeping);
@@ -93,16 +126,24 @@ __onvm_flush_port(struct __onvm_worker *w, uint16_t port_id)
 	buf->count = 0;
 }
 
-void
-__onvm_flush(struct __onvm_worker *w)
+/* Send every buffer. An NF stays dirty until here even when a full buffer
+ * was sent on the way, so that every NF fed is checked for a wake-up. */
+static inline void
+__onvm_flush_all(struct __onvm_worker *w)
 {
+	uint64_t shared_fed = 0;
+
 	while (w->dirty_nf_mask) {
 		unsigned int id = __builtin_ctzll(w->dirty_nf_mask);
 
 		w->dirty_nf_mask &= w->dirty_nf_mask - 1;
 		if (w->to_nf[id].count)
 			__onvm_flush_nf(w, (uint16_t)id);
+		if (w->sh->nfs[id].flags & ONVM_NF_FLAG_SHARED_CORE)
+			shared_fed |= UINT64_C(1) << id;
 	}
+	if (shared_fed)
+		__onvm_wake_fed(w, shared_fed);
 	while (w->dirty_port_mask) {
 		unsigned int id = __builtin_ctz(w->dirty_port_mask);
 
@@ -110,6 +151,12 @@ __onvm_flush(struct __onvm_worker *w)
 		if (w->to_port[id].count)
 			__onvm_flush_port(w, (uint16_t)id);
 	}
+}
+
+void
+__onvm_flush(struct __onvm_worker *w)
+{
+	__onvm_flush_all(w);
 }
 
 static inline void
@@ -145,9 +192,11 @@ __onvm_to_port(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t port_id)
 		__onvm_flush_port(w, port_id);
 }
 
-void
-__onvm_dispatch_to_service(struct __onvm_worker *w, struct rte_mbuf *m,
-			   uint16_t service_id)
+/* The hot path's own copy: the exported one below is reached through
+ * the PLT and never inlined. */
+static inline void
+__onvm_to_service(struct __onvm_worker *w, struct rte_mbuf *m,
+		  uint16_t service_id)
 {
 	uint16_t nf_id = 0;
 
@@ -160,6 +209,13 @@ __onvm_dispatch_to_service(struct __onvm_worker *w, struct rte_mbuf *m,
 		return;
 	}
 	__onvm_to_nf(w, m, nf_id);
+}
+
+void
+__onvm_dispatch_to_service(struct __onvm_worker *w, struct rte_mbuf *m,
+			   uint16_t service_id)
+{
+	__onvm_to_service(w, m, service_id);
 }
 
 /* Send a packet to hop meta->chain_index of its chain. */
@@ -178,7 +234,7 @@ __onvm_to_hop(struct __onvm_worker *w, struct rte_mbuf *m,
 	}
 	hop = &body->hops[meta->chain_index];
 	if (hop->kind == ONVM_HOP_NF)
-		__onvm_dispatch_to_service(w, m, hop->dest);
+		__onvm_to_service(w, m, hop->dest);
 	else
 		__onvm_to_port(w, m, hop->dest);
 }
@@ -189,12 +245,13 @@ __onvm_route_from_nf(struct __onvm_worker *w, struct rte_mbuf **pkts,
 {
 	unsigned int i;
 
+	/* All the burst's lines at once: their transfers overlap. */
+	for (i = 0; i < n; i++)
+		__onvm_prefetch_for_write(onvm_pkt_meta(pkts[i]));
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		struct onvm_pkt_meta *meta = onvm_pkt_meta(m);
 
-		if (i + 1 < n)
-			rte_prefetch0(onvm_pkt_meta(pkts[i + 1]));
 		meta->owner = ONVM_OWNER_MANAGER;
 		switch (meta->action) {
 		case ONVM_ACTION_NEXT:
@@ -202,7 +259,7 @@ __onvm_route_from_nf(struct __onvm_worker *w, struct rte_mbuf **pkts,
 			__onvm_to_hop(w, m, meta);
 			break;
 		case ONVM_ACTION_TONF:
-			__onvm_dispatch_to_service(w, m, meta->destination);
+			__onvm_to_service(w, m, meta->destination);
 			break;
 		case ONVM_ACTION_OUT:
 			__onvm_to_port(w, m, meta->destination);
@@ -368,7 +425,7 @@ onvm_mgr_worker_main(void *arg)
 		    likely(w->congested_nf_mask == 0 || !__onvm_congested(w)))
 			__onvm_poll_ports(w);
 		__onvm_poll_nfs(w);
-		__onvm_flush(w);
+		__onvm_flush_all(w);
 		if (w->index == 0)
 			__onvm_control_poll(w);
 		w->stats->loops++;

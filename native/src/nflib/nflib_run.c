@@ -4,11 +4,14 @@
  * actions, return the burst to the manager. Idle NFs in shared-core mode
  * sleep on their wake word until the manager has packets for them.
  */
+#define _GNU_SOURCE /* SCHED_BATCH */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 
 #include <rte_cycles.h>
 #include <rte_mempool.h>
+#include <rte_prefetch.h>
 #include <rte_ring.h>
 
 #include "../common/wake.h"
@@ -61,6 +64,18 @@ __onvm_manager_alive(const struct onvm_nf_ctx *ctx)
 	return kill(ctx->sh->manager_pid, 0) == 0 || errno == EPERM;
 }
 
+/* Fetch a line in the state a store needs, in one transfer. */
+static inline void
+__onvm_prefetch_for_write(const void *p)
+{
+#ifdef RTE_ARCH_X86
+	/* A no-op hint on x86 CPUs that predate it. */
+	asm volatile("prefetchw %0" : : "m"(*(const volatile char *)p));
+#else
+	rte_prefetch0(p);
+#endif
+}
+
 int
 onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 		      unsigned int n)
@@ -70,6 +85,13 @@ onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 	/* No cache: NF lcore ids are not unique across processes. */
 	if (rte_mempool_generic_get(ctx->pool, (void **)pkts, n, NULL) < 0)
 		return -ENOBUFS;
+	/* The manager's core freed them last: fetch both header lines of
+	 * every packet at once, so that their transfers overlap. */
+	for (i = 0; i < n; i++) {
+		__onvm_prefetch_for_write(pkts[i]);
+		__onvm_prefetch_for_write(
+			RTE_PTR_ADD(pkts[i], RTE_CACHE_LINE_SIZE));
+	}
 	for (i = 0; i < n; i++) {
 		struct onvm_pkt_meta *meta = onvm_pkt_meta(pkts[i]);
 
@@ -178,6 +200,20 @@ __onvm_poll_messages(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 			h->msg(ctx, msg, user);
 }
 
+/* NFs sharing a core hand it over when idle, so a context switch should
+ * carry a whole batch: a woken NF of the batch policy waits for the running
+ * one to sleep instead of preempting it after its first burst. Fairness
+ * between them is unchanged. */
+static void
+__onvm_batch_policy(void)
+{
+	struct sched_param param = { .sched_priority = 0 };
+
+	/* A real-time NF keeps its policy; failing leaves the default. */
+	if (sched_getscheduler(0) == SCHED_OTHER)
+		sched_setscheduler(0, SCHED_BATCH, &param);
+}
+
 /* Shared-core idle: sleep until woken by the manager or the timeout. */
 static void
 __onvm_sleep(struct onvm_nf_ctx *ctx, uint64_t timeout_ns)
@@ -216,6 +252,8 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 
 	if (h->pkt == NULL && h->burst == NULL && h->verdict == NULL)
 		return -EINVAL;
+	if (ctx->nf->flags & ONVM_NF_FLAG_SHARED_CORE)
+		__onvm_batch_policy();
 	while (!onvm_nflib_stopping(ctx)) {
 		unsigned int n = rte_ring_dequeue_burst(ctx->nf->rx_ring,
 							(void **)pkts, burst,

@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The speed_tester, latency and shared-core benchmarks run end to end with
+tiny settings, and speed_tester's latency summary reads back right. They
+check that the programs work, not the figures."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+
+import pytest
+
+from onvm.bench.latency import parse_summary
+from onvm.bench.speed_chain import start_loop
+from tests.integration.harness import Manager, tool
+
+pytestmark = pytest.mark.timeout(300)
+
+TINY = ["--seconds", "0.5", "--repeat", "1"]
+
+
+def bench(tmp_path, scenario: str, *args: str, timeout: float = 150) -> dict:
+    out, png = tmp_path / f"{scenario}.json", tmp_path / f"{scenario}.png"
+    argv = [tool("onvm-bench"), scenario, *TINY, *args, "--json", str(out)]
+    proc = subprocess.Popen(argv + (["--plot", str(png)] if scenario != "shared-core" else []),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=tmp_path)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # SIGINT, not SIGKILL: the benchmark then stops what it started.
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+        pytest.fail(f"onvm-bench {scenario} took over {timeout} s:\n{stdout}{stderr}")
+    assert proc.returncode == 0, stdout + stderr
+    assert "Traceback" not in stderr
+    if scenario != "shared-core":
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    result = json.loads(out.read_text())
+    assert result["machine"]["dpdk"] and result["machine"]["cpus"] >= 1
+    assert result["layout"]["manager"] and result["repeat"] == 1
+    return result
+
+
+def positive(spread: dict) -> bool:
+    return 0 < spread["min"] <= spread["median"] <= spread["max"]
+
+
+def test_speed_tester_sweep(tmp_path):
+    result = bench(tmp_path, "speed_tester", "--max-length", "2")
+    assert [r["length"] for r in result["lengths"]] == [1, 2]
+    for row in result["lengths"]:
+        assert positive(row["loop_mpps"]) and positive(row["hop_mpps"])
+        # Every NF of the loop handles every packet: hops = loop x length.
+        assert row["hop_mpps"]["median"] == pytest.approx(
+            row["loop_mpps"]["median"] * row["length"], rel=0.05)
+    assert result["longest_vs_1_hop"] > 0
+
+
+def test_latency_sweep(tmp_path):
+    result = bench(tmp_path, "latency", "--lengths", "1,2", "--loads", "10,50")
+    assert {(p["length"], p["load_pct"]) for p in result["points"]} == {
+        (1, 10), (1, 50), (2, 10), (2, 50)}
+    assert all(v > 0 for v in result["max_loop_mpps"].values())
+    for point in result["points"]:
+        assert point["samples"] > 0 and positive(point["received_mpps"])
+        assert 0 < point["p50"]["median"] <= point["p99"]["median"] <= point["p999"]["median"]
+    assert [h["load_pct"] for h in result["per_hop"]] == [10, 50]
+    assert result["unit"] == "us"
+
+
+def test_shared_core(tmp_path):
+    result = bench(tmp_path, "shared-core", "--nfs", "2")
+    assert set(result["cases"]) == {"1", "2"}
+    for case in result["cases"].values():
+        assert positive(case["mpps"]) and case["balance"]["median"] > 0
+    assert result["ratio"] > 0
+    assert positive(result["nf_start"]["onvm_nf_ms"]) and positive(result["nf_start"]["binary_ms"])
+
+
+@pytest.mark.parametrize("length", [1, 2])
+def test_speed_tester_latency_summary_is_ordered(tmp_path, length):
+    """An open-loop run with --latency ends with percentiles that parse and
+    are ordered, and it sent about what --rate asked."""
+    mgr = Manager(tmp_path, ["--chain", "2,1"] if length == 2 else [])
+    try:
+        mgr.wait_ready()
+        tester, _ = start_loop(mgr, length, ["--rate", "200000", "--latency",
+                                             "--duration", "2"])
+        tester.wait(30)
+        summary = parse_summary(tester.output())
+        assert mgr.stop() == 0
+    finally:
+        mgr.cleanup()
+    lat, paced = summary["latency"], summary["paced"]
+    assert lat["samples"] > 0
+    assert 0 < lat["p50_ns"] <= lat["p99_ns"] <= lat["p999_ns"] <= lat["max_ns"]
+    assert lat["p50_ns"] <= lat["mean_ns"] * 10
+    assert paced["rate_pps"] == 200000
+    assert 0.5 * 200000 < paced["sent_pps"] <= 1.1 * 200000
+    assert summary["mpps"] > 0
