@@ -42,10 +42,10 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
         mod.add_args(p)
         p.add_argument("--json", type=Path, default=Path(f"bench-{name}.json"),
-                       help="JSON output (default bench-%(prog)s.json)")
+                       help=f"JSON output (default bench-{name}.json)")
         if hasattr(mod, "plot"):
             p.add_argument("--plot", type=Path, default=Path(f"bench-{name}.png"),
-                           help="PNG plot output")
+                           help=f"PNG plot output (default bench-{name}.png)")
     return parser
 
 
