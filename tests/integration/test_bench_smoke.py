@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
-import subprocess
 
 import pytest
 
-from onvm.bench.procs import tool
+from tests.integration.bench_run import run_bench
 
 pytestmark = [
     pytest.mark.timeout(300),
@@ -22,19 +20,8 @@ pytestmark = [
 
 def bench(tmp_path, scenario: str, timeout: float = 150) -> dict:
     out = tmp_path / f"{scenario}.json"
-    proc = subprocess.Popen([tool("onvm-bench"), scenario, "--seconds", "1", "--repeat", "1",
-                             "--json", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path)
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        # SIGINT, not SIGKILL: the benchmark then stops what it started.
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
-        pytest.fail(f"onvm-bench {scenario} took over {timeout} s:\n{stdout}{stderr}")
-    assert proc.returncode == 0, stdout + stderr
-    assert "Traceback" not in stderr
+    run_bench(tmp_path, scenario, ["--seconds", "1", "--repeat", "1", "--json", str(out)],
+              timeout)
     return json.loads(out.read_text())
 
 

@@ -6,14 +6,13 @@ check that the programs work, not the figures."""
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 
 import pytest
 
 from onvm.bench.latency import parse_summary
 from onvm.bench.speed_chain import start_loop
-from tests.integration.harness import Manager, tool
+from tests.integration.bench_run import run_bench
+from tests.integration.harness import Manager
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -22,19 +21,8 @@ TINY = ["--seconds", "0.5", "--repeat", "1"]
 
 def bench(tmp_path, scenario: str, *args: str, timeout: float = 150) -> dict:
     out, png = tmp_path / f"{scenario}.json", tmp_path / f"{scenario}.png"
-    argv = [tool("onvm-bench"), scenario, *TINY, *args, "--json", str(out)]
-    proc = subprocess.Popen(argv + (["--plot", str(png)] if scenario != "shared-core" else []),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path)
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        # SIGINT, not SIGKILL: the benchmark then stops what it started.
-        proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=60)
-        pytest.fail(f"onvm-bench {scenario} took over {timeout} s:\n{stdout}{stderr}")
-    assert proc.returncode == 0, stdout + stderr
-    assert "Traceback" not in stderr
+    plot = ["--plot", str(png)] if scenario != "shared-core" else []
+    run_bench(tmp_path, scenario, [*TINY, *args, "--json", str(out), *plot], timeout)
     if scenario != "shared-core":
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     result = json.loads(out.read_text())

@@ -14,22 +14,9 @@
 
 #include <onvm/flow.h>
 
+#include "../common/prefetch.h"
 #include "../common/wake.h"
 #include "mgr_internal.h"
-
-/* Fetch a line in the state a store needs. A line an NF has just written
- * would otherwise cross between the cores twice: once for the read of the
- * metadata, once more for the write that follows it. */
-static inline void
-__onvm_prefetch_for_write(const void *p)
-{
-#ifdef RTE_ARCH_X86
-	/* A no-op hint on x86 CPUs that predate it. */
-	asm volatile("prefetchw %0" : : "m"(*(const volatile char *)p));
-#else
-	rte_prefetch0(p);
-#endif
-}
 
 void
 __onvm_free_pkts(struct rte_mbuf **pkts, unsigned int n)

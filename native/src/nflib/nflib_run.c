@@ -14,6 +14,7 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
+#include "../common/prefetch.h"
 #include "../common/wake.h"
 #include "nflib_internal.h"
 
@@ -62,18 +63,6 @@ __onvm_manager_alive(const struct onvm_nf_ctx *ctx)
 	if (!__atomic_load_n(&ctx->sh->running, __ATOMIC_ACQUIRE))
 		return 0;
 	return kill(ctx->sh->manager_pid, 0) == 0 || errno == EPERM;
-}
-
-/* Fetch a line in the state a store needs, in one transfer. */
-static inline void
-__onvm_prefetch_for_write(const void *p)
-{
-#ifdef RTE_ARCH_X86
-	/* A no-op hint on x86 CPUs that predate it. */
-	asm volatile("prefetchw %0" : : "m"(*(const volatile char *)p));
-#else
-	rte_prefetch0(p);
-#endif
 }
 
 int
