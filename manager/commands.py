@@ -226,9 +226,9 @@ def _flow_list(m: Manager) -> list:
 
 # ---- stats ----
 
-@command("stats", "the latest stats snapshot (what the PUB socket streams)")
+@command("stats", "a stats snapshot taken now (the PUB socket streams the same)")
 def _stats(m: Manager) -> dict:
-    return m.latest_snapshot()
+    return m.snapshot()  # fresh: a script reading counters after a change sees it
 
 
 @command("stats.reset", "count from zero again")

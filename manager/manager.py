@@ -184,8 +184,8 @@ class Manager:
         snap["uptime"] = time.monotonic() - self.started
         snap["crashed_nfs"] = self.registry.crashed
         snap["reclaimed_mbufs"] = self.registry.reclaimed
+        self._last_snapshot = snap  # first: whoever reads stats.json may then ask for it
         write_json(snap, self.lock.dir / "stats.json")
-        self._last_snapshot = snap
         return snap
 
     # ---- stop ----

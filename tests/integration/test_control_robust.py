@@ -172,10 +172,11 @@ def test_prometheus_serves_the_counters(tmp_path, start_manager):
         return {(s.name, s.labels.get("nf_name", "")): s.value
                 for fam in text_string_to_metric_families(text) for s in fam.samples}
 
-    first = scrape()
+    key = ("onvm_nf_rx_packets_total", "speed_tester")
+    first = wait_until(lambda: (found := scrape()).get(key) and found, 20,
+                       "speed_tester's counters in the metrics")
     assert first[("onvm_up", "")] == 1
     time.sleep(0.5)
     second = scrape()
-    key = ("onvm_nf_rx_packets_total", "speed_tester")
     assert second[key] > first[key] > 0
     assert second[("onvm_pool_mbufs", "")] > 0
