@@ -10,17 +10,15 @@ is how idle rules expire.
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 
 from onvm import pydpdk
 from onvm.manager.protocol import BAD_ARGS, LIMIT, NOT_FOUND, ControlError
-from onvm.nflib.classifier import Classifier, Rule, RuleError
+from onvm.nflib.classifier import Classifier, Rule, RuleError, port_range
 
 ffi, lib = pydpdk.ffi, pydpdk.lib
 
-PORT_RANGE_RE = re.compile(r"([0-9]{1,5})(?:-([0-9]{1,5}))?")
 # A freed slot waits this long before reuse, so that late hits counted by
 # a worker still on the old rule set do not land on a new rule.
 SLOT_COOLDOWN = 1.0
@@ -28,15 +26,10 @@ SLOT_COOLDOWN = 1.0
 
 def parse_ports(value, what: str) -> tuple[int, int] | None:
     """80, "80", "1000-2000" or None/"any" (every port)."""
-    if value is None or value == "any":
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value)
-    m = PORT_RANGE_RE.fullmatch(value) if isinstance(value, str) else None
-    if not m:
-        raise ControlError(BAD_ARGS, f"{what} '{value}': give a port, lo-hi or any")
-    lo = int(m.group(1))
-    return (lo, int(m.group(2) or lo))
+    try:
+        return port_range(value)
+    except RuleError as e:
+        raise ControlError(BAD_ARGS, f"{what}: {e}") from None
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import os
+import re
 import weakref
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import numpy as np
 from onvm.errors import OnvmError
 from onvm.pydpdk import ffi, lib, strerror
 
+PORT_RANGE_RE = re.compile(r"([0-9]{1,5})(?:-([0-9]{1,5}))?")
 PROTOCOLS = {"any": 0, "icmp": 1, "tcp": 6, "udp": 17, "sctp": 132, "icmpv6": 58}
 _names = itertools.count()
 # Classifiers live in DPDK memory: they must be freed before the NF detaches.
@@ -61,6 +63,19 @@ def _proto(value) -> int:
     if isinstance(value, str) and value.lower() in PROTOCOLS:
         return PROTOCOLS[value.lower()]
     raise RuleError(f"protocol '{value}' is not one of {', '.join(PROTOCOLS)} or 0..255")
+
+
+def port_range(value) -> tuple[int, int] | None:
+    """A rule's port field as written: 80, "80", "1024-65535", or None or
+    "any" for every port (None). Bounds are checked when the rule is."""
+    if value is None or value == "any":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value, value)
+    m = PORT_RANGE_RE.fullmatch(value) if isinstance(value, str) else None
+    if m:
+        return (int(m.group(1)), int(m.group(2) or m.group(1)))
+    raise RuleError(f"port '{value}' is not a number, a range like 1024-65535 or 'any'")
 
 
 def _ports(value, what: str) -> tuple[int, int]:

@@ -21,22 +21,17 @@ import tomllib
 from pathlib import Path
 
 from onvm.nflib import DROP, NEXT, NF, Classifier, Rule, RuleError, main, verdict_table
+from onvm.nflib.classifier import port_range
 
 ACTIONS = {"pass": NEXT, "drop": DROP}
 RULE_KEYS = {"action", "proto", "src", "dst", "src_port", "dst_port"}
 
 
 def _port_range(value, where: str) -> tuple[int, int] | None:
-    if value is None or value == "any":
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return (value, value)
-    if isinstance(value, str):
-        lo, sep, hi = value.partition("-")
-        if lo.strip().isascii() and lo.strip().isdigit() and \
-                (not sep or (hi.strip().isascii() and hi.strip().isdigit())):
-            return (int(lo), int(hi) if sep else int(lo))
-    raise RuleError(f"{where}: port '{value}' is not a number, a range like 1024-65535 or 'any'")
+    try:
+        return port_range(value)
+    except RuleError as e:
+        raise RuleError(f"{where}: {e}") from None
 
 
 def load_rules(path: str | Path) -> tuple[list[Rule], list[int], int]:
