@@ -20,7 +20,6 @@ from onvm.manager.protocol import (
     UNKNOWN_COMMAND,
     ControlError,
 )
-from onvm.pydpdk import lib
 
 if TYPE_CHECKING:
     from onvm.manager.manager import Manager
@@ -155,7 +154,7 @@ def _nf_list(m: Manager) -> list:
 
 @command("nf.stop", "ask an NF to leave", id=Arg(int, required=True))
 def _nf_stop(m: Manager, id: int) -> dict:  # noqa: A002 - the protocol's name
-    if not 1 <= id < lib.ONVM_MAX_NFS or not any(s.nf_id == id for s in m.dp.nf_slots()):
+    if not m.dp.nf_occupied(id):
         raise ControlError(NOT_FOUND, f"no NF {id}")
     if not m.dp.nf_stop(id):
         raise ControlError(CONFLICT, f"NF {id} is not running")
@@ -233,7 +232,7 @@ def _stats(m: Manager) -> dict:
 
 @command("stats.reset", "count from zero again")
 def _stats_reset(m: Manager) -> dict:
-    m.stats.reset()
+    m.stats.reset(m.nf_names())
     m.snapshot()  # so that the next read is of the new counters
     return {"reset": True}
 
@@ -252,7 +251,7 @@ def _capture_start(m: Manager, path: str, port: int | None, nf: int | None,
         return m.captures.start("port", port, direction or "rx", path, count, seconds,
                                 snaplen, m.dp.port_enabled)
     return m.captures.start("nf", nf, direction or "in", path, count, seconds, snaplen,
-                            lambda i: any(s.nf_id == i for s in m.dp.nf_slots()))
+                            m.dp.nf_occupied)
 
 
 @command("capture.status", "a capture's progress (default: the latest)", id=Arg(int))

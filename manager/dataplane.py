@@ -132,6 +132,10 @@ class DataPlane:
             if self.sh.nfs[i].state != lib.ONVM_NF_FREE
         ]
 
+    def nf_occupied(self, nf_id: int) -> bool:
+        """True if slot `nf_id` holds an NF (in any state but free)."""
+        return 1 <= nf_id < lib.ONVM_MAX_NFS and self.sh.nfs[nf_id].state != lib.ONVM_NF_FREE
+
     def nf_dead(self, nf_id: int, generation: int) -> bool:
         """Tell the control worker; False if its ring is full (retry)."""
         return lib.onvm_mgr_nf_dead(self.sh, nf_id, generation) == 0

@@ -172,15 +172,18 @@ class Manager:
         except BlockingIOError:
             pass
 
-    def snapshot(self) -> dict:
-        names = {
+    def nf_names(self) -> dict[int, dict]:
+        """Who is in each occupied NF slot, for the stats."""
+        return {
             s.nf_id: {
                 "name": s.name, "service": s.service_id, "state": s.state, "pid": s.pid,
                 "instance": s.instance, "generation": s.generation,
             }
             for s in self.dp.nf_slots()
         }
-        snap = self.stats.snapshot(names)
+
+    def snapshot(self) -> dict:
+        snap = self.stats.snapshot(self.nf_names())
         snap["uptime"] = time.monotonic() - self.started
         snap["crashed_nfs"] = self.registry.crashed
         snap["reclaimed_mbufs"] = self.registry.reclaimed

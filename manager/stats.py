@@ -49,10 +49,9 @@ class Stats:
         # Raw counters at the last reset: the data plane's counters are
         # written by their owners only, so a reset is a subtraction here.
         self.base: dict = {"ports": {}, "nfs": {}, "dataplane": {}}
-        self._names: dict[int, dict] = {}
 
-    def reset(self) -> None:
-        raw = self._raw()
+    def reset(self, nf_names: dict[int, dict]) -> None:
+        raw = self._raw(nf_names)
         self.base = {
             "ports": {k: {c: p[c] for c in PORT_COUNTERS} for k, p in raw["ports"].items()},
             "nfs": {k: {"generation": n.get("generation"), **{c: n[c] for c in NF_COUNTERS}}
@@ -73,9 +72,8 @@ class Stats:
 
     def snapshot(self, nf_names: dict[int, dict]) -> dict:
         """Counters since the last reset, with rates since the last snapshot."""
-        self._names = nf_names
         now = time.monotonic()
-        snap = self._rebase(self._raw())
+        snap = self._rebase(self._raw(nf_names))
         elapsed = now - self.prev_time if self.prev else 0.0
         prev_ports = self.prev["ports"] if self.prev else {}
         prev_nfs = self.prev["nfs"] if self.prev else {}
@@ -92,7 +90,7 @@ class Stats:
         self.prev, self.prev_time = snap, now
         return snap
 
-    def _raw(self) -> dict:
+    def _raw(self, nf_names: dict[int, dict]) -> dict:
         """Counters since start."""
         counters = self.dp.counters()
         ports = {}
@@ -108,7 +106,7 @@ class Stats:
             }
         nfs = {
             str(nf_id): {
-                **self._names.get(nf_id, {}),
+                **nf_names.get(nf_id, {}),
                 **c,
                 "drop": c["act_drop"] + c["ring_full_drop"],
             }
