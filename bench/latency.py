@@ -194,28 +194,19 @@ def render(result: dict) -> str:
 
 
 def plot(result: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
     lengths = sorted({p["length"] for p in result["points"]})
     styles = {"p50": "o-", "p99": "s--", "p999": "^:"}
-    for length in lengths:
-        pts = [p for p in result["points"] if p["length"] == length]
-        loads = [p["load_pct"] for p in pts]
-        for key, style in styles.items():
-            ax.plot(loads, [p[key]["median"] for p in pts], style,
-                    label=f"{length} NF {key.replace('p999', 'p99.9')}")
-    ax.set_xlabel("offered load, % of the max loop rate")
-    ax.set_ylabel("end-to-end latency, us")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, ncol=len(lengths))
-    m = result["machine"]
-    ax.set_title(f"speed_tester loop latency, {m['cpus']} CPUs, DPDK {m['dpdk']} "
-                 f"(median of {result['repeat']})", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    with report.plot_axes(result, "speed_tester loop latency",
+                          f"median of {result['repeat']}", path) as ax:
+        for length in lengths:
+            pts = [p for p in result["points"] if p["length"] == length]
+            loads = [p["load_pct"] for p in pts]
+            for key, style in styles.items():
+                ax.plot(loads, [p[key]["median"] for p in pts], style,
+                        label=f"{length} NF {key.replace('p999', 'p99.9')}")
+        ax.set_xlabel("offered load, % of the max loop rate")
+        ax.set_ylabel("end-to-end latency, us")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, ncol=len(lengths))
 

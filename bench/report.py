@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -28,3 +30,22 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
 
 def write_json(result: dict, path: Path) -> None:
     path.write_text(json.dumps(result, indent=2) + "\n")
+
+
+@contextmanager
+def plot_axes(result: dict, title: str, figures: str, path: Path) -> Iterator:
+    """Axes to draw a sweep on; saved to `path` as a PNG titled with the
+    machine and what the points are (`figures`, e.g. "median of 3")."""
+    import matplotlib
+    matplotlib.use("Agg")  # no display: benchmarks run headless
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    try:
+        yield ax
+        m = result["machine"]
+        ax.set_title(f"{title}, {m['cpus']} CPUs, DPDK {m['dpdk']} ({figures})", fontsize=9)
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)

@@ -175,28 +175,19 @@ def render(result: dict) -> str:
 
 
 def plot(result: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     lengths = [r["length"] for r in result["lengths"]]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for key, label in (("hop_mpps", "hop Mpps (NF hops/s)"),
-                       ("loop_mpps", "loop Mpps (back at speed_tester)")):
-        figures = [r[key] for r in result["lengths"]]
-        med = [f["median"] for f in figures]
-        err = [[f["median"] - f["min"] for f in figures],
-               [f["max"] - f["median"] for f in figures]]
-        ax.errorbar(lengths, med, yerr=err, marker="o", capsize=3, label=label)
-    ax.set_xlabel("chain length (NFs in the loop, speed_tester included)")
-    ax.set_ylabel("Mpps")
-    ax.set_xticks(lengths)
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    m = result["machine"]
-    ax.set_title(f"speed_tester loop, {m['cpus']} CPUs, DPDK {m['dpdk']} "
-                 f"(median, min-max of {result['repeat']})", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    with report.plot_axes(result, "speed_tester loop",
+                          f"median, min-max of {result['repeat']}", path) as ax:
+        for key, label in (("hop_mpps", "hop Mpps (NF hops/s)"),
+                           ("loop_mpps", "loop Mpps (back at speed_tester)")):
+            figures = [r[key] for r in result["lengths"]]
+            med = [f["median"] for f in figures]
+            err = [[f["median"] - f["min"] for f in figures],
+                   [f["max"] - f["median"] for f in figures]]
+            ax.errorbar(lengths, med, yerr=err, marker="o", capsize=3, label=label)
+        ax.set_xlabel("chain length (NFs in the loop, speed_tester included)")
+        ax.set_ylabel("Mpps")
+        ax.set_xticks(lengths)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend()
