@@ -140,6 +140,8 @@ __onvm_flush_all(struct __onvm_worker *w)
 	}
 }
 
+/* For the control worker's code in other files; the loop below calls the
+ * inlined version. */
 void
 __onvm_flush(struct __onvm_worker *w)
 {
@@ -422,6 +424,6 @@ onvm_mgr_worker_main(void *arg)
 				 __ATOMIC_RELEASE);
 	}
 	__onvm_poll_nfs(w);
-	__onvm_flush(w);
+	__onvm_flush_all(w);
 	return 0;
 }
