@@ -1,16 +1,19 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Running a manager and its NFs as real processes, for benchmarks (and
-tests): unique names, readiness and stats from the runtime directory, and
-cleanup of every process, hugepage file and runtime file on every path."""
+"""Running a manager and its NFs as real processes, for benchmarks, tests
+and the demo: unique names, readiness and stats from the runtime directory,
+output kept in a log file (and echoed live if asked), and cleanup of every
+process, hugepage file and runtime file on every path."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -38,14 +41,42 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str, step:
 
 
 class Proc:
-    """A process in its own session, its output in a log file."""
+    """A process in its own session (so its group can be killed with it),
+    its output in a log file.
 
-    def __init__(self, argv: list[str], log: Path) -> None:
+    With `echo`, the output goes through a pipe instead: a thread copies it
+    to the log and calls `echo` with each line as it comes, for programs
+    that show their children's output live.
+    """
+
+    def __init__(self, argv: list[str], log: Path, label: str | None = None,
+                 echo: Callable[[str], None] | None = None) -> None:
         self.argv = argv
+        self.label = label or Path(argv[0]).name
         self.log_path = log
         self._log = open(log, "wb")
-        self.popen = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        self._echo = echo
+        self._copier: threading.Thread | None = None
+        self.popen = subprocess.Popen(argv, stdout=subprocess.PIPE if echo else self._log,
+                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                      start_new_session=True)
+        if echo:
+            self._copier = threading.Thread(target=self._copy_output, daemon=True)
+            self._copier.start()
+
+    def _copy_output(self) -> None:
+        for line in self.popen.stdout:
+            try:
+                self._log.write(line)
+                self._log.flush()
+            except ValueError:  # log closed: kill() stopped waiting for this copy
+                return
+            self._echo(line.decode(errors="replace").rstrip("\n"))
+
+    def _output_complete(self, timeout: float = 5.0) -> None:
+        """Once the process has ended: wait until the log holds all it wrote."""
+        if self._copier is not None:
+            self._copier.join(timeout)
 
     @property
     def pid(self) -> int:
@@ -55,8 +86,39 @@ class Proc:
         return self.popen.poll() is None
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
+
+    def lines(self) -> list[str]:
+        """Its output lines so far; while it runs, not one still being written."""
+        running = self.alive()
+        if not running:
+            self._output_complete()
+        text = self.output()
+        lines = text.splitlines()
+        if lines and not text.endswith("\n") and running:
+            lines.pop()
+        return lines
+
+    def last_line(self) -> str:
+        lines = self.lines()
+        return lines[-1] if lines else "(no output)"
+
+    def wait_line(self, pattern: str, timeout: float, after: int = 0) -> str | None:
+        """The first output line, from line number `after` on, in which the
+        regular expression `pattern` is found; None if the process ends or
+        `timeout` passes first."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            ended = not self.alive()  # before reading: then its last lines are in what is read
+            for line in self.lines()[after:]:
+                if regex.search(line):
+                    return line
+            if ended or time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
 
     def signal(self, sig: int) -> None:
         if self.alive():
@@ -64,11 +126,24 @@ class Proc:
 
     def wait(self, timeout: float) -> int:
         try:
-            return self.popen.wait(timeout)
+            code = self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             raise TimeoutError(
-                f"{self.argv[0]} did not exit within {timeout} s; output:\n{self.output()}"
+                f"{self.label} did not exit within {timeout} s; output:\n{self.output()}"
             ) from None
+        self._output_complete()
+        return code
+
+    def wait_or_kill(self, timeout: float) -> int | None:
+        """Wait up to `timeout` for the process to end (after a stop signal),
+        then kill its group. Returns the exit code, or None if it was killed."""
+        try:
+            code = self.popen.wait(max(timeout, 0))
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+        self._output_complete()
+        return code
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time used so far (0 once it has exited)."""
@@ -85,20 +160,25 @@ class Proc:
             except ProcessLookupError:
                 pass
             self.popen.wait(10)
+        self._output_complete()
         self._log.close()
 
 
 class ManagerProc(Proc):
-    """`onvm-manager start` under a unique name, with its NFs."""
+    """`onvm-manager start` under a unique name, with its NFs. With `echo`,
+    its output and its NFs' are echoed live (see Proc); `stats_interval`
+    is the seconds between the stats tables it prints (0: none)."""
 
     def __init__(self, workdir: Path, args: list[str], name: str | None = None,
-                 prefix: str = "mgr") -> None:
+                 prefix: str = "mgr", echo: Callable[[str], None] | None = None,
+                 stats_interval: float = 0) -> None:
         self.name = name or f"{prefix}-{uuid.uuid4().hex[:8]}"
         self.workdir = workdir
         self.nfs: list[Proc] = []
-        argv = [tool("onvm-manager"), "start", "--name", self.name, "--stats-interval", "0",
-                *args]
-        super().__init__(argv, workdir / f"manager-{self.name}.log")
+        argv = [tool("onvm-manager"), "start", "--name", self.name,
+                "--stats-interval", f"{stats_interval:g}", *args]
+        super().__init__(argv, workdir / f"manager-{self.name}.log", label="onvm-manager",
+                         echo=echo)
 
     def wait_ready(self, timeout: float = 30.0) -> ManagerProc:
         ready = runtime_dir(self.name) / "ready"
@@ -134,7 +214,8 @@ class ManagerProc(Proc):
         """Start a bundled or file NF for this manager; by default wait until it runs."""
         log = self.workdir / f"nf-{Path(nf).name}-{service}-{len(self.nfs)}.log"
         proc = Proc([tool("onvm-nf"), nf, "--service", str(service), "--name", self.name,
-                     *nf_args], log)
+                     *nf_args], log, label=f"{Path(nf).name} (service {service})",
+                    echo=self._echo)
         self.nfs.append(proc)
         if wait:
             self.wait_nf_running(proc, timeout)
@@ -163,9 +244,13 @@ class ManagerProc(Proc):
             nf.wait(10)
         return code
 
-    def cleanup(self) -> None:
+    def cleanup(self) -> bool:
+        """Kill whatever still runs and remove the manager's files. True if
+        there were files to remove: a manager that stops by itself removes
+        its own, so files left mean it crashed or was killed."""
         for nf in self.nfs:
             nf.kill()
         self.kill()
-        remove_dpdk_files(self.name)
+        left = remove_dpdk_files(self.name) > 0 or runtime_dir(self.name).exists()
         shutil.rmtree(runtime_dir(self.name), ignore_errors=True)
+        return left

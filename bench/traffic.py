@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Traffic for benchmarks and tests: pcap files read and written exactly,
-and packet sets built with scapy."""
+"""Traffic for benchmarks, tests and the demo: pcap files read and written
+exactly, and packet sets built with scapy."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def write_pcap(path: Path, packets: list[bytes]) -> Path:
 def read_pcap(path: Path) -> list[bytes]:
     """Raw frames of a pcap file (micro- or nanosecond, little-endian)."""
     data = Path(path).read_bytes()
-    magic = struct.unpack_from("<I", data, 0)[0]
+    magic = struct.unpack_from("<I", data, 0)[0] if len(data) >= len(PCAP_HEADER) else None
     if magic not in (0xA1B2C3D4, 0xA1B23C4D):
         raise ValueError(f"{path} is not a little-endian pcap file")
     off, frames = 24, []
@@ -35,24 +35,67 @@ def read_pcap(path: Path) -> list[bytes]:
     return frames
 
 
-def five_tuple_packets(count: int, flows: int, size: int = 64, seed: int = 5) -> list[bytes]:
-    """TCP and UDP over IPv4 and IPv6 (3:1), `flows` distinct 5-tuples."""
-    from scapy.layers.inet import IP, TCP, UDP
+def mixed_traffic(count: int, shapes: int = 1500, seed: int = 1) -> list[bytes]:
+    """`count` Ethernet frames of 60 to 1514 bytes: TCP and UDP over IPv4,
+    ICMP, IPv6, VLAN-tagged IPv4 and ARP, drawn from `shapes` scapy-built
+    frames of random flows. Each frame's source MAC carries its sequence
+    number (no checksum covers it), so every frame is unique and any loss
+    or reordering shows when output is compared with input."""
+    # Imported here: scapy comes with the test extras, and the pcap
+    # functions above are used without it.
+    from scapy.layers.inet import ICMP, IP, TCP, UDP
     from scapy.layers.inet6 import IPv6
-    from scapy.layers.l2 import Ether
+    from scapy.layers.l2 import ARP, Dot1Q, Ether
+    from scapy.packet import Padding, Raw
 
     rng = random.Random(seed)
-    out = []
-    for _ in range(count):
-        flow = rng.randrange(flows)
-        eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02")
-        if flow % 4 == 3:
-            ip = IPv6(src=f"2001:db8:{flow % 7}::{flow:x}", dst=f"2001:db8:ff::{flow % 5}")
-        else:
-            ip = IP(src=f"10.{flow % 3}.{(flow >> 8) & 0xFF}.{flow & 0xFF}",
-                    dst=f"192.168.{flow % 11}.1")
-        l4 = TCP(sport=1024 + flow, dport=(80, 443, 22, 53, 8080)[flow % 5]) if flow % 2 \
-            else UDP(sport=1024 + flow, dport=(53, 123, 443, 5000)[flow % 4])
-        pkt = bytes(eth / ip / l4)
-        out.append(pkt + bytes(max(0, size - len(pkt))) if len(pkt) < size else pkt)
-    return out
+
+    def payload(header_len: int) -> Raw:
+        return Raw(rng.randbytes(max(rng.randint(60, 1514) - header_len, 0)))
+
+    def ether() -> Ether:
+        return Ether(src="02:00:00:00:00:01", dst=f"02:00:00:00:01:{rng.randrange(256):02x}")
+
+    def ipv4() -> IP:
+        return IP(src=f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+                  dst=f"192.168.{rng.randrange(256)}.{rng.randrange(1, 255)}")
+
+    def tcp_or_udp() -> tuple[TCP | UDP, int]:
+        """The header of a random flow, and its length."""
+        sport, dport = rng.randrange(1024, 65536), rng.choice([22, 53, 80, 443, 8080])
+        if rng.random() < 0.5:
+            return TCP(sport=sport, dport=dport, flags="PA"), 20
+        return UDP(sport=sport, dport=dport), 8
+
+    def l4_over_ipv4():
+        l4, l4_len = tcp_or_udp()
+        return ether() / ipv4() / l4 / payload(14 + 20 + l4_len)
+
+    def icmp():
+        return ether() / ipv4() / ICMP(id=rng.randrange(65536)) / payload(14 + 20 + 8)
+
+    def l4_over_ipv6():
+        ip = IPv6(src=f"fd00::{rng.randrange(1, 65536):x}",
+                  dst=f"fd01::{rng.randrange(1, 65536):x}")
+        l4, l4_len = tcp_or_udp()
+        return ether() / ip / l4 / payload(14 + 40 + l4_len)
+
+    def vlan():
+        l4, l4_len = tcp_or_udp()
+        return (ether() / Dot1Q(vlan=rng.randrange(1, 4095)) / ipv4() / l4
+                / payload(14 + 4 + 20 + l4_len))
+
+    def arp():
+        request = ARP(psrc=f"10.0.0.{rng.randrange(1, 255)}",
+                      pdst=f"10.0.0.{rng.randrange(1, 255)}")
+        broadcast = Ether(src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff")
+        return broadcast / request / Padding(bytes(18))  # 42 -> 60 bytes, the Ethernet minimum
+
+    weights = {l4_over_ipv4: 55, icmp: 10, l4_over_ipv6: 15, vlan: 12, arp: 8}
+    makers = rng.choices(list(weights), weights=list(weights.values()), k=min(shapes, count))
+    templates = [bytes(make()) for make in makers]
+    frames = []
+    for seq in range(count):
+        template = rng.choice(templates)
+        frames.append(template[:6] + b"\x02\x00" + seq.to_bytes(4, "big") + template[12:])
+    return frames

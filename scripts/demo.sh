@@ -11,4 +11,4 @@ VENV="${ONVM_VENV:-$ROOT/.venv}"
 
 "$ROOT/scripts/setup.sh"
 cd "$ROOT"
-exec "$VENV/bin/python" -m onvm.manager.demo "$@"
+exec "$VENV/bin/python" -m onvm.bench.demo "$@"
