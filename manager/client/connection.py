@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Python client of a running manager's control server.
+
+    with Client(name="onvm") as c:
+        c.call("chain.set", name="web", hops="2,out:1")
+        for nf in c.call("nf.list"):
+            ...
+
+Over TCP, pass the server's public key file and this client's secret key
+file (made by `onvm-ctl keys DIR`): the connection is CURVE-encrypted and
+the manager only answers keys it was told to trust.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.auth
+
+from onvm.manager import protocol
+from onvm.errors import ControlError
+
+TIMEOUT = "timeout"  # error code of a request that got no reply in time
+UNREACHABLE = "unreachable"
+
+
+class Client:
+    def __init__(self, name: str = "onvm", endpoint: str | None = None, *,
+                 timeout: float = 5.0, server_key: str | Path | None = None,
+                 client_key: str | Path | None = None) -> None:
+        self.name = name
+        self.endpoint = endpoint or protocol.control_endpoint(name)
+        self.timeout = timeout
+        self._curve = self._load_curve(server_key, client_key)
+        self._ids = itertools.count(1)
+        self.ctx = zmq.Context()
+        self.sock: zmq.Socket | None = None
+        if self.endpoint.startswith("ipc://"):
+            path = Path(self.endpoint[len("ipc://"):])
+            if not path.exists():
+                raise ControlError(UNREACHABLE, f"no manager '{name}' is running here "
+                                   f"({path} does not exist): start one with onvm-manager start")
+        self._connect()
+
+    @staticmethod
+    def _load_curve(server_key, client_key):
+        if server_key is None and client_key is None:
+            return None
+        if server_key is None or client_key is None:
+            raise ControlError(protocol.BAD_ARGS, "CURVE needs both the server's public key "
+                               "and this client's secret key")
+        try:
+            server_public, _ = zmq.auth.load_certificate(str(server_key))
+            public, secret = zmq.auth.load_certificate(str(client_key))
+        except (OSError, ValueError) as e:
+            raise ControlError(protocol.BAD_ARGS, f"cannot read CURVE keys: {e}") from None
+        if secret is None:
+            raise ControlError(protocol.BAD_ARGS, f"{client_key} holds no secret key")
+        return server_public, public, secret
+
+    def _socket(self, kind: int) -> zmq.Socket:
+        sock = self.ctx.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        # A DEALER with no working connection (manager gone, CURVE refused)
+        # would block on send: give up after the timeout instead.
+        sock.setsockopt(zmq.SNDTIMEO, int(self.timeout * 1000))
+        if self._curve:
+            sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = self._curve
+        return sock
+
+    def _connect(self) -> None:
+        # DEALER, not REQ: a lost reply never wedges the socket; a stale one
+        # is recognised by its id and skipped.
+        self.sock = self._socket(zmq.DEALER)
+        self.sock.connect(self.endpoint)
+
+    def call(self, cmd: str, **args: Any) -> Any:
+        """Send one request and return its result; raises ControlError."""
+        req_id = next(self._ids)
+        msg = protocol.request(cmd, {k: v for k, v in args.items() if v is not None}, req_id)
+        deadline_ms = int(self.timeout * 1000)
+        try:
+            self.sock.send(protocol.pack(msg))
+        except zmq.Again:
+            self._reconnect()
+            raise ControlError(TIMEOUT, f"cannot reach {self.endpoint} within "
+                               f"{self.timeout:g} s (over TCP: are the keys right?)") from None
+        while self.sock.poll(deadline_ms, zmq.POLLIN):
+            reply = protocol.unpack(self.sock.recv())
+            if not isinstance(reply, dict) or reply.get("id") != req_id:
+                continue  # the late reply of an earlier, timed-out request
+            if reply.get("ok"):
+                return reply.get("result")
+            err = reply.get("error") or {}
+            raise ControlError(err.get("code", "?"), err.get("message", "?"))
+        self._reconnect()
+        raise ControlError(TIMEOUT, f"no reply from {self.endpoint} within {self.timeout:g} s "
+                           "(is the manager running? over TCP: are the keys right?)")
+
+    def _reconnect(self) -> None:
+        """Start afresh, so that a late reply cannot be taken for the next."""
+        self.sock.close(linger=0)
+        self._connect()
+
+    def stats_stream(self, endpoint: str | None = None, timeout: float | None = None
+                     ) -> Iterator[dict]:
+        """Yield stats snapshots as the manager publishes them."""
+        if endpoint is None:
+            if self.endpoint.startswith("ipc://"):
+                endpoint = protocol.stats_endpoint(self.name)
+            else:  # tcp://host:port serves stats on port + 1
+                host, _, port = self.endpoint.rpartition(":")
+                endpoint = f"{host}:{int(port) + 1}"
+        sub = self._socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, protocol.STATS_TOPIC)
+        sub.connect(endpoint)
+        try:
+            wait_ms = None if timeout is None else int(timeout * 1000)
+            while sub.poll(wait_ms, zmq.POLLIN):
+                _topic, data = sub.recv_multipart()
+                yield protocol.unpack(data)
+        finally:
+            sub.close(linger=0)
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close(linger=0)
+            self.sock = None
+        self.ctx.destroy(linger=0)  # also ends a stats stream left open
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,353 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""`onvm-ctl`: operate a running manager over its control protocol.
+
+    onvm-ctl [--name NAME | --connect tcp://HOST:PORT --keys DIR] [--json] COMMAND ...
+
+Each subcommand is one request through onvm.manager.client (a few for the
+ones that wait); docs/CONTROL.md has the protocol. Exit codes: 0 ok, 1 an
+error reply, 2 usage, 3 the manager is unreachable or did not answer,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import zmq
+import zmq.auth
+
+from onvm.manager.client import text as tables
+from onvm.manager.client.connection import TIMEOUT, UNREACHABLE, Client
+from onvm.manager.protocol import NOT_FOUND, ControlError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+POLL_SECONDS = 0.1  # capture.status and service.list polling
+SCALE_WAIT_SECONDS = 30.0
+DEFAULT_CAPTURE_COUNT = 100
+
+
+class UsageError(Exception):
+    """Arguments argparse accepted but that do not go together."""
+
+
+# ---- the commands ----
+# Each takes (client, args) and returns (result, human text); main prints
+# one or the other.
+
+def _simple(cmd: str, text, **from_args):
+    """A command that is one request; from_args maps its arguments to ours."""
+    def run(client, args):
+        result = client.call(cmd, **{k: getattr(args, v) for k, v in from_args.items()})
+        return result, text(result, args)
+    return run
+
+
+def _flow_add(client, args):
+    rule = client.call("flow.add", chain=args.chain, src=args.src, dst=args.dst,
+                       proto=_number_or_text(args.proto), sport=_number_or_text(args.sport),
+                       dport=_number_or_text(args.dport), idle_timeout=args.idle_timeout)
+    return rule, tables.flows([rule])
+
+
+def _number_or_text(value: str | None) -> int | str | None:
+    """Ports and protocols: numbers as ints, ranges and names as given."""
+    return int(value) if value is not None and re.fullmatch("[0-9]+", value) else value
+
+
+def _stats(client, args):
+    if args.action == "reset":
+        return client.call("stats.reset"), "counters reset"
+    if args.count is not None and not args.watch:
+        raise UsageError("--count goes with --watch")
+    if not args.watch:
+        snap = client.call("stats")
+        return snap, tables.snapshot(snap, args.connect or args.name)
+    _watch(client, args)
+    return None, None
+
+
+def _watch(client, args) -> None:
+    """Print snapshots from the PUB socket as they come, until Ctrl-C or --count."""
+    stream = client.stats_stream(timeout=args.timeout)
+    shown = 0
+    try:
+        for snap in stream:
+            if args.json:
+                print(json.dumps(snap), flush=True)
+            else:
+                print(("\n" if shown else "") + tables.snapshot(snap, args.connect or args.name),
+                      flush=True)
+            shown += 1
+            if args.count and shown >= args.count:
+                return
+    except KeyboardInterrupt:
+        return
+    finally:
+        stream.close()  # its SUB socket must close before the client's context ends
+    raise ControlError(TIMEOUT, f"no stats snapshot within {args.timeout:g} s")
+
+
+def _scale(client, args):
+    result = client.call("service.scale", service=args.service, instances=args.instances,
+                         nf=args.nf, nf_args=args.nf_args or None)
+    if not args.wait:
+        return result, tables.scaled(result)
+    if not args.json:
+        print(tables.scaled(result), flush=True)
+    deadline = time.monotonic() + SCALE_WAIT_SECONDS
+    while True:
+        running = next((s for s in client.call("service.list") if s["id"] == args.service),
+                       {"id": args.service, "instances": 0, "nfs": [], "names": []})
+        if running["instances"] == args.instances:
+            return {**result, "running": running}, tables.service_ready(running)
+        if time.monotonic() >= deadline:
+            logs = ", ".join(s["log"] for s in result.get("started", []))
+            raise ControlError("not_ready", f"service {args.service} has "
+                               f"{running['instances']} of {args.instances} instances after "
+                               f"{SCALE_WAIT_SECONDS:g} s" + (f"; see {logs}" if logs else ""))
+        time.sleep(POLL_SECONDS)
+
+
+def _capture(client, args):
+    if args.port is not None and args.direction not in (None, "rx", "tx"):
+        raise UsageError("a port's direction is rx or tx")
+    if args.nf is not None and args.direction not in (None, "in", "out"):
+        raise UsageError("an NF's direction is in or out")
+    count = args.count
+    if count is None and args.seconds is None:
+        count = DEFAULT_CAPTURE_COUNT
+    # The manager writes the file, so a relative path would land in its cwd.
+    path = os.path.abspath(args.write)
+    started = client.call("capture.start", path=path, port=args.port, nf=args.nf,
+                          direction=args.direction, count=count, seconds=args.seconds,
+                          snaplen=args.snaplen)
+    status = _wait_capture(client, started["id"])
+    if status["state"] == "failed":
+        raise ControlError("capture_failed", f"capture {status['id']} of {status['target']} "
+                           f"failed: {status['error']}")
+    return status, (f"captured {status['packets']} packets of {status['target']} to "
+                    f"{status['path']} ({status['missed']} missed)")
+
+
+def _wait_capture(client, capture_id: int) -> dict:
+    """Poll until the capture is done or failed; a Ctrl-C ends it early."""
+    while True:
+        try:
+            status = client.call("capture.status", id=capture_id)
+            if status["state"] in ("done", "failed"):
+                return status
+            time.sleep(POLL_SECONDS)
+        except KeyboardInterrupt:
+            try:
+                client.call("capture.stop", id=capture_id)
+            except ControlError as e:
+                if e.code != NOT_FOUND:  # not_found: it ended on its own meanwhile
+                    raise
+
+
+def _keys(args):
+    """Make a server and a client CURVE key pair, the client's trusted."""
+    base = Path(args.dir)
+    authorized = base / "authorized"
+    files = [base / f for f in ("server.key", "server.key_secret", "client.key",
+                                "client.key_secret")] + [authorized / "client.key"]
+    existing = [str(f) for f in files if f.exists()]
+    if existing:
+        raise ControlError("exists", f"{', '.join(existing)} already exist(s): "
+                           "refusing to overwrite keys; choose another directory")
+    old = os.umask(0o077)  # secret keys are born readable by their owner only
+    try:
+        for d in (base, authorized):
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        zmq.auth.create_certificates(base, "server")
+        zmq.auth.create_certificates(base, "client")
+        shutil.copyfile(base / "client.key", authorized / "client.key")
+    except OSError as e:
+        raise ControlError("io", f"cannot write keys to {base}: {e.strerror or e}") from None
+    finally:
+        os.umask(old)
+    result = {"dir": str(base.resolve()), "files": [str(f) for f in files]}
+    return result, tables.keys_made(result)
+
+
+# ---- the parser ----
+
+def _parser() -> argparse.ArgumentParser:
+    # The global options are accepted before or after the subcommand: each
+    # subparser repeats them with SUPPRESS so an absent one keeps its default.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(
+        prog="onvm-ctl", description="Operate a running onvm manager.",
+        epilog="docs/CONTROL.md describes every command and the protocol.")
+    _add_global_options(parser, None)
+    parser.set_defaults(name="onvm", timeout=5.0, json=False)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name, run, help_text, parent=sub):
+        p = parent.add_parser(name, help=help_text, description=help_text, parents=[common])
+        p.set_defaults(run=run)
+        return p
+
+    add("status", _simple("status", lambda r, a: tables.status(r)), "the manager at a glance")
+    add("version", _simple("version", lambda r, a: tables.version(r)), "versions")
+    add("help", _simple("help", lambda r, a: tables.commands(r)), "the server's commands")
+    add("shutdown", _simple("shutdown", lambda r, a: f"manager '{a.name}' is shutting down"),
+        "stop every NF, then the manager")
+    group = sub.add_parser("port", help="ports").add_subparsers(dest="action", required=True)
+    add("list", _simple("port.list", lambda r, a: tables.ports(r)), "ports and counters", group)
+
+    group = sub.add_parser("nf", help="NFs").add_subparsers(dest="action", required=True)
+    add("list", _simple("nf.list", lambda r, a: tables.nfs(r)), "NFs and counters", group)
+    add("stop", _simple("nf.stop", lambda r, a: f"NF {r['id']} is stopping", id="id"),
+        "ask an NF to leave", group).add_argument("id", type=int)
+
+    group = sub.add_parser("service", help="services").add_subparsers(dest="action",
+                                                                      required=True)
+    add("list", _simple("service.list", lambda r, a: tables.services(r)),
+        "services and their instances", group)
+
+    group = sub.add_parser("chain", help="chains").add_subparsers(dest="action", required=True)
+    add("list", _simple("chain.list", lambda r, a: tables.chains(r)), "chains", group)
+    # dest chain_name: "name" is the manager's (--name).
+    p = add("set", _simple("chain.set", lambda r, a: tables.chains([r]), name="chain_name",
+                           hops="hops"), "create or replace a chain", group)
+    p.add_argument("chain_name", metavar="NAME",
+                   help="chain name; 'default' is the chain of unmatched packets")
+    p.add_argument("hops", help="service ids and out:PORT, e.g. 1,2,out:1")
+    add("delete", _simple("chain.delete", lambda r, a: f"deleted chain '{r['name']}'",
+                          name="chain_name"), "delete a chain", group
+        ).add_argument("chain_name", metavar="NAME")
+
+    group = sub.add_parser("flow", help="flow rules").add_subparsers(dest="action",
+                                                                    required=True)
+    add("list", _simple("flow.list", lambda r, a: tables.flows(r)), "flow rules", group)
+    p = add("add", _flow_add, "steer a 5-tuple to a chain", group)
+    p.add_argument("--src", metavar="CIDR")
+    p.add_argument("--dst", metavar="CIDR")
+    p.add_argument("--proto", metavar="P", help="tcp, udp, icmp, ... or a number")
+    p.add_argument("--sport", metavar="P|LO-HI")
+    p.add_argument("--dport", metavar="P|LO-HI")
+    p.add_argument("--chain", required=True, metavar="NAME")
+    p.add_argument("--idle-timeout", type=float, metavar="S", help="delete after S idle seconds")
+    add("delete", _simple("flow.delete", lambda r, a: f"deleted flow rule {r['id']}", id="id"),
+        "delete a flow rule", group).add_argument("id", type=int)
+
+    p = add("stats", _stats, "a stats table; --watch for a stream; 'reset' to zero them")
+    p.add_argument("action", nargs="?", choices=["reset"])
+    p.add_argument("--watch", action="store_true", help="print snapshots as they are published")
+    p.add_argument("--count", type=int, metavar="N", help="with --watch: stop after N")
+
+    p = add("scale", _scale, "run N instances of a bundled NF for a service "
+            "(NF arguments after --)")
+    p.add_argument("service", type=int)
+    p.add_argument("--nf", metavar="NAME", help="the bundled NF to start (to scale up)")
+    p.add_argument("--instances", type=int, required=True, metavar="N")
+    p.add_argument("--wait", action="store_true",
+                   help=f"wait up to {SCALE_WAIT_SECONDS:g} s for N instances")
+
+    p = add("capture", _capture, "capture packets to a pcapng file")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--port", type=int, metavar="ID")
+    target.add_argument("--nf", type=int, metavar="ID")
+    p.add_argument("--direction", choices=["rx", "tx", "in", "out"],
+                   help="rx|tx for a port (default rx), in|out for an NF (default in)")
+    p.add_argument("--count", type=int, metavar="N",
+                   help=f"packets (default {DEFAULT_CAPTURE_COUNT} if no --seconds)")
+    p.add_argument("--seconds", type=float, metavar="T")
+    p.add_argument("--snaplen", type=int, metavar="B")
+    p.add_argument("-w", dest="write", required=True, metavar="FILE")
+
+    add("keys", None, "create CURVE keys for the TCP endpoint").add_argument("dir", metavar="DIR")
+    return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default) -> None:
+    p = parser.add_argument_group("global options")
+    p.add_argument("--name", default=default, help="manager name (default onvm)")
+    p.add_argument("--connect", default=default, metavar="tcp://HOST:PORT",
+                   help="a TCP endpoint instead of the local ipc socket")
+    p.add_argument("--server-key", default=default, metavar="FILE",
+                   help="the server's public CURVE key")
+    p.add_argument("--client-key", default=default, metavar="FILE",
+                   help="this client's secret CURVE key")
+    p.add_argument("--keys", default=default, metavar="DIR",
+                   help="DIR/server.key and DIR/client.key_secret")
+    p.add_argument("--json", action="store_true", default=default,
+                   help="print the raw result as JSON")
+    p.add_argument("--timeout", type=float, default=default, metavar="SECONDS",
+                   help="seconds to wait for each reply (default 5)")
+
+
+# ---- main ----
+
+def _connect(args) -> Client:
+    server_key, client_key = args.server_key, args.client_key
+    if args.keys:
+        if server_key or client_key:
+            raise UsageError("give --keys DIR or --server-key/--client-key, not both")
+        server_key = Path(args.keys, "server.key")
+        client_key = Path(args.keys, "client.key_secret")
+    if args.connect and not re.fullmatch(r"tcp://.+:[0-9]{1,5}|ipc://.+", args.connect):
+        raise UsageError(f"--connect {args.connect}: give tcp://HOST:PORT")
+    return Client(name=args.name, endpoint=args.connect, timeout=args.timeout,
+                  server_key=server_key, client_key=client_key)
+
+
+def _run(args) -> tuple[object, str | None]:
+    if args.command == "keys":
+        return _keys(args)
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be more than 0 seconds")
+    client = _connect(args)
+    try:
+        return args.run(client, args)
+    finally:
+        client.close()
+
+
+def _fail(message: str, code: str) -> None:
+    print(f"onvm-ctl: error: {message} ({code})", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after -- is the NF's (scale); argparse would mix it with ours.
+    nf_args = argv[argv.index("--") + 1:] if "--" in argv else []
+    argv = argv[:argv.index("--")] if "--" in argv else argv
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as e:  # argparse printed usage, or --help
+        return EXIT_USAGE if e.code else EXIT_OK
+    args.nf_args = nf_args
+    try:
+        if nf_args and args.command != "scale":
+            raise UsageError("only scale takes arguments after --")
+        result, text = _run(args)
+    except UsageError as e:
+        _fail(str(e), "usage")
+        return EXIT_USAGE
+    except ControlError as e:
+        _fail(e.message, e.code)
+        return EXIT_UNREACHABLE if e.code in (TIMEOUT, UNREACHABLE) else EXIT_ERROR
+    except zmq.ZMQError as e:
+        _fail(f"{args.connect or args.name}: {e}", UNREACHABLE)
+        return EXIT_UNREACHABLE
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    if args.json and result is not None:
+        print(json.dumps(result, indent=2))
+    elif not args.json and text:
+        print(text)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

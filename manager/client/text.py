@@ -1,0 +1,208 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Text for people: the manager's stats table (which it prints every second
+and `onvm-ctl stats` shows), and control replies as aligned tables and
+key-value lists, rates humanised alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+import time
+
+
+def human(n: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return f"{n:.0f}"
+
+
+def render(snap: dict, name: str) -> str:
+    """A human table of one snapshot."""
+    pool = snap["pool"]
+    lines = [
+        f"[{name} {time.strftime('%H:%M:%S')}] pool {pool['available']}/{pool['size']} free"
+        + ("" if snap["ports_enabled"] else "  (ports held: waiting for the chain's NFs)")
+    ]
+    lines.append(
+        f"  {'port':<5}{'name':<14}{'rx':>12}{'rx/s':>10}{'tx':>12}{'tx/s':>10}{'drop':>10}"
+    )
+    for port_id, p in snap["ports"].items():
+        lines.append(
+            f"  {port_id:<5}{p['name'][:13]:<14}{p['rx']:>12}{human(p['rx_pps']):>10}"
+            f"{p['tx']:>12}{human(p['tx_pps']):>10}{p['drop']:>10}"
+        )
+    if snap["nfs"]:
+        lines.append(
+            f"  {'nf':<5}{'name':<16}{'svc':>4} {'state':<9}"
+            f"{'rx':>12}{'rx/s':>10}{'tx':>12}{'drop':>10}"
+        )
+        for nf_id, n in snap["nfs"].items():
+            lines.append(
+                f"  {nf_id:<5}{n.get('name', '?')[:15]:<16}{n.get('service', 0):>4} "
+                f"{n.get('state', '?'):<9}{n['rx']:>12}{human(n['rx_pps']):>10}{n['tx']:>12}"
+                f"{n['drop']:>10}"
+            )
+    return "\n".join(lines)
+
+
+# A column: (header, reply key or function of the row[, how to show the
+# value]). Without the third, _text shows it.
+Column = tuple
+
+
+def _text(value: Any) -> str:
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):
+        return ",".join(map(str, value)) or "-"
+    return str(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def table(rows: Sequence[dict], columns: Sequence[Column], empty: str = "") -> str:
+    """Rows under a header; numeric columns right-aligned."""
+    if not rows and empty:
+        return empty
+    grid = [[c[0] for c in columns]]
+    right = [False] * len(columns)
+    for row in rows:
+        line = []
+        for i, (_, key, *show) in enumerate(columns):
+            value = key(row) if callable(key) else row.get(key)
+            right[i] = right[i] or _is_number(value)
+            line.append(show[0](value) if show and value is not None else _text(value))
+        grid.append(line)
+    widths = [max(len(line[i]) for line in grid) for i in range(len(columns))]
+    return "\n".join(
+        "  ".join(cell.rjust(w) if r else cell.ljust(w)
+                  for cell, w, r in zip(line, widths, right, strict=True)).rstrip()
+        for line in grid
+    )
+
+
+def pairs(items: Sequence[tuple[str, Any]]) -> str:
+    """`label  value` lines, the values aligned."""
+    width = max(len(label) for label, _ in items)
+    return "\n".join(f"{label:<{width}}  {_text(value)}" for label, value in items)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
+
+
+def status(s: dict) -> str:
+    pool = s["pool"]
+    items = [
+        ("manager", f"{s['name']} (pid {s['pid']}, up {_duration(s['uptime'])})"),
+        ("onvm", f"{s['onvm']}, protocol {s['protocol']}"),
+        ("cores", f"control {s['control_core']}, workers {_text(s['worker_cores'])}"),
+        ("ports", f"{s['ports']}" + ("" if s["ports_enabled"] else
+                                      " (held: waiting for the chain's NFs)")),
+        ("nfs", s["nfs"]),
+        ("chains", s["chains"]),
+        ("flow rules", s["flow_rules"]),
+        ("pool", f"{pool['available']}/{pool['size']} mbufs free"),
+        ("capture", "none" if s["capture"] is None else f"{s['capture']} running"),
+    ]
+    items += [(name.replace("_", " "), endpoint) for name, endpoint in s["endpoints"].items()]
+    return pairs(items)
+
+
+def version(v: dict) -> str:
+    return pairs([("onvm", v["onvm"]), ("protocol", v["protocol"]), ("dpdk", v["dpdk"]),
+                  ("python", v["python"])])
+
+
+def _arguments(args: dict) -> str:
+    """name:str [src:str]: optional arguments in brackets."""
+    return " ".join(f"{k}:{a['type']}" if a["required"] else f"[{k}:{a['type']}]"
+                    for k, a in args.items())
+
+
+def commands(cmds: list[dict]) -> str:
+    return table(cmds, [("command", "cmd"), ("arguments", lambda c: _arguments(c["args"])),
+                        ("summary", "summary")])
+
+
+def ports(rows: list[dict]) -> str:
+    return table(rows, [
+        ("port", "id"), ("driver", "driver"), ("mac", "mac"), ("rx", "rx"),
+        ("rx/s", "rx_pps", human), ("tx", "tx"), ("tx/s", "tx_pps", human), ("drop", "drop"),
+        ("devargs", "devargs"),
+    ], empty="no ports")
+
+
+def _core(nf: dict) -> str:
+    core = str(nf["core"]) if nf["core"] >= 0 else "-"  # -1: floating, not pinned
+    return f"{core} shared" if nf.get("shared_core") else core
+
+
+def nfs(rows: list[dict]) -> str:
+    return table(rows, [
+        ("nf", "id"), ("name", "name"), ("svc", "service"), ("inst", "instance"),
+        ("state", "state"), ("pid", "pid"), ("core", _core), ("rx", "rx"),
+        ("rx/s", "rx_pps", human), ("tx", "tx"), ("tx/s", "tx_pps", human), ("drop", "drop"),
+        ("ring", "rx_ring"),
+    ], empty="no NFs")
+
+
+def services(rows: list[dict]) -> str:
+    return table(rows, [("service", "id"), ("instances", "instances"), ("starting", "starting"),
+                        ("nfs", "nfs"), ("names", "names")], empty="no services")
+
+
+def chains(rows: list[dict]) -> str:
+    return table(rows, [("chain", "name"), ("id", "id"), ("hops", "hops"),
+                        ("length", "length"), ("flow rules", "flow_rules")])
+
+
+def _idle_timeout(seconds: float) -> str:
+    return f"{seconds:g} s" if seconds else "never"
+
+
+def flows(rows: list[dict]) -> str:
+    return table(rows, [
+        ("rule", "id"), ("src", "src"), ("dst", "dst"), ("proto", "proto"),
+        ("sport", "sport"), ("dport", "dport"), ("chain", "chain"), ("hits", "hits"),
+        ("idle", "idle_for", lambda s: f"{s:.1f} s"), ("expires", "idle_timeout", _idle_timeout),
+    ], empty="no flow rules")
+
+
+def snapshot(snap: dict, name: str) -> str:
+    return render(snap, name)
+
+
+def scaled(r: dict) -> str:
+    lines = [f"service {r['service']}: {r['had']} -> {r['instances']} instances"]
+    lines += [f"  started {s['nf']} pid {s['pid']} (log {s['log']})" for s in r["started"]]
+    lines += [f"  stopping NF {s['id']} (pid {s['pid']})" if "id" in s else
+              f"  stopping pid {s['pid']} (not joined yet)" for s in r["stopping"]]
+    return "\n".join(lines)
+
+
+def service_ready(s: dict) -> str:
+    if not s["instances"]:
+        return f"service {s['id']}: no instances"
+    return f"service {s['id']}: {s['instances']} instances (NFs {_text(s['nfs'])})"
+
+
+def keys_made(r: dict) -> str:
+    return "\n".join([
+        f"CURVE keys in {r['dir']}:", *(f"  {f}" for f in r["files"]),
+        f"manager: onvm-manager start --control-tcp [HOST:]PORT --curve-keys {r['dir']}",
+        f"client:  onvm-ctl --connect tcp://HOST:PORT --keys {r['dir']} status",
+        "more clients: put their public .key files in authorized/",
+    ])
+

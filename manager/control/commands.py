@@ -1,0 +1,272 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The control commands: each checks its arguments against a declared
+schema, then reads or changes the running manager. docs/CONTROL.md is the
+reference for every request and reply."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from onvm import DPDK_VERSION, __version__
+from onvm.manager.protocol import (
+    BAD_ARGS,
+    CONFLICT,
+    NOT_FOUND,
+    PROTOCOL_VERSION,
+    UNKNOWN_COMMAND,
+    ControlError,
+)
+
+if TYPE_CHECKING:
+    from onvm.manager.manager import Manager
+
+NUMBER = (int, float)
+HOPS = (str, list)
+PORTS = (int, str)
+
+
+@dataclass(frozen=True)
+class Arg:
+    types: type | tuple[type, ...]
+    required: bool = False
+    default: Any = None
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    summary: str
+    args: dict[str, Arg]
+    fn: Callable[..., Any]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(cmd: str, summary: str, /, **args: Arg):
+    def register(fn):
+        COMMANDS[cmd] = Command(cmd, summary, args, fn)
+        return fn
+    return register
+
+
+def _type_name(types) -> str:
+    types = types if isinstance(types, tuple) else (types,)
+    return " or ".join(t.__name__ for t in types)
+
+
+def check_args(cmd: Command, given: dict) -> dict:
+    unknown = set(given) - set(cmd.args)
+    if unknown:
+        raise ControlError(BAD_ARGS, f"{cmd.name}: unknown argument(s) "
+                           f"{', '.join(sorted(unknown))}; it takes "
+                           f"{', '.join(cmd.args) or 'none'}")
+    out = {}
+    for key, spec in cmd.args.items():
+        if key not in given or given[key] is None:
+            if spec.required:
+                raise ControlError(BAD_ARGS, f"{cmd.name}: '{key}' is required")
+            out[key] = spec.default
+            continue
+        value = given[key]
+        types = spec.types if isinstance(spec.types, tuple) else (spec.types,)
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise ControlError(BAD_ARGS, f"{cmd.name}: '{key}' must be {_type_name(types)}, "
+                               f"not {type(value).__name__}")
+        out[key] = value
+    return out
+
+
+def execute(manager: Manager, name: str, args: dict) -> Any:
+    cmd = COMMANDS.get(name)
+    if cmd is None:
+        raise ControlError(UNKNOWN_COMMAND, f"unknown command '{name}'; "
+                           f"known: {', '.join(sorted(COMMANDS))}")
+    return cmd.fn(manager, **check_args(cmd, args))
+
+
+# ---- manager ----
+
+@command("version", "versions of onvm, the protocol and DPDK")
+def _version(m: Manager) -> dict:
+    return {"onvm": __version__, "protocol": PROTOCOL_VERSION,
+            "dpdk": DPDK_VERSION, "python": platform.python_version()}
+
+
+@command("status", "the manager at a glance")
+def _status(m: Manager) -> dict:
+    snap = m.latest_snapshot()
+    c = m.config
+    return {
+        "name": c.name, "pid": os.getpid(), "onvm": __version__, "protocol": PROTOCOL_VERSION,
+        "uptime": snap.get("uptime", 0.0), "control_core": c.control_core,
+        "worker_cores": c.worker_cores, "ports": len(m.ports), "nfs": len(snap["nfs"]),
+        "chains": len(m.chains.ids), "flow_rules": len(m.flows.rules),
+        "pool": snap["pool"], "ports_enabled": snap["ports_enabled"],
+        "capture": m.captures.current.capture_id if m.captures.current else None,
+        "endpoints": m.server.endpoints(),
+    }
+
+
+@command("shutdown", "stop every NF, then the manager")
+def _shutdown(m: Manager) -> dict:
+    m.request_stop()
+    return {"stopping": True}
+
+
+# ---- ports, NFs, services ----
+
+@command("port.list", "ports with their counters and rates")
+def _port_list(m: Manager) -> list:
+    snap = m.latest_snapshot()
+    by_id = {p.port_id: p for p in m.ports}
+    out = []
+    for port_id, p in snap["ports"].items():
+        port = by_id.get(int(port_id))
+        out.append({"id": int(port_id), "devargs": port.devargs if port else "?",
+                    "driver": port.driver if port else "?", "mac": port.mac if port else "?",
+                    **{k: p[k] for k in ("rx", "tx", "drop", "rx_pps", "tx_pps",
+                                         "rx_bytes", "tx_bytes")}})
+    return out
+
+
+@command("nf.list", "NFs with their state, core, pid, counters and rates")
+def _nf_list(m: Manager) -> list:
+    snap = m.latest_snapshot()
+    managed = m.scaler.managed_pids()
+    out = []
+    for slot in m.dp.nf_slots():
+        n = snap["nfs"].get(str(slot.nf_id), {})
+        out.append({
+            "id": slot.nf_id, "name": slot.name, "service": slot.service_id,
+            "instance": slot.instance, "state": slot.state, "pid": slot.pid,
+            "core": slot.core, "shared_core": slot.shared_core,
+            "managed": slot.pid in managed,
+            **{k: n.get(k, 0) for k in ("rx", "tx", "drop", "act_drop", "ring_full_drop",
+                                        "rx_pps", "tx_pps", "rx_ring", "tx_ring")},
+        })
+    return out
+
+
+@command("nf.stop", "ask an NF to leave", id=Arg(int, required=True))
+def _nf_stop(m: Manager, id: int) -> dict:  # noqa: A002 - the protocol's name
+    if not m.dp.nf_occupied(id):
+        raise ControlError(NOT_FOUND, f"no NF {id}")
+    if not m.dp.nf_stop(id):
+        raise ControlError(CONFLICT, f"NF {id} is not running")
+    return {"id": id, "stopping": True}
+
+
+@command("service.list", "services, their instances and which serves each flow-hash bucket")
+def _service_list(m: Manager) -> list:
+    running: dict[int, list] = {}
+    starting: dict[int, int] = {}
+    for slot in m.dp.nf_slots():
+        if slot.state == "running":
+            running.setdefault(slot.service_id, []).append(slot)
+        elif slot.state == "starting":
+            starting[slot.service_id] = starting.get(slot.service_id, 0) + 1
+    return [{"id": sid, "instances": len(slots := running.get(sid, [])),
+             "starting": starting.get(sid, 0),
+             "nfs": [s.nf_id for s in sorted(slots, key=lambda s: s.instance)],
+             "names": sorted({s.name for s in slots}),
+             "buckets": m.dp.service_buckets(sid)}
+            for sid in sorted(set(running) | set(starting))]
+
+
+@command("service.scale", "run N instances of a bundled NF for a service",
+         service=Arg(int, required=True), instances=Arg(int, required=True),
+         nf=Arg(str), nf_args=Arg(list, default=[]))
+def _service_scale(m: Manager, service: int, instances: int, nf: str | None,
+                   nf_args: list) -> dict:
+    if not all(isinstance(a, str) for a in nf_args):
+        raise ControlError(BAD_ARGS, "service.scale: nf_args must be strings")
+    return m.scaler.scale(service, instances, nf, nf_args)
+
+
+# ---- chains and flow rules ----
+
+@command("chain.list", "chains by name")
+def _chain_list(m: Manager) -> list:
+    return [{**c, "flow_rules": len(m.flows.using_chain(c["name"]))} for c in m.chains.list()]
+
+
+@command("chain.set", "create or replace a chain (default: the chain of unmatched packets)",
+         name=Arg(str, required=True), hops=Arg(HOPS, required=True))
+def _chain_set(m: Manager, name: str, hops) -> dict:
+    return m.chains.set(name, hops)
+
+
+@command("chain.delete", "delete a named chain no flow rule uses", name=Arg(str, required=True))
+def _chain_delete(m: Manager, name: str) -> dict:
+    return m.chains.delete(name, m.flows.using_chain(name))
+
+
+@command("flow.add", "steer a 5-tuple (wildcards, CIDRs, port ranges) to a chain",
+         chain=Arg(str, required=True), src=Arg(str), dst=Arg(str), proto=Arg(PORTS),
+         sport=Arg(PORTS), dport=Arg(PORTS), idle_timeout=Arg(NUMBER, default=0))
+def _flow_add(m: Manager, **rule) -> dict:
+    return m.flows.add(rule)
+
+
+@command("flow.delete", "delete a flow rule", id=Arg(int, required=True))
+def _flow_delete(m: Manager, id: int) -> dict:  # noqa: A002
+    return m.flows.delete(id)
+
+
+@command("flow.list", "flow rules in order of precedence, with hits")
+def _flow_list(m: Manager) -> list:
+    return m.flows.list()
+
+
+# ---- stats ----
+
+@command("stats", "a stats snapshot taken now (the PUB socket streams the same)")
+def _stats(m: Manager) -> dict:
+    return m.snapshot()  # fresh: a script reading counters after a change sees it
+
+
+@command("stats.reset", "count from zero again")
+def _stats_reset(m: Manager) -> dict:
+    m.stats.reset(m.nf_names())
+    m.snapshot()  # so that the next read is of the new counters
+    return {"reset": True}
+
+
+# ---- capture ----
+
+@command("capture.start", "capture a port's rx/tx or an NF's in/out to a pcapng file",
+         path=Arg(str, required=True), port=Arg(int), nf=Arg(int), direction=Arg(str),
+         count=Arg(int, default=0), seconds=Arg(NUMBER, default=0),
+         snaplen=Arg(int, default=2048))
+def _capture_start(m: Manager, path: str, port: int | None, nf: int | None,
+                   direction: str | None, count: int, seconds: float, snaplen: int) -> dict:
+    if (port is None) == (nf is None):
+        raise ControlError(BAD_ARGS, "capture.start: give exactly one of port and nf")
+    if port is not None:
+        return m.captures.start("port", port, direction or "rx", path, count, seconds,
+                                snaplen, m.dp.port_enabled)
+    return m.captures.start("nf", nf, direction or "in", path, count, seconds, snaplen,
+                            m.dp.nf_occupied)
+
+
+@command("capture.status", "a capture's progress (default: the latest)", id=Arg(int))
+def _capture_status(m: Manager, id: int | None) -> dict:  # noqa: A002
+    return m.captures.status(id)
+
+
+@command("capture.stop", "end the running capture now", id=Arg(int))
+def _capture_stop(m: Manager, id: int | None) -> dict:  # noqa: A002
+    return m.captures.stop(id)
+
+
+@command("help", "the commands and their arguments")
+def _help(m: Manager) -> list:
+    return [{"cmd": c.name, "summary": c.summary,
+             "args": {k: {"type": _type_name(a.types), "required": a.required}
+                      for k, a in c.args.items()}}
+            for c in sorted(COMMANDS.values(), key=lambda c: c.name)]
