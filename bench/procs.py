@@ -19,7 +19,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from onvm.manager.runtime import remove_dpdk_files, runtime_dir
+from onvm.contract import READY_FILE, STATS_FILE
+from onvm.manager.bringup.runtime import remove_dpdk_files, runtime_dir
 
 
 def tool(name: str) -> str:
@@ -181,7 +182,7 @@ class ManagerProc(Proc):
                          echo=echo)
 
     def wait_ready(self, timeout: float = 30.0) -> ManagerProc:
-        ready = runtime_dir(self.name) / "ready"
+        ready = runtime_dir(self.name) / READY_FILE
 
         def up() -> bool:
             if not self.alive():
@@ -192,7 +193,7 @@ class ManagerProc(Proc):
         return self
 
     def stats(self) -> dict:
-        path = runtime_dir(self.name) / "stats.json"
+        path = runtime_dir(self.name) / STATS_FILE
         for _ in range(50):
             try:
                 return json.loads(path.read_text())

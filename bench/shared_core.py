@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from onvm import nfs
+from onvm import bundled
 from onvm.bench import machine, report
 from onvm.bench.procs import ManagerProc, Proc, tool, wait_until
 from onvm.bench.speed_chain import context_switches
@@ -63,7 +63,7 @@ def start_timed(mgr: ManagerProc, argv: list[str], service: int, *nf_args: str
 def measure_start(workdir: Path, repeat: int) -> dict:
     """Start times, ms: through onvm-nf, and of the NF binary itself."""
     launcher = [tool("onvm-nf"), "simple_forward"]
-    binary = [str(nfs.c_nf_binary("simple_forward"))]
+    binary = [str(bundled.c_nf_binary("simple_forward"))]
     times: dict[str, list[float]] = {"onvm_nf_ms": [], "binary_ms": []}
     mgr = ManagerProc(workdir, [], prefix="bench")
     try:

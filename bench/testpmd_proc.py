@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 
 from onvm.bench.procs import Proc, wait_until
-from onvm.manager.runtime import DPDK_RUN_ROOT, HUGEPAGE_DIRS
+from onvm.manager.bringup.runtime import DPDK_RUN_ROOT, HUGEPAGE_DIRS
 
 TESTPMD = "dpdk-testpmd"
 MBUFS = 8192  # enough for memif and null rings; keeps each testpmd at ~20 MB

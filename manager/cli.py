@@ -13,7 +13,7 @@ import logging
 import sys
 
 from onvm.errors import OnvmError
-from onvm.manager import config as configlib
+from onvm.manager.bringup import config as configlib
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -14,20 +14,22 @@ import traceback
 
 import zmq
 
-from onvm import pydpdk
+from onvm.contract import STATS_FILE
 from onvm.errors import OnvmError
-from onvm.manager import eal, ports, preflight
-from onvm.manager.capture import Captures
-from onvm.manager.chains import Chains
-from onvm.manager.config import Config, parse_listen
-from onvm.manager.dataplane import DataPlane
-from onvm.manager.flows import FlowRules
-from onvm.manager.prometheus import PrometheusExporter
-from onvm.manager.registry import NfRegistry
-from onvm.manager.runtime import ManagerLock, remove_dpdk_files
-from onvm.manager.scaler import Scaler
-from onvm.manager.server import ControlServer
-from onvm.manager.stats import Stats, render, write_json
+from onvm.manager.bringup import eal, ports, preflight
+from onvm.manager.bringup.config import Config, parse_listen
+from onvm.manager.bringup.runtime import ManagerLock, remove_dpdk_files
+from onvm.manager.client.text import render
+from onvm.manager.control.prometheus import PrometheusExporter
+from onvm.manager.control.server import ControlServer
+from onvm.manager.tables.capture import Captures
+from onvm.manager.tables.chains import Chains
+from onvm.manager.tables.dataplane import DataPlane
+from onvm.manager.tables.flows import FlowRules
+from onvm.manager.tables.registry import NfRegistry
+from onvm.manager.tables.scaler import Scaler
+from onvm.manager.tables.stats import Stats, write_json
+from onvm.pydpdk import manager as pydpdk
 
 log = logging.getLogger("onvm.manager")
 
@@ -188,7 +190,7 @@ class Manager:
         snap["crashed_nfs"] = self.registry.crashed
         snap["reclaimed_mbufs"] = self.registry.reclaimed
         self._last_snapshot = snap  # first: whoever reads stats.json may then ask for it
-        write_json(snap, self.lock.dir / "stats.json")
+        write_json(snap, self.lock.dir / STATS_FILE)
         return snap
 
     # ---- stop ----

@@ -13,6 +13,11 @@ from typing import Any
 
 import msgpack
 
+from onvm import contract
+from onvm.errors import ControlError
+
+__all__ = ["ControlError", "PROTOCOL_VERSION", "control_endpoint", "stats_endpoint"]
+
 PROTOCOL_VERSION = 1
 
 # Error codes a reply may carry.
@@ -26,18 +31,17 @@ LIMIT = "limit"  # a table is full
 BUSY = "busy"  # try again later
 INTERNAL = "internal"
 
-DEFAULT_ENDPOINT = "ipc:///run/onvm/{name}/control.sock"
-DEFAULT_PUB_ENDPOINT = "ipc:///run/onvm/{name}/stats.sock"
 STATS_TOPIC = b"stats"
 
 
-class ControlError(Exception):
-    """An error reply, or a request the client could not deliver."""
+def control_endpoint(name: str) -> str:
+    """The ipc endpoint of manager `name`'s requests (ROUTER)."""
+    return f"ipc://{contract.RUNTIME_DIR_FMT % name}/{contract.CONTROL_SOCKET}"
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{message} ({code})")
-        self.code = code
-        self.message = message
+
+def stats_endpoint(name: str) -> str:
+    """The ipc endpoint of manager `name`'s stats stream (PUB)."""
+    return f"ipc://{contract.RUNTIME_DIR_FMT % name}/{contract.STATS_SOCKET}"
 
 
 def pack(obj: Any) -> bytes:

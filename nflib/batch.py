@@ -10,31 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from onvm.pydpdk import ffi, lib
+from onvm.contract import BATCH_FIELDS, BATCH_MAX, FIELD_GROUPS
+from onvm.pydpdk.nf import ffi, lib
 
-# Field name -> (NumPy dtype, trailing shape, group that fills it).
-FIELDS = {
-    "ip_version": (np.uint8, (), "keys"),
-    "proto": (np.uint8, (), "keys"),
-    "ether_type": (np.uint16, (), "l2"),
-    "vlan": (np.uint16, (), "l2"),
-    "src4": (np.uint32, (), "l3"),
-    "dst4": (np.uint32, (), "l3"),
-    "src6": (np.uint8, (16,), "l3"),
-    "dst6": (np.uint8, (16,), "l3"),
-    "l3_offset": (np.uint16, (), "l3"),
-    "src_port": (np.uint16, (), "l4"),
-    "dst_port": (np.uint16, (), "l4"),
-    "tcp_flags": (np.uint8, (), "l4"),
-    "l4_offset": (np.uint16, (), "l4"),
-    "length": (np.uint16, (), "meta"),
-    "in_port": (np.uint16, (), "meta"),
-    "flow_hash": (np.uint32, (), "meta"),
-}
-GROUPS = {
-    "keys": lib.ONVM_FIELDS_KEYS, "l2": lib.ONVM_FIELDS_L2, "l3": lib.ONVM_FIELDS_L3,
-    "l4": lib.ONVM_FIELDS_L4, "meta": lib.ONVM_FIELDS_META,
-}
+# Field name -> (NumPy dtype, trailing shape, group that fills it), from
+# struct onvm_pkt_fields and the ONVM_FIELDS_* groups (onvm/pkt_fields.h).
+FIELDS = {name: (np.dtype(dtype).type, shape, group)
+          for name, (dtype, shape, group) in BATCH_FIELDS.items()}
+GROUPS = FIELD_GROUPS
 
 
 class _Field:
@@ -80,7 +63,7 @@ class Batch:
         self._fields = ffi.new("struct onvm_pkt_fields *")
         self._full = {
             name: np.frombuffer(ffi.buffer(getattr(self._fields, name)), dtype=dtype).reshape(
-                (lib.ONVM_BATCH_MAX, *shape))
+                (BATCH_MAX, *shape))
             for name, (dtype, shape, group) in FIELDS.items() if group in self._groups
         }
         self._verdicts = np.frombuffer(ffi.buffer(self._fields.verdicts), dtype=np.uint32)

@@ -21,11 +21,12 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
+from onvm.contract import BATCH_MAX, MAX_PORTS
 from onvm.errors import OnvmError
 from onvm.nflib import classifier
 from onvm.nflib.batch import Batch
 from onvm.nflib.packet import Packet
-from onvm.pydpdk import ffi, lib
+from onvm.pydpdk.nf import ffi, lib
 
 # A vector handler costs a few us of Python per call, whatever its size: 512
 # packets make that a few ns each. The ring hands over what is there, so a
@@ -75,12 +76,12 @@ class NF:
         self._on_batch: Callable | None = None
         self._periodic: Callable | None = None
         self._period_ms = 1000
-        self._message: Callable | None = None
         self._batch_max = 0
         self._verdicts = ffi.NULL  # where on_batch leaves its verdicts
         self._error: BaseException | None = None
         self._closed = False
         self._final_stats: dict = {}
+        self._left_as: tuple[int, int] | None = None  # (nf_id, service) once closed
         _open_nfs.append(self)
 
     @property
@@ -106,16 +107,21 @@ class NF:
 
     @property
     def nf_id(self) -> int:
+        """The NF's slot in the manager's table (kept once it has left)."""
+        if self._closed and self._left_as is not None:
+            return self._left_as[0]
         return lib.onvm_nflib_nf_id(self._ctx)
 
     @property
     def service(self) -> int:
+        if self._closed and self._left_as is not None:
+            return self._left_as[1]
         return lib.onvm_nflib_service_id(self._ctx)
 
     def port_mac(self, port_id: int) -> str | None:
         """MAC address of the manager's port `port_id`, None if no such port."""
         sh = lib.onvm_nflib_shared(self._ctx)
-        if not 0 <= port_id < lib.ONVM_MAX_PORTS or not sh.ports[port_id].enabled:
+        if not 0 <= port_id < MAX_PORTS or not sh.ports[port_id].enabled:
             return None
         return ":".join(f"{b:02x}" for b in sh.ports[port_id].mac)
 
@@ -133,7 +139,7 @@ class NF:
     def packet_handler(self, fn: Callable[[Packet], int]) -> Callable[[Packet], int]:
         """fn(pkt) -> verdict, once per packet (NEXT, DROP, to_service(), out_port())."""
         packet = Packet()
-        verdicts = array.array("I", bytes(4 * lib.ONVM_BATCH_MAX))
+        verdicts = array.array("I", bytes(4 * BATCH_MAX))
 
         def on_batch(pkts, n):
             packet._bind_batch(pkts)
@@ -165,7 +171,7 @@ class NF:
                     verdicts[:n] = result
 
             self._on_batch = on_batch
-            self._batch_max = max(1, min(batch, lib.ONVM_BATCH_MAX))
+            self._batch_max = max(1, min(batch, BATCH_MAX))
             # nflib applies the batch's own verdicts: no copy.
             self._verdicts = b._fields.verdicts
             return fn
@@ -181,11 +187,6 @@ class NF:
             return fn
 
         return install
-
-    def message_handler(self, fn: Callable[[int], None]) -> Callable[[int], None]:
-        """fn(message) for each message the manager or an NF sends."""
-        self._message = fn
-        return fn
 
     # ---- packets the NF makes ----
 
@@ -250,8 +251,6 @@ class NF:
         if self._periodic is not None:
             handlers.periodic = lib.onvm_py_periodic
             handlers.periodic_ms = self._period_ms
-        if self._message is not None:
-            handlers.msg = lib.onvm_py_message
         try:
             lib.onvm_nflib_run(self._ctx, handlers, self._handle)
         finally:
@@ -268,10 +267,12 @@ class NF:
         if not self._closed:
             if self._ctx_ptr is not None:
                 self._final_stats = self.stats()
+                self._left_as = (self.nf_id, self.service)
             self._closed = True
             if self._ctx_ptr is not None:
                 classifier.close_all()
                 lib.onvm_nflib_fini(self._ctx_ptr)
+                self._ctx_ptr = None  # fini freed it
             if self in _open_nfs:
                 _open_nfs.remove(self)
 
@@ -299,15 +300,6 @@ def onvm_py_periodic(ctx, user):
     except BaseException as e:  # noqa: BLE001
         nf._fail(e)
         return 1
-
-
-@ffi.def_extern()
-def onvm_py_message(ctx, msg, user):
-    nf = _nf_of(user)
-    try:
-        nf._message(int(ffi.cast("uintptr_t", msg)))
-    except BaseException as e:  # noqa: BLE001
-        nf._fail(e)
 
 
 def _close_open_nfs() -> None:

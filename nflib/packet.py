@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 
 from onvm.nflib import headers
-from onvm.pydpdk import ffi, lib
+from onvm.pydpdk.nf import ffi, lib
 
 ETH_P_ARP = 0x0806
 IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6 = 1, 6, 17, 58

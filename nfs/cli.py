@@ -17,7 +17,7 @@ import runpy
 import sys
 from pathlib import Path
 
-from onvm import nfs
+from onvm import bundled
 from onvm.errors import OnvmError
 
 USAGE = (
@@ -49,20 +49,20 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0 if argv else 2
     if argv[0] == "--list":
-        print("\n".join(nfs.bundled()))
+        print("\n".join(bundled.bundled()))
         return 0
     name, rest = argv[0], argv[1:]
     if name.endswith(".py"):
-        module = nfs.py_nf_module(name[:-3]) if "/" not in name else None
+        module = bundled.py_nf_module(name[:-3]) if "/" not in name else None
         if module is None and not Path(name).is_file():
             print(f"onvm-nf: error: no Python NF '{name}': neither bundled "
-                  f"({', '.join(n for n in nfs.bundled() if n.endswith('.py'))}) nor a file",
+                  f"({', '.join(n for n in bundled.bundled() if n.endswith('.py'))}) nor a file",
                   file=sys.stderr)
             return 2
         return _run_python(name, rest, module)
-    binary = nfs.c_nf_binary(name)
+    binary = bundled.c_nf_binary(name)
     if binary is None:
-        known = ", ".join(nfs.bundled()) or "none built"
+        known = ", ".join(bundled.bundled()) or "none built"
         print(f"onvm-nf: error: no bundled NF named '{name}' (bundled: {known})", file=sys.stderr)
         return 2
     os.execv(binary, [str(binary), *rest])

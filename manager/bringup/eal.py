@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 
-from onvm.pydpdk import manager as pydpdk
 from onvm.contract import DPDK_LOG_FILE
 from onvm.errors import DpdkError, EnvironmentProblem
 from onvm.manager.bringup.config import Config
 from onvm.manager.bringup.runtime import file_prefix, runtime_dir
+from onvm.pydpdk import manager as pydpdk
 
 PCI_RE = re.compile(r"^([0-9a-fA-F]{4}:)?[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7](,.*)?$")
 

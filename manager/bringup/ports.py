@@ -6,9 +6,9 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 
-from onvm.pydpdk import manager as pydpdk
 from onvm.errors import DpdkError, PortError
 from onvm.manager.bringup.eal import is_pci
+from onvm.pydpdk import manager as pydpdk
 
 ffi, lib = pydpdk.ffi, pydpdk.lib
 

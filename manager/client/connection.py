@@ -21,8 +21,8 @@ from typing import Any
 import zmq
 import zmq.auth
 
-from onvm.manager import protocol
 from onvm.errors import ControlError
+from onvm.manager import protocol
 
 TIMEOUT = "timeout"  # error code of a request that got no reply in time
 UNREACHABLE = "unreachable"

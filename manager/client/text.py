@@ -5,9 +5,9 @@ key-value lists, rates humanised alike."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
-import time
 
 
 def human(n: float) -> str:

@@ -23,8 +23,8 @@ from zmq.auth.thread import ThreadAuthenticator
 from onvm.contract import CONTROL_SOCKET, STATS_SOCKET
 from onvm.errors import ConfigError, ControlError
 from onvm.manager import protocol
-from onvm.manager.control import commands
 from onvm.manager.bringup.config import Config, parse_listen
+from onvm.manager.control import commands
 from onvm.manager.protocol import BAD_REQUEST, INTERNAL
 
 log = logging.getLogger("onvm.manager")

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from onvm.contract import CapturePoint
 from onvm.errors import ControlError
-from onvm.pydpdk import manager as pydpdk
-from onvm.manager.tables.pcapng import PcapngWriter
 from onvm.manager.protocol import BAD_ARGS, BUSY, NOT_FOUND
+from onvm.manager.tables.pcapng import PcapngWriter
+from onvm.pydpdk import manager as pydpdk
 
 ffi, lib = pydpdk.ffi, pydpdk.lib
 log = logging.getLogger("onvm.manager")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from onvm.contract import DEFAULT_CHAIN, MAX_CHAINS, NAME_MAX
 from onvm.errors import ConfigError, ControlError, DpdkError
 from onvm.manager.bringup.config import NAME_RE, Hop, parse_chain
-from onvm.manager.tables.dataplane import DataPlane
 from onvm.manager.protocol import BAD_ARGS, CONFLICT, LIMIT, NOT_FOUND
+from onvm.manager.tables.dataplane import DataPlane
 
 DEFAULT = "default"
 

@@ -21,7 +21,7 @@ import tomllib
 from pathlib import Path
 
 from onvm.nflib import DROP, NEXT, NF, Classifier, Rule, RuleError, main, verdict_table
-from onvm.nflib.classifier import port_range
+from onvm.rules import check, port_range
 
 ACTIONS = {"pass": NEXT, "drop": DROP}
 RULE_KEYS = {"action", "proto", "src", "dst", "src_port", "dst_port"}
@@ -64,7 +64,7 @@ def load_rules(path: str | Path) -> tuple[list[Rule], list[int], int]:
             dst_ports=_port_range(spec.get("dst_port"), where),
         )
         try:
-            Classifier.check(rule)
+            check(rule)
         except RuleError as e:
             raise RuleError(f"{where}: {e}") from None
         rules.append(rule)

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from onvm.manager.runtime import remove_dpdk_files
+from onvm.manager.bringup.runtime import remove_dpdk_files
 from tests.integration.harness import tool
 
 

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from onvm.nflib import Packet, headers
-from onvm.pydpdk import _pydpdk, ffi
+from onvm.pydpdk import _nf
+from onvm.pydpdk.nf import ffi
 
 ROOT = Path(__file__).resolve().parents[2]
 # Explicit MACs: scapy would otherwise resolve them through the host's routes.
@@ -96,7 +97,7 @@ def pkt_meta_at_fake_offset() -> Iterator[None]:
     In a real process the manager registers the dynfield (needs EAL) and sets
     the global offset; here the test sets it, and restores it afterwards.
     """
-    offset = ctypes.c_int.in_dll(ctypes.CDLL(_pydpdk.__file__), "onvm_pkt_meta_offset")
+    offset = ctypes.c_int.in_dll(ctypes.CDLL(_nf.__file__), "onvm_pkt_meta_offset")
     saved = offset.value
     offset.value = META_OFFSET
     try:
@@ -143,7 +144,8 @@ def read_everything(pkt: Packet) -> dict:
 GUARD_SCRIPT = textwrap.dedent(
     """
     import ctypes, mmap, sys
-    from onvm.pydpdk import ffi, lib
+    from onvm import contract
+    from onvm.pydpdk.nf import ffi, lib
     from onvm.nflib import Packet
     from tests.unit.fake_mbuf import read_everything
 
@@ -160,8 +162,8 @@ GUARD_SCRIPT = textwrap.dedent(
     mbufs = ffi.new("struct rte_mbuf *[1]", [m])
     fields = ffi.new("struct onvm_pkt_fields *")
     # Batches of keys (and meta) parse common frames their own way.
-    groups = (lib.ONVM_FIELDS_KEYS, lib.ONVM_FIELDS_KEYS | lib.ONVM_FIELDS_META,
-              lib.ONVM_FIELDS_ALL)
+    groups = (contract.FIELDS_KEYS, contract.FIELDS_KEYS | contract.FIELDS_META,
+              contract.FIELDS_ALL)
     checked = 0
     for line in sys.stdin:
         pkt = bytes.fromhex(line.strip())

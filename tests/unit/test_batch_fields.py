@@ -16,6 +16,7 @@ from scapy.layers.inet import ICMP, IP, TCP, UDP, IPOption_NOP
 from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6
 from scapy.layers.l2 import ARP, Dot1AD, Dot1Q, Ether
 
+from onvm import contract
 from onvm.nflib import (
     DROP,
     NEXT,
@@ -27,7 +28,7 @@ from onvm.nflib import (
     verdict_destination,
 )
 from onvm.nflib.batch import FIELDS, GROUPS
-from onvm.pydpdk import ffi, lib
+from onvm.pydpdk.nf import ffi, lib
 from tests.unit.fake_mbuf import MACS, FakeMbuf, mbuf_array, pkt_meta_at_fake_offset
 
 ETH_IPV4, ETH_IPV6, ETH_ARP = 0x0800, 0x86DD, 0x0806
@@ -228,7 +229,7 @@ def test_a_smaller_batch_shows_only_its_own_packets():
 
 
 def test_a_full_batch_parses_its_last_packet():
-    n = lib.ONVM_BATCH_MAX
+    n = contract.BATCH_MAX
     raws = [RAW["udp4"]] * (n - 1) + [RAW["tcp6"]]
     batch, _fakes, _ = load(raws)
     assert len(batch) == n
@@ -270,7 +271,7 @@ def test_groups_cover_every_field_and_the_c_masks_are_distinct_bits():
     masks = list(GROUPS.values())
     assert all(m and m & (m - 1) == 0 for m in masks)
     assert len(set(masks)) == len(masks)
-    assert sum(masks) == lib.ONVM_FIELDS_ALL
+    assert sum(masks) == contract.FIELDS_ALL
 
 
 @pytest.mark.parametrize("group", [g for g in GROUPS if g != "keys"])
@@ -347,8 +348,8 @@ def test_keys_only_batches_take_a_short_cut_to_the_same_keys(raws):
 
 def test_action_values_are_the_c_enum():
     assert [int(a) for a in Action] == [
-        lib.ONVM_ACTION_DROP, lib.ONVM_ACTION_NEXT, lib.ONVM_ACTION_TONF, lib.ONVM_ACTION_OUT]
-    assert (DROP, NEXT) == (lib.ONVM_ACTION_DROP, lib.ONVM_ACTION_NEXT)
+        Action.DROP, Action.NEXT, Action.TONF, Action.OUT]
+    assert (DROP, NEXT) == (Action.DROP, Action.NEXT)
 
 
 @pytest.mark.parametrize(
@@ -399,8 +400,8 @@ def test_apply_verdicts_turns_an_unknown_action_into_drop():
     with pkt_meta_at_fake_offset():
         lib.onvm_pkt_apply_verdicts(mbuf_array(fakes), 3, verdicts)
         got = [(meta_of(f).action, meta_of(f).destination) for f in fakes]
-    assert got == [(lib.ONVM_ACTION_DROP, 9), (lib.ONVM_ACTION_DROP, 0),
-                   (lib.ONVM_ACTION_NEXT, 0x3456)]
+    assert got == [(Action.DROP, 9), (Action.DROP, 0),
+                   (Action.NEXT, 0x3456)]
 
 
 def test_apply_verdicts_leaves_the_rest_of_the_metadata_alone():
@@ -424,6 +425,6 @@ def test_counted_apply_writes_only_what_is_not_next_and_counts_every_packet():
                                             ffi.new("uint32_t[]", verdicts), counts)
         got = [(meta_of(f).action, meta_of(f).destination) for f in fakes]
     untouched = (0xEE, 0xEEEE)  # a NEXT packet keeps what it arrived with
-    assert got == [untouched, (lib.ONVM_ACTION_DROP, 0), (lib.ONVM_ACTION_TONF, 12),
-                   untouched, (lib.ONVM_ACTION_OUT, 3), (lib.ONVM_ACTION_DROP, 9)]
+    assert got == [untouched, (Action.DROP, 0), (Action.TONF, 12),
+                   untouched, (Action.OUT, 3), (Action.DROP, 9)]
     assert list(counts) == [1 + 2, 2 + 2, 3 + 1, 4 + 1]

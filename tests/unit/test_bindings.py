@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""onvm.pydpdk without EAL: the C contract as Python sees it, and the
-return-code-to-exception helpers."""
+"""onvm.pydpdk without EAL: the generated contract against the compiled
+layouts, and the return-code-to-exception helpers."""
 
 from __future__ import annotations
 
@@ -9,57 +9,48 @@ import os
 
 import pytest
 
+from onvm import contract
 from onvm.errors import DpdkError, OnvmError, PortError
-from onvm.manager import config as configlib
+from onvm.manager.bringup import config as configlib
 from onvm.nflib import Action
-from onvm.pydpdk import check, check_ptr, ffi, lib, strerror
+from onvm.pydpdk.manager import check, check_ptr, ffi, lib, strerror
 
 # ---- actions ----
 
 
-def test_action_values_equal_the_c_enum():
-    assert Action.DROP == lib.ONVM_ACTION_DROP
-    assert Action.NEXT == lib.ONVM_ACTION_NEXT
-    assert Action.TONF == lib.ONVM_ACTION_TONF
-    assert Action.OUT == lib.ONVM_ACTION_OUT
-
-
-def test_action_members_are_exactly_the_c_enum():
-    c_enum = ffi.typeof("enum onvm_action").relements
-    c_actions = {name.removeprefix("ONVM_ACTION_"): value for name, value in c_enum.items()}
-    assert {a.name: a.value for a in Action} == c_actions
+def test_the_nf_api_actions_are_the_contract_enum():
+    assert Action is contract.Action
+    assert [(a.name, a.value) for a in Action] == [
+        ("DROP", 0), ("NEXT", 1), ("TONF", 2), ("OUT", 3)]
 
 
 # ---- limits ----
 
 
-@pytest.mark.parametrize(
-    "c_name, py_value",
-    [
-        ("ONVM_MAX_SERVICES", configlib.MAX_SERVICES),
-        ("ONVM_MAX_PORTS", configlib.MAX_PORTS),
-        ("ONVM_MAX_CHAIN_HOPS", configlib.MAX_CHAIN_HOPS),
-        ("ONVM_MAX_WORKERS", configlib.MAX_WORKERS),
-    ],
-)
-def test_config_limits_equal_the_c_limits(c_name, py_value):
-    assert getattr(lib, c_name) == py_value
+def test_config_limits_are_the_contract_limits():
+    assert (configlib.MAX_SERVICES, configlib.MAX_PORTS, configlib.MAX_CHAIN_HOPS,
+            configlib.MAX_WORKERS) == (contract.MAX_SERVICES, contract.MAX_PORTS,
+                                       contract.MAX_CHAIN_HOPS, contract.MAX_WORKERS)
 
 
 def test_config_burst_limit_is_the_c_burst_max():
     two_cpus = {0, 1}
-    configlib.Config(burst_size=lib.ONVM_BURST_MAX).validate(available_cpus=two_cpus)
+    configlib.Config(burst_size=contract.BURST_MAX).validate(available_cpus=two_cpus)
     with pytest.raises(configlib.ConfigError):
-        configlib.Config(burst_size=lib.ONVM_BURST_MAX + 1).validate(available_cpus=two_cpus)
+        configlib.Config(burst_size=contract.BURST_MAX + 1).validate(available_cpus=two_cpus)
 
 
 def test_shared_tables_have_the_c_limits():
+    """The compiler's layout (through cffi) and the generated contract agree."""
     shared = ffi.new("struct onvm_shared *")
-    assert len(shared.nfs) == lib.ONVM_MAX_NFS
-    assert len(shared.ports) == lib.ONVM_MAX_PORTS
-    assert len(shared.services) == lib.ONVM_MAX_SERVICES
-    assert len(shared.workers) == lib.ONVM_MAX_WORKERS
-    assert len(shared.chains.bodies[0].hops) == lib.ONVM_MAX_CHAIN_HOPS
+    assert len(shared.nfs) == contract.MAX_NFS
+    assert len(shared.ports) == contract.MAX_PORTS
+    assert len(shared.services) == contract.MAX_SERVICES
+    assert len(shared.workers) == contract.MAX_WORKERS
+    assert len(shared.chains.bodies[0].hops) == contract.MAX_CHAIN_HOPS
+    assert len(shared.chains.head) == contract.MAX_CHAINS
+    assert len(shared.services[0].bucket_nf) == contract.SERVICE_BUCKETS
+    assert len(shared.nfs[0].name) == contract.NF_NAME_LEN
 
 
 # ---- strerror ----

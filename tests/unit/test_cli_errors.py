@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from onvm.errors import ConfigError
-from onvm.manager import runtime
+from onvm.manager.bringup import runtime
 
 BIN = Path(sys.executable).parent
 MANAGER = str(BIN / "onvm-manager")

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""onvm.manager.config: chain and core specs, TOML files, validation, overrides."""
+"""onvm.manager.bringup.config: chain and core specs, TOML files, validation, overrides."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from onvm.errors import ConfigError
-from onvm.manager import config as configlib
-from onvm.manager.config import (
+from onvm.manager.bringup import config as configlib
+from onvm.manager.bringup.config import (
     MAX_CHAIN_HOPS,
     MAX_PORTS,
     MAX_SERVICES,

@@ -11,7 +11,8 @@ import stat
 import pytest
 import zmq.auth
 
-from onvm.manager import ctl, ctl_tables
+from onvm.manager.client import ctl
+from onvm.manager.client import text as ctl_tables
 from onvm.manager.protocol import ControlError
 
 SNAPSHOT = {

@@ -22,7 +22,7 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1AD, Dot1Q, Ether
 from scapy.layers.sctp import SCTP
 
-from onvm.pydpdk import ffi, lib
+from onvm.pydpdk.nf import ffi, lib
 
 KEY_SIZE = 40
 ETH_VLAN, ETH_QINQ, ETH_IPV4, ETH_IPV6, ETH_ARP = 0x8100, 0x88A8, 0x0800, 0x86DD, 0x0806
@@ -354,7 +354,7 @@ def test_random_bytes_match_the_model():
 GUARD_PAGE_SCRIPT = textwrap.dedent(
     """
     import ctypes, mmap, random, sys
-    from onvm.pydpdk import ffi, lib
+    from onvm.pydpdk.nf import ffi, lib
 
     PAGE = mmap.PAGESIZE
     area = mmap.mmap(-1, 2 * PAGE, prot=mmap.PROT_READ | mmap.PROT_WRITE)

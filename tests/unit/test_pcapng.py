@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""onvm.manager.pcapng: files it writes read back identically in scapy and tshark."""
+"""onvm.manager.tables.pcapng: files it writes read back identically in scapy and tshark."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from scapy.layers.inet6 import UDP, IPv6
 from scapy.layers.l2 import Ether
 from scapy.utils import RawPcapNgReader, rdpcap
 
-from onvm.manager.pcapng import PcapngWriter
+from onvm.manager.tables.pcapng import PcapngWriter
 
 TSHARK = shutil.which("tshark")
 CAPINFOS = shutil.which("capinfos")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from onvm.manager.ports import memif_client_socket
+from onvm.manager.bringup.ports import memif_client_socket
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""onvm.manager.prometheus: snapshots rendered as Prometheus metrics and served over HTTP."""
+"""onvm.manager.control.prometheus: snapshots as Prometheus metrics, served over HTTP."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from onvm.errors import ConfigError
-from onvm.manager.prometheus import PrometheusExporter
+from onvm.manager.control.prometheus import PrometheusExporter
 
 TSC_HZ = 2_000_000_000
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""onvm.manager.runtime: the single-instance lock and DPDK file cleanup, in tmp dirs."""
+"""onvm.manager.bringup.runtime: the single-instance lock and DPDK file cleanup, in tmp dirs."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from onvm.errors import EnvironmentProblem, ManagerExists, OnvmError
-from onvm.manager import runtime
-from onvm.manager.runtime import ManagerLock, file_prefix, is_running, remove_dpdk_files
+from onvm.manager.bringup import runtime
+from onvm.manager.bringup.runtime import ManagerLock, file_prefix, is_running, remove_dpdk_files
 
 # A second process that tries to take the lock of manager argv[2] under RUN_ROOT argv[1].
 SECOND_MANAGER = textwrap.dedent(
@@ -21,7 +21,7 @@ SECOND_MANAGER = textwrap.dedent(
     import sys
     from pathlib import Path
     from onvm.errors import ManagerExists
-    from onvm.manager import runtime
+    from onvm.manager.bringup import runtime
 
     runtime.RUN_ROOT = Path(sys.argv[1])
     lock = runtime.ManagerLock(sys.argv[2])
@@ -168,7 +168,7 @@ def test_lock_is_free_again_when_the_holder_dies(run_root):
         [
             sys.executable,
             "-c",
-            "import sys, time; from pathlib import Path; from onvm.manager import runtime\n"
+            "import sys, time; from pathlib import Path; from onvm.manager.bringup import runtime\n"
             "runtime.RUN_ROOT = Path(sys.argv[1]); runtime.ManagerLock('m1').acquire()\n"
             "print('held', flush=True); time.sleep(60)",
             str(run_root),
@@ -234,7 +234,7 @@ def test_is_running_true_from_another_process(run_root):
             [
                 sys.executable,
                 "-c",
-                "import sys; from pathlib import Path; from onvm.manager import runtime\n"
+                "import sys; from pathlib import Path; from onvm.manager.bringup import runtime\n"
                 "runtime.RUN_ROOT = Path(sys.argv[1]); print(runtime.is_running('m1'))",
                 str(run_root),
             ],

@@ -1,11 +1,12 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""onvm.manager.stats.render on hand-built snapshots (the shape of Stats.snapshot)."""
+"""onvm.manager.tables.stats.render on hand-built snapshots (the shape of Stats.snapshot)."""
 
 from __future__ import annotations
 
 import json
 
-from onvm.manager.stats import render, write_json
+from onvm.manager.client.text import render
+from onvm.manager.tables.stats import write_json
 
 
 def port(name: str, rx: int, tx: int, drop: int, rx_pps: float, tx_pps: float) -> dict:

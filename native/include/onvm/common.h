@@ -21,7 +21,7 @@ extern "C" {
 
 /* Bumped whenever a layout below changes: an NF built against another
  * version refuses to attach instead of misreading the tables. */
-#define ONVM_ABI_VERSION 2
+#define ONVM_ABI_VERSION 3
 #define ONVM_SHARED_MAGIC 0x6f6e766dU /* "onvm" */
 
 /* Limits. NF id 0, service id 0 and chain body 0 mean "none". */
@@ -39,13 +39,24 @@ extern "C" {
 #define ONVM_DEFAULT_CHAIN 0
 #define ONVM_MAX_FLOW_RULES 4096
 
+/* Names of managers and chains: 1 to ONVM_NAME_MAX of these characters,
+ * safe in a DPDK file prefix, a path and a ZeroMQ endpoint. */
+#define ONVM_NAME_MAX 32
+#define ONVM_NAME_CHARS \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
 /* Where a manager named NAME lives: its DPDK file prefix, and a runtime
- * directory holding its lock (held while it runs) and control endpoints. */
+ * directory holding its lock (held while it runs), its control endpoints
+ * and the files it writes for people and scripts. */
 #define ONVM_DEFAULT_MANAGER "onvm"
-#define ONVM_MANAGER_NAME_MAX 32
 #define ONVM_FILE_PREFIX_FMT "onvm-%s"
 #define ONVM_RUNTIME_DIR_FMT "/run/onvm/%s"
 #define ONVM_MANAGER_LOCK_FILE "manager.lock"
+#define ONVM_READY_FILE "ready"           /* written once NFs may join */
+#define ONVM_STATS_FILE "stats.json"      /* a counters snapshot, 10 a second */
+#define ONVM_DPDK_LOG_FILE "dpdk.log"
+#define ONVM_CONTROL_SOCKET "control.sock" /* ZeroMQ ROUTER: requests */
+#define ONVM_STATS_SOCKET "stats.sock"     /* ZeroMQ PUB: stats stream */
 
 /* Object names, one set per manager (DPDK file prefix). */
 #define ONVM_MZ_SHARED "onvm_shared"
@@ -53,7 +64,6 @@ extern "C" {
 #define ONVM_MGR_MSG_RING "onvm_mgr_msg"
 #define ONVM_NF_RX_RING_FMT "onvm_nf%u_rx"
 #define ONVM_NF_TX_RING_FMT "onvm_nf%u_tx"
-#define ONVM_NF_MSG_RING_FMT "onvm_nf%u_msg"
 #define ONVM_PKT_META_DYNFIELD "onvm_dynfield_pkt_meta"
 
 /* Where packets go next; an NF returns one per packet. */
@@ -82,11 +92,11 @@ struct onvm_pkt_meta {
 
 enum onvm_nf_state {
 	ONVM_NF_FREE = 0,     /* slot unused */
-	ONVM_NF_CLAIMED = 1,  /* an NF took the slot and is registering */
+	ONVM_NF_STARTING = 1,  /* an NF took the slot and is registering */
 	ONVM_NF_RUNNING = 2,  /* receives packets */
 	ONVM_NF_STOPPING = 3, /* asked to stop by the manager */
 	ONVM_NF_RETIRING = 4, /* out of its service; rings being drained */
-	ONVM_NF_RECLAIM = 5,  /* crashed: its held mbufs await return to pool */
+	ONVM_NF_RECLAIMING = 5,  /* crashed: its held mbufs await return to pool */
 	ONVM_NF_REJECTED = 6, /* registration refused; reason in reject_errno */
 };
 
@@ -106,7 +116,7 @@ struct onvm_nf_stats {
 	uint64_t busy_cycles; /* TSC cycles spent on batches, not idling */
 } __rte_cache_aligned;
 
-/* One NF table slot. Identity fields are written by the NF while CLAIMED
+/* One NF table slot. Identity fields are written by the NF while STARTING
  * and read-only afterwards; `state` is the handshake futex word. */
 struct onvm_nf {
 	volatile uint32_t state;
@@ -128,7 +138,6 @@ struct onvm_nf {
 	uint64_t enq_drop_base;
 	struct rte_ring *rx_ring;  /* manager -> NF packets (MP/SC) */
 	struct rte_ring *tx_ring;  /* NF -> manager packets (SP/SC) */
-	struct rte_ring *msg_ring; /* manager -> NF messages */
 
 	/* Shared-core wake word: 1 while the NF sleeps on it. */
 	volatile uint32_t sleeping __rte_cache_aligned;
@@ -255,7 +264,7 @@ struct onvm_shared {
 /* Messages on ONVM_MGR_MSG_RING, packed into the ring's pointer slot so
  * sending one allocates nothing. */
 enum onvm_msg_type {
-	ONVM_MSG_NF_REGISTER = 1,   /* NF slot `nf_id` is CLAIMED and filled */
+	ONVM_MSG_NF_REGISTER = 1,   /* NF slot `nf_id` is STARTING and filled */
 	ONVM_MSG_NF_UNREGISTER = 2, /* NF `nf_id` is exiting cleanly */
 	ONVM_MSG_NF_DEAD = 3,       /* control plane: NF `nf_id` has died */
 	/* REGISTER, UNREGISTER and DEAD carry the slot generation as arg. */

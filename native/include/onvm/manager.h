@@ -7,7 +7,7 @@
  * Threads: worker lcores run onvm_mgr_worker_main(); the control thread
  * (the EAL main lcore, in Python) calls everything else. Worker 0 is the
  * control worker: it alone writes the service table and NF states past
- * CLAIMED, so those need no lock.
+ * STARTING, so those need no lock.
  */
 #ifndef ONVM_MANAGER_H
 #define ONVM_MANAGER_H
@@ -178,7 +178,7 @@ int onvm_mgr_nf_stop(struct onvm_shared *sh, uint16_t nf_id);
 
 /**
  * Return to the pool every mbuf a crashed NF held, and free its slot. The
- * NF must be in state ONVM_NF_RECLAIM (retired by the control worker).
+ * NF must be in state ONVM_NF_RECLAIMING (retired by the control worker).
  *
  * @return
  *   The number of mbufs returned, or -EINVAL, -EBUSY (not yet retired).

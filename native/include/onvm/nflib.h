@@ -59,10 +59,6 @@ typedef void (*onvm_nf_verdict_handler_t)(struct rte_mbuf **pkts, uint16_t n,
 /** Periodic callback; return non-zero to stop the NF. */
 typedef int (*onvm_nf_periodic_t)(struct onvm_nf_ctx *ctx, void *user);
 
-/** Message from the manager or another NF. */
-typedef void (*onvm_nf_msg_handler_t)(struct onvm_nf_ctx *ctx, void *msg,
-				      void *user);
-
 /** The NF contract: every field but one packet or verdict handler is
  * optional. */
 struct onvm_nf_handlers {
@@ -70,7 +66,6 @@ struct onvm_nf_handlers {
 	onvm_nf_burst_handler_t burst;
 	onvm_nf_periodic_t periodic;
 	uint32_t periodic_ms; /* default 1000 */
-	onvm_nf_msg_handler_t msg;
 	/* Called when nothing arrived, before the NF would sleep; return the
 	 * number of packets it sent (speed_tester uses it to inject). */
 	int (*idle)(struct onvm_nf_ctx *ctx, void *user);

@@ -21,7 +21,10 @@ extern "C" {
 #define ONVM_BATCH_MAX 1024
 
 /* A verdict packs an action and its destination: action | dest << 8. */
-#define ONVM_VERDICT(action, dest) ((uint32_t)(action) | ((uint32_t)(dest) << 8))
+#define ONVM_VERDICT_ACTION_MASK 0xff
+#define ONVM_VERDICT_DEST_SHIFT 8
+#define ONVM_VERDICT(action, dest) \
+	((uint32_t)(action) | ((uint32_t)(dest) << ONVM_VERDICT_DEST_SHIFT))
 
 /* TCP flags, absent: 0. Addresses and ports are in host order; IPv4
  * addresses as 32-bit numbers, IPv6 as 16 network-order bytes. */
@@ -48,7 +51,8 @@ struct onvm_pkt_fields {
 };
 
 /* Groups of fields onvm_pkt_fields_parse() fills; each costs a little per
- * packet, so a handler asks only for what it reads. */
+ * packet, so a handler asks only for what it reads. Each comment lists the
+ * group's fields: the Python batch arrays are generated from these lists. */
 #define ONVM_FIELDS_KEYS 0x1  /* keys, ip_version, proto */
 #define ONVM_FIELDS_L2 0x2    /* ether_type, vlan */
 #define ONVM_FIELDS_L3 0x4    /* src4, dst4, src6, dst6, l3_offset */

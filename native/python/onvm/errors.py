@@ -48,3 +48,19 @@ class DpdkError(OnvmError):
 
 class PortError(DpdkError):
     """A port could not be probed, configured or started."""
+
+
+class RuleError(OnvmError):
+    """A 5-tuple rule (firewall, flow rule) is malformed."""
+
+    exit_code = 2
+
+
+class ControlError(OnvmError):
+    """An error reply of the control protocol, or a request a client could
+    not deliver: `code` is one of onvm.manager.protocol's error codes."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{message} ({code})")
+        self.code = code
+        self.message = message

@@ -191,11 +191,11 @@ onvm_pkt_apply_verdicts(struct rte_mbuf **pkts, uint32_t n,
 
 	for (i = 0; i < n; i++) {
 		struct onvm_pkt_meta *meta = onvm_pkt_meta(pkts[i]);
-		uint32_t action = verdicts[i] & 0xff;
+		uint32_t action = verdicts[i] & ONVM_VERDICT_ACTION_MASK;
 
 		meta->action = action <= ONVM_ACTION_OUT ? (uint8_t)action :
 							    ONVM_ACTION_DROP;
-		meta->destination = (uint16_t)(verdicts[i] >> 8);
+		meta->destination = (uint16_t)(verdicts[i] >> ONVM_VERDICT_DEST_SHIFT);
 	}
 }
 
@@ -209,7 +209,7 @@ onvm_pkt_apply_verdicts_counted(struct rte_mbuf **pkts, uint32_t n,
 	/* NEXT, the common verdict, costs neither a store nor a look at the
 	 * packet. */
 	for (i = 0; i < n; i++) {
-		uint32_t action = verdicts[i] & 0xff;
+		uint32_t action = verdicts[i] & ONVM_VERDICT_ACTION_MASK;
 		struct onvm_pkt_meta *meta;
 
 		if (likely(action == ONVM_ACTION_NEXT))
@@ -219,7 +219,7 @@ onvm_pkt_apply_verdicts_counted(struct rte_mbuf **pkts, uint32_t n,
 		other[action]++;
 		meta = onvm_pkt_meta(pkts[i]);
 		meta->action = (uint8_t)action;
-		meta->destination = (uint16_t)(verdicts[i] >> 8);
+		meta->destination = (uint16_t)(verdicts[i] >> ONVM_VERDICT_DEST_SHIFT);
 	}
 	counts[ONVM_ACTION_DROP] += other[ONVM_ACTION_DROP];
 	counts[ONVM_ACTION_NEXT] +=

@@ -60,7 +60,7 @@ __onvm_register(struct onvm_shared *sh, uint16_t nf_id, uint32_t generation)
 	struct __onvm_worker *tx_worker;
 	int rc;
 
-	if (nf->state != ONVM_NF_CLAIMED || nf->generation != generation)
+	if (nf->state != ONVM_NF_STARTING || nf->generation != generation)
 		return; /* stale: the NF died and its slot moved on */
 	if (nf->service_id == 0 || nf->service_id >= ONVM_MAX_SERVICES) {
 		nf->reject_errno = EINVAL;
@@ -69,7 +69,6 @@ __onvm_register(struct onvm_shared *sh, uint16_t nf_id, uint32_t generation)
 	}
 	rte_ring_reset(nf->rx_ring);
 	rte_ring_reset(nf->tx_ring);
-	rte_ring_reset(nf->msg_ring);
 	memset(&nf->stats, 0, sizeof(nf->stats));
 	nf->sleeping = 0;
 	nf->crashed = 0;
@@ -100,7 +99,7 @@ __onvm_retire(struct onvm_shared *sh, uint16_t nf_id, int crashed)
 	unsigned int i;
 
 	if (state == ONVM_NF_FREE || state == ONVM_NF_RETIRING ||
-	    state == ONVM_NF_RECLAIM || state == ONVM_NF_REJECTED)
+	    state == ONVM_NF_RECLAIMING || state == ONVM_NF_REJECTED)
 		return;
 	nf->crashed = (uint8_t)crashed;
 	if (state == ONVM_NF_RUNNING || state == ONVM_NF_STOPPING) {
@@ -164,8 +163,7 @@ __onvm_finish_retirement(struct __onvm_worker *w, uint16_t nf_id)
 		}
 	}
 	__onvm_flush(w);
-	rte_ring_reset(nf->msg_ring);
-	__onvm_set_state(nf, nf->crashed ? ONVM_NF_RECLAIM : ONVM_NF_FREE);
+	__onvm_set_state(nf, nf->crashed ? ONVM_NF_RECLAIMING : ONVM_NF_FREE);
 }
 
 static void
@@ -282,7 +280,7 @@ onvm_mgr_nf_reclaim(struct onvm_shared *sh, uint16_t nf_id)
 	if (nf_id == 0 || nf_id >= ONVM_MAX_NFS)
 		return -EINVAL;
 	nf = &sh->nfs[nf_id];
-	if (nf->state != ONVM_NF_RECLAIM)
+	if (nf->state != ONVM_NF_RECLAIMING)
 		return -EBUSY;
 	rte_mempool_obj_iter(sh->pktmbuf_pool, __onvm_reclaim_one, &rc);
 	__atomic_fetch_add(&sh->workers[0].reclaimed, rc.count,

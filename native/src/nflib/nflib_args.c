@@ -9,18 +9,10 @@
 static int
 __onvm_valid_manager_name(const char *name)
 {
-	size_t i, len = strlen(name);
+	size_t len = strlen(name);
 
-	if (len == 0 || len > ONVM_MANAGER_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return len > 0 && len <= ONVM_NAME_MAX &&
+	       strspn(name, ONVM_NAME_CHARS) == len;
 }
 
 static int
@@ -63,7 +55,7 @@ __onvm_apply(struct __onvm_nf_options *o, const char *opt, const char *val)
 		if (!__onvm_valid_manager_name(val))
 			return __onvm_nflib_error(EINVAL,
 				"--name takes a manager name of 1 to %d letters, digits, '-' or '_', not '%s'",
-				ONVM_MANAGER_NAME_MAX, val);
+				ONVM_NAME_MAX, val);
 		strcpy(o->manager, val);
 		return 0;
 	}

@@ -203,7 +203,7 @@ __onvm_claim_slot(struct onvm_nf_ctx *ctx)
 		uint32_t expected = ONVM_NF_FREE;
 
 		if (!__atomic_compare_exchange_n(&nf->state, &expected,
-						 ONVM_NF_CLAIMED, 0,
+						 ONVM_NF_STARTING, 0,
 						 __ATOMIC_ACQ_REL,
 						 __ATOMIC_RELAXED))
 			continue;
@@ -238,13 +238,13 @@ __onvm_register(struct onvm_nf_ctx *ctx)
 			"manager '%s' is not taking registrations (message ring full)",
 			ctx->opts.manager);
 	while ((state = __atomic_load_n(&nf->state, __ATOMIC_ACQUIRE)) ==
-	       ONVM_NF_CLAIMED) {
+	       ONVM_NF_STARTING) {
 		if (waited_ms >= ONVM_REGISTER_TIMEOUT_MS ||
 		    !__onvm_manager_running(ctx->opts.manager))
 			return __onvm_nflib_error(ETIMEDOUT,
 				"manager '%s' did not answer the registration: is its data plane running?",
 				ctx->opts.manager);
-		__onvm_wait_word(&nf->state, ONVM_NF_CLAIMED, 100000000ULL);
+		__onvm_wait_word(&nf->state, ONVM_NF_STARTING, 100000000ULL);
 		waited_ms += 100;
 	}
 	if (state == ONVM_NF_REJECTED) {

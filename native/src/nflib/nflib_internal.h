@@ -16,7 +16,7 @@
 #define ONVM_IDLE_SPINS 64
 
 struct __onvm_nf_options {
-	char manager[ONVM_MANAGER_NAME_MAX + 1];
+	char manager[ONVM_NAME_MAX + 1];
 	char nf_name[ONVM_NF_NAME_LEN];
 	long service_id;
 	int core; /* -1: float */

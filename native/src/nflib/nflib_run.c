@@ -178,17 +178,6 @@ __onvm_run_verdicts(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 	__onvm_add_counts(ctx, count);
 }
 
-static void
-__onvm_poll_messages(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
-		     void *user)
-{
-	void *msg;
-
-	while (rte_ring_dequeue(ctx->nf->msg_ring, &msg) == 0)
-		if (h->msg)
-			h->msg(ctx, msg, user);
-}
-
 /* NFs sharing a core hand it over when idle, so a context switch should
  * carry a whole batch: a woken NF of the batch policy waits for the running
  * one to sleep instead of preempting it after its first burst. Fairness
@@ -279,7 +268,6 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 			next_liveness = now + liveness;
 			if (!__onvm_manager_alive(ctx))
 				break;
-			__onvm_poll_messages(ctx, h, user);
 			now = rte_rdtsc();
 		}
 		if (idle == 0)
