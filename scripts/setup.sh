@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Set up a Debian 12 machine for onvm, as root; safe to run again.
-#   - Debian packages: DPDK 22.11 (with dpdk-testpmd), build tools, libpcap
+#   - Debian packages: DPDK 22.11 (with dpdk-testpmd), build tools, libpcap,
+#     clang-format (the C style check)
 #   - hugepages: ONVM_HUGEPAGES_MB (default 1024) of 2 MiB pages, hugetlbfs
 #   - .venv with onvm installed editable, with its test extras
 set -euo pipefail
@@ -9,8 +10,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ONVM_VENV:-$ROOT/.venv}"
 HUGEPAGES_MB="${ONVM_HUGEPAGES_MB:-1024}"
-PACKAGES=(dpdk dpdk-dev libdpdk-dev meson ninja-build pkg-config gcc
-          python3 python3-venv python3-dev libpcap-dev tshark)
+PACKAGES=(dpdk dpdk-dev libdpdk-dev meson ninja-build pkg-config gcc binutils
+          python3 python3-venv python3-dev libpcap-dev tshark clang-format)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }

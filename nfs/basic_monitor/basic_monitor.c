@@ -21,7 +21,7 @@ struct basic_monitor {
 /* Every verdict stays NEXT: the packets' metadata is never touched. */
 static void
 basic_monitor_verdicts(struct rte_mbuf **pkts, uint16_t n, uint32_t *verdicts,
-		       void *user)
+                       void *user)
 {
 	struct basic_monitor *bm = user;
 	uint64_t bytes = 0;
@@ -58,11 +58,11 @@ int
 main(int argc, char **argv)
 {
 	struct onvm_nf_handlers handlers = {
-		.verdict = basic_monitor_verdicts,
-		.periodic = basic_monitor_report,
-		.periodic_ms = 1000,
+	    .verdict = basic_monitor_verdicts,
+	    .periodic = basic_monitor_report,
+	    .periodic_ms = 1000,
 	};
-	struct basic_monitor bm = { 0 };
+	struct basic_monitor bm = {0};
 	struct onvm_nf_ctx *ctx;
 
 	if (onvm_nflib_init(argc, argv, "basic_monitor", &ctx) < 0) {

@@ -11,14 +11,14 @@
 #include <onvm/nflib.h>
 
 struct simple_forward {
-	uint8_t action;   /* NEXT, TONF or OUT */
-	uint16_t dest;    /* service (TONF) or port (OUT) */
+	uint8_t action; /* NEXT, TONF or OUT */
+	uint16_t dest;  /* service (TONF) or port (OUT) */
 };
 
 /* Verdicts are NEXT on entry: only another one needs writing. */
 static void
-simple_forward_verdicts(struct rte_mbuf **pkts, uint16_t n,
-			uint32_t *verdicts, void *user)
+simple_forward_verdicts(struct rte_mbuf **pkts, uint16_t n, uint32_t *verdicts,
+                        void *user)
 {
 	const struct simple_forward *sf = user;
 	const uint32_t verdict = ONVM_VERDICT(sf->action, sf->dest);
@@ -39,8 +39,9 @@ simple_forward_number(const char *name, const char *text, long lo, long hi)
 	long v = strtol(text, &end, 10);
 
 	if (*text == '\0' || *end != '\0' || v < lo || v > hi) {
-		fprintf(stderr, "simple_forward: --%s takes a number from %ld to %ld\n",
-			name, lo, hi);
+		fprintf(stderr,
+		        "simple_forward: --%s takes a number from %ld to %ld\n",
+		        name, lo, hi);
 		return -1;
 	}
 	return v;
@@ -50,10 +51,10 @@ static int
 simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 {
 	static const struct option opts[] = {
-		{ "dest", required_argument, NULL, 'd' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"dest", required_argument, NULL, 'd'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	long v;
 	int c;
@@ -61,16 +62,16 @@ simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 	while ((c = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
 		if (c == 'd') {
 			v = simple_forward_number("dest", optarg, 1,
-						  ONVM_MAX_SERVICES - 1);
+			                          ONVM_MAX_SERVICES - 1);
 			sf->action = ONVM_ACTION_TONF;
 		} else if (c == 'o') {
 			v = simple_forward_number("out", optarg, 0,
-						  ONVM_MAX_PORTS - 1);
+			                          ONVM_MAX_PORTS - 1);
 			sf->action = ONVM_ACTION_OUT;
 		} else {
 			v = -1;
-			fprintf(stderr,
-				"usage: simple_forward --service ID [--dest SERVICE | --out PORT]\n");
+			fprintf(stderr, "usage: simple_forward --service ID "
+			                "[--dest SERVICE | --out PORT]\n");
 		}
 		if (v < 0)
 			return -EINVAL;
@@ -82,8 +83,8 @@ simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 int
 main(int argc, char **argv)
 {
-	struct onvm_nf_handlers handlers = { .verdict = simple_forward_verdicts };
-	struct simple_forward sf = { .action = ONVM_ACTION_NEXT };
+	struct onvm_nf_handlers handlers = {.verdict = simple_forward_verdicts};
+	struct simple_forward sf = {.action = ONVM_ACTION_NEXT};
 	struct onvm_nf_ctx *ctx;
 	int nf_argc;
 
@@ -97,7 +98,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (sf.action == ONVM_ACTION_NEXT)
-		printf("simple_forward: NF %u serving service %u, to the next hop\n",
+		printf("simple_forward: NF %u serving service %u, to the next "
+		       "hop\n",
 		       onvm_nflib_nf_id(ctx), onvm_nflib_service_id(ctx));
 	else
 		printf("simple_forward: NF %u serving service %u, to %s %u\n",

@@ -42,8 +42,9 @@
  */
 #define ST_HIST_SUB_BITS 6
 #define ST_HIST_SUB (1U << ST_HIST_SUB_BITS)
-#define ST_HIST_MAX_BITS 44 /* hours of TSC; longer ones share the top bucket */
-#define ST_HIST_BUCKETS \
+/* Hours of TSC; longer waits share the top bucket. */
+#define ST_HIST_MAX_BITS 44
+#define ST_HIST_BUCKETS                                                        \
 	((ST_HIST_MAX_BITS - ST_HIST_SUB_BITS + 1) * ST_HIST_SUB)
 
 struct st_hist {
@@ -65,27 +66,27 @@ struct st_hist {
 struct speed_tester {
 	struct onvm_nf_ctx *ctx;
 	uint16_t dest;
-	uint32_t batch;        /* packets to inject; flows with --rate */
-	uint32_t size;         /* frame size in bytes */
-	double duration;       /* seconds, 0: until stopped */
-	int follow_chain;      /* packets carry the default chain */
-	int latency;           /* stamp packets, record round trips */
-	double rate;           /* packets/s sent, open loop; 0: loop a batch */
+	uint32_t batch;   /* packets to inject; flows with --rate */
+	uint32_t size;    /* frame size in bytes */
+	double duration;  /* seconds, 0: until stopped */
+	int follow_chain; /* packets carry the default chain */
+	int latency;      /* stamp packets, record round trips */
+	double rate;      /* packets/s sent, open loop; 0: loop a batch */
 	int injected;
 	uint64_t packets;
 	uint64_t last_packets;
 	uint64_t start_tsc;
 	uint64_t last_tsc;
-	uint64_t steady_tsc;     /* end of the first, ramp-up, second */
+	uint64_t steady_tsc; /* end of the first, ramp-up, second */
 	uint64_t steady_packets;
 	double best_mpps;
 	double worst_mpps;
 	unsigned int reports;
 	/* --rate */
 	double cycles_per_pkt;
-	uint64_t sent;         /* packets sent by the pacer */
-	uint64_t skipped;      /* due while behind, never sent */
-	uint64_t no_mbufs;     /* due but the pool was empty */
+	uint64_t sent;     /* packets sent by the pacer */
+	uint64_t skipped;  /* due while behind, never sent */
+	uint64_t no_mbufs; /* due but the pool was empty */
 	uint64_t steady_sent;
 	uint32_t next_flow;
 	uint8_t frame[RTE_ETHER_MAX_LEN]; /* what new packets start as */
@@ -174,10 +175,10 @@ speed_tester_prefetch_metas(struct rte_mbuf **pkts, uint16_t n)
 
 	for (i = 0; i < n; i++) {
 #ifdef RTE_ARCH_X86
-		asm volatile("prefetchw %0"
-			     :
-			     : "m"(*(const volatile char *)onvm_pkt_meta(
-				     pkts[i])));
+		asm volatile(
+		    "prefetchw %0"
+		    :
+		    : "m"(*(const volatile char *)onvm_pkt_meta(pkts[i])));
 #else
 		rte_prefetch0(onvm_pkt_meta(pkts[i]));
 #endif
@@ -240,19 +241,19 @@ speed_tester_frame(uint8_t *frame, uint32_t size)
 	ip->dst_addr = rte_cpu_to_be_32(RTE_IPV4(10, 0, 1, 1));
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	udp->dst_port = rte_cpu_to_be_16(9);
-	udp->dgram_len = rte_cpu_to_be_16(
-		(uint16_t)(size - sizeof(*eth) - sizeof(*ip)));
+	udp->dgram_len =
+	    rte_cpu_to_be_16((uint16_t)(size - sizeof(*eth) - sizeof(*ip)));
 }
 
 /* A copy of the frame, as flow `seq` (its UDP source port). */
 static void
 speed_tester_fill(struct rte_mbuf *m, const struct speed_tester *st,
-		  uint32_t seq)
+                  uint32_t seq)
 {
 	uint8_t *data = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)st->size);
 	struct rte_udp_hdr *udp =
-		(struct rte_udp_hdr *)(data + sizeof(struct rte_ether_hdr) +
-				       sizeof(struct rte_ipv4_hdr));
+	    (struct rte_udp_hdr *)(data + sizeof(struct rte_ether_hdr) +
+	                           sizeof(struct rte_ipv4_hdr));
 
 	rte_memcpy(data, st->frame, st->size);
 	/* Distinct flows, so several instances of a service share the load. */
@@ -282,7 +283,7 @@ speed_tester_send_new(struct speed_tester *st, uint32_t n, uint32_t seq)
 		speed_tester_aim(meta, st);
 		if (st->follow_chain)
 			meta->chain = onvm_nflib_shared(ctx)
-				->chains.head[ONVM_DEFAULT_CHAIN];
+			                  ->chains.head[ONVM_DEFAULT_CHAIN];
 	}
 	/* Stamped as they leave: making them is not part of the trip. */
 	now = rte_rdtsc();
@@ -318,8 +319,9 @@ speed_tester_inject(struct speed_tester *st)
 		done += sent;
 		if (sent < n) {
 			fprintf(stderr,
-				"speed_tester: packet pool exhausted after %u packets\n",
-				done);
+			        "speed_tester: packet pool exhausted after %u "
+			        "packets\n",
+			        done);
 			break;
 		}
 	}
@@ -335,8 +337,8 @@ speed_tester_inject(struct speed_tester *st)
 static uint32_t
 speed_tester_due(struct speed_tester *st, uint64_t now)
 {
-	uint64_t target = (uint64_t)((double)(now - st->start_tsc) /
-				     st->cycles_per_pkt);
+	uint64_t target =
+	    (uint64_t)((double)(now - st->start_tsc) / st->cycles_per_pkt);
 	uint64_t paced = st->sent + st->skipped + st->no_mbufs;
 
 	if (target <= paced)
@@ -459,20 +461,21 @@ static int
 speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 {
 	static const struct option opts[] = {
-		{ "dest", required_argument, NULL, 'd' },
-		{ "packets", required_argument, NULL, 'p' },
-		{ "size", required_argument, NULL, 's' },
-		{ "duration", required_argument, NULL, 't' },
-		{ "chain", no_argument, NULL, 'c' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "latency", no_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 },
+	    {"dest", required_argument, NULL, 'd'},
+	    {"packets", required_argument, NULL, 'p'},
+	    {"size", required_argument, NULL, 's'},
+	    {"duration", required_argument, NULL, 't'},
+	    {"chain", no_argument, NULL, 'c'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"latency", no_argument, NULL, 'l'},
+	    {NULL, 0, NULL, 0},
 	};
 	char *end;
 	long v;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "d:p:s:t:r:cl", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:p:s:t:r:cl", opts, NULL)) !=
+	       -1) {
 		if (c == 'c') {
 			st->follow_chain = 1;
 			continue;
@@ -485,15 +488,16 @@ speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 			st->duration = strtod(optarg, &end);
 			if (*end == '\0' && st->duration >= 0)
 				continue;
-			fprintf(stderr, "speed_tester: --duration takes seconds\n");
+			fprintf(stderr,
+			        "speed_tester: --duration takes seconds\n");
 			return -EINVAL;
 		}
 		if (c == 'r') {
 			st->rate = strtod(optarg, &end);
 			if (*end == '\0' && st->rate >= 1000 && st->rate <= 1e9)
 				continue;
-			fprintf(stderr,
-				"speed_tester: --rate takes packets per second, 1000 to 1e9\n");
+			fprintf(stderr, "speed_tester: --rate takes packets "
+			                "per second, 1000 to 1e9\n");
 			return -EINVAL;
 		}
 		if (c == '?')
@@ -512,8 +516,9 @@ speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 	}
 	return 0;
 usage:
-	fprintf(stderr,
-		"usage: speed_tester --service ID [--dest SERVICE] [--packets N] [--size 60..1514] [--duration SECONDS] [--chain] [--rate PPS] [--latency]\n");
+	fprintf(stderr, "usage: speed_tester --service ID [--dest SERVICE] "
+	                "[--packets N] [--size 60..1514] [--duration SECONDS] "
+	                "[--chain] [--rate PPS] [--latency]\n");
 	return -EINVAL;
 }
 
@@ -538,19 +543,24 @@ speed_tester_summary(struct speed_tester *st)
 	secs = (double)(rte_rdtsc() - st->steady_tsc) / hz;
 	if (secs <= 0 || !st->injected)
 		secs = INFINITY; /* rates of 0 */
-	printf("speed_tester: summary: %.3f Mpps average over %.1f s (min %.3f, max %.3f), %" PRIu64 " packets\n",
+	printf("speed_tester: summary: %.3f Mpps average over %.1f s (min "
+	       "%.3f, max %.3f), %" PRIu64 " packets\n",
 	       (double)(st->packets - st->steady_packets) / secs / 1e6,
 	       isinf(secs) ? 0.0 : secs, st->worst_mpps, st->best_mpps,
 	       st->packets);
 	if (st->rate > 0)
-		printf("speed_tester: paced: rate_pps=%.0f sent_pps=%.0f sent=%" PRIu64 " skipped=%" PRIu64 " no_mbufs=%" PRIu64 "\n",
+		printf("speed_tester: paced: rate_pps=%.0f sent_pps=%.0f "
+		       "sent=%" PRIu64 " skipped=%" PRIu64 " no_mbufs=%" PRIu64
+		       "\n",
 		       st->rate, (double)(st->sent - st->steady_sent) / secs,
 		       st->sent, st->skipped, st->no_mbufs);
 	if (st->latency)
-		printf("speed_tester: latency: samples=%" PRIu64 " mean_ns=%.0f p50_ns=%.0f p99_ns=%.0f p999_ns=%.0f max_ns=%.0f\n",
+		printf("speed_tester: latency: samples=%" PRIu64
+		       " mean_ns=%.0f p50_ns=%.0f p99_ns=%.0f p999_ns=%.0f "
+		       "max_ns=%.0f\n",
 		       h->samples,
 		       (double)h->sum * ns /
-			       (double)RTE_MAX(h->samples, UINT64_C(1)),
+		           (double)RTE_MAX(h->samples, UINT64_C(1)),
 		       (double)st_hist_percentile(h, 0.50) * ns,
 		       (double)st_hist_percentile(h, 0.99) * ns,
 		       (double)st_hist_percentile(h, 0.999) * ns,
@@ -562,13 +572,13 @@ int
 main(int argc, char **argv)
 {
 	struct onvm_nf_handlers handlers = {
-		.burst = speed_tester_burst,
-		.idle = speed_tester_idle,
-		.periodic = speed_tester_report,
-		.periodic_ms = 1000,
+	    .burst = speed_tester_burst,
+	    .idle = speed_tester_idle,
+	    .periodic = speed_tester_report,
+	    .periodic_ms = 1000,
 	};
 	/* Static: the histograms are too large for a comfortable stack. */
-	static struct speed_tester st = { .batch = 1024, .size = 64 };
+	static struct speed_tester st = {.batch = 1024, .size = 64};
 	int nf_argc;
 
 	nf_argc = onvm_nflib_init(argc, argv, "speed_tester", &st.ctx);

@@ -22,8 +22,8 @@ struct onvm_classifier;
  * with a prefix of 0..32, IPv6 in src[0..15] with 0..128. Ports are host
  * order, inclusive ranges. */
 struct onvm_rule {
-	uint8_t family;     /* 4, 6, or 0 for both (addresses then ignored) */
-	uint8_t proto;      /* IP protocol, 0 for any */
+	uint8_t family; /* 4, 6, or 0 for both (addresses then ignored) */
+	uint8_t proto;  /* IP protocol, 0 for any */
 	uint8_t src_prefix;
 	uint8_t dst_prefix;
 	uint8_t src[16];
@@ -32,7 +32,7 @@ struct onvm_rule {
 	uint16_t src_port_hi;
 	uint16_t dst_port_lo;
 	uint16_t dst_port_hi;
-	uint32_t result;    /* what classify returns for a match; not 0 */
+	uint32_t result; /* what classify returns for a match; not 0 */
 };
 
 /**
@@ -43,7 +43,7 @@ struct onvm_rule {
  *   The classifier, or NULL with rte_errno set (EINVAL, ENOMEM, EEXIST).
  */
 struct onvm_classifier *onvm_classifier_create(const char *name,
-					       uint32_t max_rules);
+                                               uint32_t max_rules);
 
 /**
  * Append @p n rules; earlier rules take precedence. Takes effect at the next
@@ -54,7 +54,7 @@ struct onvm_classifier *onvm_classifier_create(const char *name,
  *   -ENOSPC (more than max_rules).
  */
 int onvm_classifier_add(struct onvm_classifier *c,
-			const struct onvm_rule *rules, uint32_t n);
+                        const struct onvm_rule *rules, uint32_t n);
 
 /**
  * Compile the rules added so far.
@@ -69,8 +69,8 @@ int onvm_classifier_build(struct onvm_classifier *c);
  * matches keys[i], or 0. Non-IP keys get 0.
  */
 void onvm_classifier_classify(const struct onvm_classifier *c,
-			      const struct onvm_flow_key *keys, uint32_t n,
-			      uint32_t *results);
+                              const struct onvm_flow_key *keys, uint32_t n,
+                              uint32_t *results);
 
 /**
  * Classify @p n flow keys and translate: out[i] = table[result], where
@@ -78,8 +78,8 @@ void onvm_classifier_classify(const struct onvm_classifier *c,
  * one entry more than the rules: a firewall's verdicts in one call.
  */
 void onvm_classifier_classify_map(const struct onvm_classifier *c,
-				  const struct onvm_flow_key *keys, uint32_t n,
-				  const uint32_t *table, uint32_t *out);
+                                  const struct onvm_flow_key *keys, uint32_t n,
+                                  const uint32_t *table, uint32_t *out);
 
 /**
  * Free the classifier and its rules.

@@ -42,7 +42,7 @@ extern "C" {
 /* Names of managers and chains: 1 to ONVM_NAME_MAX of these characters,
  * safe in a DPDK file prefix, a path and a ZeroMQ endpoint. */
 #define ONVM_NAME_MAX 32
-#define ONVM_NAME_CHARS \
+#define ONVM_NAME_CHARS                                                        \
 	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 /* Where a manager named NAME lives: its DPDK file prefix, and a runtime
@@ -52,8 +52,8 @@ extern "C" {
 #define ONVM_FILE_PREFIX_FMT "onvm-%s"
 #define ONVM_RUNTIME_DIR_FMT "/run/onvm/%s"
 #define ONVM_MANAGER_LOCK_FILE "manager.lock"
-#define ONVM_READY_FILE "ready"           /* written once NFs may join */
-#define ONVM_STATS_FILE "stats.json"      /* a counters snapshot, 10 a second */
+#define ONVM_READY_FILE "ready"      /* written once NFs may join */
+#define ONVM_STATS_FILE "stats.json" /* a counters snapshot, 10 a second */
 #define ONVM_DPDK_LOG_FILE "dpdk.log"
 #define ONVM_CONTROL_SOCKET "control.sock" /* ZeroMQ ROUTER: requests */
 #define ONVM_STATS_SOCKET "stats.sock"     /* ZeroMQ PUB: stats stream */
@@ -70,7 +70,7 @@ extern "C" {
 enum onvm_action {
 	ONVM_ACTION_DROP = 0, /* the manager frees the packet */
 	ONVM_ACTION_NEXT = 1, /* next hop of the packet's chain */
-	ONVM_ACTION_TONF = 2, /* to service `destination` (flow-hashed instance) */
+	ONVM_ACTION_TONF = 2, /* to service `destination`, by flow hash */
 	ONVM_ACTION_OUT = 3,  /* out of port `destination` */
 };
 
@@ -82,21 +82,21 @@ enum onvm_action {
 
 /* Per-packet metadata, an mbuf dynamic field (see onvm/pkt_meta.h). */
 struct onvm_pkt_meta {
-	uint8_t action;      /* enum onvm_action, set by the NF */
-	uint8_t chain_index; /* hop of the chain the packet is at */
-	uint16_t destination;/* service id (TONF) or port id (OUT) */
-	uint16_t owner;      /* NF id, ONVM_OWNER_MANAGER or ONVM_OWNER_NONE */
-	uint16_t chain;      /* chain body the packet follows */
-	uint64_t timestamp;  /* TSC at manager RX, for latency */
+	uint8_t action;       /* enum onvm_action, set by the NF */
+	uint8_t chain_index;  /* hop of the chain the packet is at */
+	uint16_t destination; /* service id (TONF) or port id (OUT) */
+	uint16_t owner;       /* NF id, ONVM_OWNER_MANAGER or ONVM_OWNER_NONE */
+	uint16_t chain;       /* chain body the packet follows */
+	uint64_t timestamp;   /* TSC at manager RX, for latency */
 };
 
 enum onvm_nf_state {
-	ONVM_NF_FREE = 0,     /* slot unused */
-	ONVM_NF_STARTING = 1,  /* an NF took the slot and is registering */
-	ONVM_NF_RUNNING = 2,  /* receives packets */
-	ONVM_NF_STOPPING = 3, /* asked to stop by the manager */
-	ONVM_NF_RETIRING = 4, /* out of its service; rings being drained */
-	ONVM_NF_RECLAIMING = 5,  /* crashed: its held mbufs await return to pool */
+	ONVM_NF_FREE = 0,       /* slot unused */
+	ONVM_NF_STARTING = 1,   /* an NF took the slot and is registering */
+	ONVM_NF_RUNNING = 2,    /* receives packets */
+	ONVM_NF_STOPPING = 3,   /* asked to stop by the manager */
+	ONVM_NF_RETIRING = 4,   /* out of its service; rings being drained */
+	ONVM_NF_RECLAIMING = 5, /* crashed: held mbufs go back to the pool */
 	ONVM_NF_REJECTED = 6, /* registration refused; reason in reject_errno */
 };
 
@@ -104,15 +104,15 @@ enum onvm_nf_state {
 
 /* Counters written by the NF process only. */
 struct onvm_nf_stats {
-	uint64_t rx;        /* packets handed to the handler */
-	uint64_t tx;        /* packets returned to the manager */
+	uint64_t rx; /* packets handed to the handler */
+	uint64_t tx; /* packets returned to the manager */
 	uint64_t act_drop;
 	uint64_t act_next;
 	uint64_t act_tonf;
 	uint64_t act_out;
-	uint64_t batches;   /* handler calls */
-	uint64_t sleeps;    /* times the NF slept idle (shared-core) */
-	uint64_t created;   /* packets the NF allocated */
+	uint64_t batches;     /* handler calls */
+	uint64_t sleeps;      /* times the NF slept idle (shared-core) */
+	uint64_t created;     /* packets the NF allocated */
 	uint64_t busy_cycles; /* TSC cycles spent on batches, not idling */
 } __rte_cache_aligned;
 
@@ -123,12 +123,12 @@ struct onvm_nf {
 	int32_t reject_errno; /* positive errno when REJECTED */
 	uint16_t id;
 	uint16_t service_id;
-	uint16_t instance;    /* index among the service's instances */
-	uint16_t flags;       /* ONVM_NF_FLAG_* */
+	uint16_t instance; /* index among the service's instances */
+	uint16_t flags;    /* ONVM_NF_FLAG_* */
 	int32_t pid;
-	int32_t core;         /* CPU the NF runs on, -1 if floating */
-	uint32_t generation;  /* bumped at each claim */
-	uint8_t tx_worker;    /* the manager worker that drains tx_ring */
+	int32_t core;        /* CPU the NF runs on, -1 if floating */
+	uint32_t generation; /* bumped at each claim */
+	uint8_t tx_worker;   /* the manager worker that drains tx_ring */
 	uint8_t crashed;
 	char name[ONVM_NF_NAME_LEN];
 	uint64_t register_tsc;
@@ -136,8 +136,8 @@ struct onvm_nf {
 	 * this NF are the counters minus these. */
 	uint64_t enq_base;
 	uint64_t enq_drop_base;
-	struct rte_ring *rx_ring;  /* manager -> NF packets (MP/SC) */
-	struct rte_ring *tx_ring;  /* NF -> manager packets (SP/SC) */
+	struct rte_ring *rx_ring; /* manager -> NF packets (MP/SC) */
+	struct rte_ring *tx_ring; /* NF -> manager packets (SP/SC) */
 
 	/* Shared-core wake word: 1 while the NF sleeps on it. */
 	volatile uint32_t sleeping __rte_cache_aligned;
@@ -193,13 +193,13 @@ struct onvm_worker_stats {
 	uint64_t port_rx[ONVM_MAX_PORTS];
 	uint64_t port_tx[ONVM_MAX_PORTS];
 	uint64_t port_tx_drop[ONVM_MAX_PORTS];
-	uint64_t nf_enq[ONVM_MAX_NFS];      /* packets put on the NF's rx ring */
+	uint64_t nf_enq[ONVM_MAX_NFS]; /* packets put on the NF's rx ring */
 	uint64_t nf_enq_drop[ONVM_MAX_NFS]; /* rx ring full */
 	uint64_t nf_deq[ONVM_MAX_NFS];      /* packets taken from its tx ring */
-	uint64_t act_drop;    /* NF said DROP */
-	uint64_t chain_end;   /* NEXT past the last hop */
-	uint64_t no_dest;     /* unknown service, no instance, or bad port */
-	uint64_t reclaimed;   /* mbufs returned from dead NFs */
+	uint64_t act_drop;                  /* NF said DROP */
+	uint64_t chain_end;                 /* NEXT past the last hop */
+	uint64_t no_dest;   /* unknown service, no instance, or bad port */
+	uint64_t reclaimed; /* mbufs returned from dead NFs */
 	uint64_t loops;
 	volatile uint64_t epoch; /* bumped every loop; retirement grace */
 	uint64_t capture_copied; /* packets copied for a capture */
@@ -224,8 +224,8 @@ struct onvm_capture {
 	uint16_t id;             /* port id or NF id */
 	uint16_t reserved;
 	uint32_t snaplen;
-	struct rte_ring *ring;      /* copies, workers -> control thread */
-	struct rte_mempool *pool;   /* created at the first capture */
+	struct rte_ring *ring;    /* copies, workers -> control thread */
+	struct rte_mempool *pool; /* created at the first capture */
 };
 
 struct onvm_port_info {
@@ -250,7 +250,7 @@ struct onvm_shared {
 	uint64_t tsc_hz;
 	uint64_t worker_cpu_mask; /* CPUs the manager's workers poll on */
 	struct rte_mempool *pktmbuf_pool;
-	struct rte_ring *mgr_msg_ring;   /* NF/control -> control worker */
+	struct rte_ring *mgr_msg_ring; /* NF/control -> control worker */
 	/* Flow rules in force, manager only: an immutable set swapped whole. */
 	void *volatile flow_rules;
 	struct onvm_capture capture;
@@ -274,12 +274,11 @@ static inline void *
 onvm_msg_encode(uint16_t type, uint16_t nf_id, uint32_t arg)
 {
 	return (void *)(uintptr_t)(((uint64_t)type << 48) |
-				   ((uint64_t)nf_id << 32) | arg);
+	                           ((uint64_t)nf_id << 32) | arg);
 }
 
 static inline void
-onvm_msg_decode(const void *msg, uint16_t *type, uint16_t *nf_id,
-		uint32_t *arg)
+onvm_msg_decode(const void *msg, uint16_t *type, uint16_t *nf_id, uint32_t *arg)
 {
 	uint64_t v = (uint64_t)(uintptr_t)msg;
 

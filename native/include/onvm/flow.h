@@ -62,10 +62,10 @@ onvm_pkt_layout_parse(const struct rte_mbuf *m, struct onvm_pkt_layout *lay)
 		return;
 	ether_type = ((const struct rte_ether_hdr *)p)->ether_type;
 	while ((ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN) ||
-		ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_QINQ)) &&
+	        ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_QINQ)) &&
 	       len >= off + sizeof(struct rte_vlan_hdr)) {
 		const struct rte_vlan_hdr *vh =
-			(const struct rte_vlan_hdr *)(p + off);
+		    (const struct rte_vlan_hdr *)(p + off);
 
 		if (lay->vlan_tci == 0)
 			lay->vlan_tci = rte_be_to_cpu_16(vh->vlan_tci);
@@ -107,8 +107,8 @@ onvm_pkt_layout_parse(const struct rte_mbuf *m, struct onvm_pkt_layout *lay)
  */
 static inline void
 onvm_flow_key_from_layout(const struct rte_mbuf *m,
-			  const struct onvm_pkt_layout *lay,
-			  struct onvm_flow_key *key)
+                          const struct onvm_pkt_layout *lay,
+                          struct onvm_flow_key *key)
 {
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint32_t len = rte_pktmbuf_data_len(m);
@@ -118,7 +118,7 @@ onvm_flow_key_from_layout(const struct rte_mbuf *m,
 	key->proto = lay->proto;
 	if (lay->ip_version == 4) {
 		const struct rte_ipv4_hdr *ip =
-			(const struct rte_ipv4_hdr *)(p + lay->l3);
+		    (const struct rte_ipv4_hdr *)(p + lay->l3);
 
 		/* IPv4-mapped IPv6 form: ::ffff:a.b.c.d */
 		key->src[10] = key->src[11] = 0xff;
@@ -127,7 +127,7 @@ onvm_flow_key_from_layout(const struct rte_mbuf *m,
 		memcpy(&key->dst[12], &ip->dst_addr, 4);
 	} else if (lay->ip_version == 6) {
 		const struct rte_ipv6_hdr *ip6 =
-			(const struct rte_ipv6_hdr *)(p + lay->l3);
+		    (const struct rte_ipv6_hdr *)(p + lay->l3);
 
 		memcpy(key->src, ip6->src_addr, 16);
 		memcpy(key->dst, ip6->dst_addr, 16);

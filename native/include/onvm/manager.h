@@ -30,7 +30,8 @@ struct onvm_mgr_config {
 	uint32_t num_workers;    /* data-plane lcores, 1..ONVM_MAX_WORKERS */
 	uint32_t wait_for_chain; /* hold port RX until the default chain runs */
 	uint32_t chain_grace_ms; /* before a replaced chain body is reused */
-	uint64_t worker_cpu_mask; /* CPUs of the workers: floating NFs avoid them */
+	uint64_t
+	    worker_cpu_mask; /* CPUs of the workers: floating NFs avoid them */
 };
 
 /**
@@ -85,7 +86,7 @@ void onvm_mgr_halt(struct onvm_shared *sh);
  *   too many changes within the grace period).
  */
 int onvm_mgr_chain_set(struct onvm_shared *sh, uint16_t chain_id,
-		       const struct onvm_chain_hop *hops, unsigned int n);
+                       const struct onvm_chain_hop *hops, unsigned int n);
 
 /**
  * Replace the flow rules with @p rules, in order (the first match wins):
@@ -99,8 +100,8 @@ int onvm_mgr_chain_set(struct onvm_shared *sh, uint16_t chain_id,
  *   negative errno from building the classifier.
  */
 int onvm_mgr_flow_rules_set(struct onvm_shared *sh,
-			    const struct onvm_rule *rules,
-			    const uint16_t *chains, uint32_t n);
+                            const struct onvm_rule *rules,
+                            const uint16_t *chains, uint32_t n);
 
 /**
  * Free replaced rule sets that no worker can still be using.
@@ -121,8 +122,8 @@ uint64_t onvm_mgr_flow_hits(const struct onvm_shared *sh, uint32_t slot);
  *   0, or -EINVAL, -EBUSY (a capture runs or its copies are not all
  *   taken yet), -ENOMEM (no memory for the capture pool).
  */
-int onvm_mgr_capture_start(struct onvm_shared *sh, uint32_t point,
-			   uint16_t id, uint32_t snaplen);
+int onvm_mgr_capture_start(struct onvm_shared *sh, uint32_t point, uint16_t id,
+                           uint32_t snaplen);
 
 /**
  * Stop copying. Copies already made stay on the ring for
@@ -148,9 +149,9 @@ struct onvm_capture_record {
  *   The number of records filled.
  */
 unsigned int onvm_mgr_capture_take(struct onvm_shared *sh,
-				   struct onvm_capture_record *recs,
-				   unsigned int max, uint8_t *buf,
-				   uint32_t bufsize);
+                                   struct onvm_capture_record *recs,
+                                   unsigned int max, uint8_t *buf,
+                                   uint32_t bufsize);
 
 /**
  * The TSC now, to put capture timestamps on the wall clock.
@@ -166,7 +167,7 @@ uint64_t onvm_mgr_tsc(void);
  *   0, or -EINVAL, -ENOBUFS (message ring full: try again).
  */
 int onvm_mgr_nf_dead(struct onvm_shared *sh, uint16_t nf_id,
-		     uint32_t generation);
+                     uint32_t generation);
 
 /**
  * Ask running NF @p nf_id to stop; it leaves after its current burst.

@@ -36,14 +36,14 @@ struct onvm_nf_ctx;
  * meta->destination for TONF and OUT). The action on entry is NEXT.
  */
 typedef void (*onvm_nf_pkt_handler_t)(struct rte_mbuf *pkt,
-				      struct onvm_pkt_meta *meta, void *user);
+                                      struct onvm_pkt_meta *meta, void *user);
 
 /**
  * Burst handler: set the action of each of the @p n packets. Takes
  * precedence over the per-packet handler when both are given.
  */
 typedef void (*onvm_nf_burst_handler_t)(struct rte_mbuf **pkts, uint16_t n,
-					void *user);
+                                        void *user);
 
 /**
  * Verdict handler: write the verdict (ONVM_VERDICT()) of each of the @p n
@@ -54,7 +54,7 @@ typedef void (*onvm_nf_burst_handler_t)(struct rte_mbuf **pkts, uint16_t n,
  * written. Python NFs run on this one.
  */
 typedef void (*onvm_nf_verdict_handler_t)(struct rte_mbuf **pkts, uint16_t n,
-					  uint32_t *verdicts, void *user);
+                                          uint32_t *verdicts, void *user);
 
 /** Periodic callback; return non-zero to stop the NF. */
 typedef int (*onvm_nf_periodic_t)(struct onvm_nf_ctx *ctx, void *user);
@@ -94,7 +94,7 @@ struct onvm_nf_handlers {
  *   says what went wrong and what to do, in one line.
  */
 int onvm_nflib_init(int argc, char **argv, const char *nf_name,
-		    struct onvm_nf_ctx **ctx);
+                    struct onvm_nf_ctx **ctx);
 
 /**
  * Check the nflib options in @p argv and take them out, as
@@ -114,7 +114,7 @@ int onvm_nflib_parse_args(int argc, char **argv);
  *   0, or -EINVAL (no packet or verdict handler).
  */
 int onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
-		   void *user);
+                   void *user);
 
 /**
  * Ask the loop to stop after the current burst. Async-signal-safe.
@@ -135,7 +135,7 @@ void onvm_nflib_fini(struct onvm_nf_ctx *ctx);
  *   0, or -ENOBUFS (pool empty; nothing allocated).
  */
 int onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
-			  unsigned int n);
+                          unsigned int n);
 
 /**
  * Hand @p n packets, actions set, to the manager (as if returned by the
@@ -145,13 +145,13 @@ int onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
  *   The number handed over; the caller keeps the others.
  */
 unsigned int onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
-			     unsigned int n);
+                             unsigned int n);
 
 /**
  * Return @p n packets this NF holds to the pool.
  */
 void onvm_nflib_free_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
-			  unsigned int n);
+                          unsigned int n);
 
 /** The NF's id (NF table slot). */
 uint16_t onvm_nflib_nf_id(const struct onvm_nf_ctx *ctx);

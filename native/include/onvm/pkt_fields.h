@@ -23,7 +23,7 @@ extern "C" {
 /* A verdict packs an action and its destination: action | dest << 8. */
 #define ONVM_VERDICT_ACTION_MASK 0xff
 #define ONVM_VERDICT_DEST_SHIFT 8
-#define ONVM_VERDICT(action, dest) \
+#define ONVM_VERDICT(action, dest)                                             \
 	((uint32_t)(action) | ((uint32_t)(dest) << ONVM_VERDICT_DEST_SHIFT))
 
 /* TCP flags, absent: 0. Addresses and ports are in host order; IPv4
@@ -31,8 +31,8 @@ extern "C" {
 struct onvm_pkt_fields {
 	uint32_t count;
 	uint16_t ether_type[ONVM_BATCH_MAX];
-	uint16_t vlan[ONVM_BATCH_MAX];       /* outer VLAN id, 0 if none */
-	uint8_t ip_version[ONVM_BATCH_MAX];  /* 4, 6, or 0 */
+	uint16_t vlan[ONVM_BATCH_MAX];      /* outer VLAN id, 0 if none */
+	uint8_t ip_version[ONVM_BATCH_MAX]; /* 4, 6, or 0 */
 	uint8_t proto[ONVM_BATCH_MAX];
 	uint8_t tcp_flags[ONVM_BATCH_MAX];
 	uint32_t src4[ONVM_BATCH_MAX];
@@ -41,13 +41,13 @@ struct onvm_pkt_fields {
 	uint8_t dst6[ONVM_BATCH_MAX][16];
 	uint16_t src_port[ONVM_BATCH_MAX];
 	uint16_t dst_port[ONVM_BATCH_MAX];
-	uint16_t length[ONVM_BATCH_MAX];     /* whole frame */
-	uint16_t l3_offset[ONVM_BATCH_MAX];  /* 0 if absent */
-	uint16_t l4_offset[ONVM_BATCH_MAX];  /* 0 if absent */
+	uint16_t length[ONVM_BATCH_MAX];    /* whole frame */
+	uint16_t l3_offset[ONVM_BATCH_MAX]; /* 0 if absent */
+	uint16_t l4_offset[ONVM_BATCH_MAX]; /* 0 if absent */
 	uint16_t in_port[ONVM_BATCH_MAX];
 	uint32_t flow_hash[ONVM_BATCH_MAX];
 	struct onvm_flow_key keys[ONVM_BATCH_MAX];
-	uint32_t verdicts[ONVM_BATCH_MAX];   /* written by the handler */
+	uint32_t verdicts[ONVM_BATCH_MAX]; /* written by the handler */
 };
 
 /* Groups of fields onvm_pkt_fields_parse() fills; each costs a little per
@@ -66,14 +66,14 @@ struct onvm_pkt_fields {
  * other groups are left as they were.
  */
 void onvm_pkt_fields_parse(struct rte_mbuf **pkts, uint32_t n,
-			   struct onvm_pkt_fields *fields, uint32_t groups);
+                           struct onvm_pkt_fields *fields, uint32_t groups);
 
 /**
  * Set each packet's action and destination from @p verdicts
  * (ONVM_VERDICT values). An unknown action becomes DROP.
  */
 void onvm_pkt_apply_verdicts(struct rte_mbuf **pkts, uint32_t n,
-			     const uint32_t *verdicts);
+                             const uint32_t *verdicts);
 
 /**
  * Apply @p verdicts to packets that arrived with action NEXT, and count
@@ -82,8 +82,8 @@ void onvm_pkt_apply_verdicts(struct rte_mbuf **pkts, uint32_t n,
  * (ONVM_ACTION_* index) grows by one for each packet.
  */
 void onvm_pkt_apply_verdicts_counted(struct rte_mbuf **pkts, uint32_t n,
-				     const uint32_t *verdicts,
-				     uint64_t counts[4]);
+                                     const uint32_t *verdicts,
+                                     uint64_t counts[4]);
 
 /**
  * Recompute the IPv4 header checksum and the TCP, UDP, ICMP or ICMPv6

@@ -26,7 +26,7 @@ static inline struct onvm_pkt_meta *
 onvm_pkt_meta(struct rte_mbuf *m)
 {
 	return RTE_MBUF_DYNFIELD(m, onvm_pkt_meta_offset,
-				 struct onvm_pkt_meta *);
+	                         struct onvm_pkt_meta *);
 }
 
 /**

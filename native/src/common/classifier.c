@@ -19,8 +19,14 @@
 #define CLASSIFY_CHUNK 64
 
 enum { F4_PROTO, F4_SRC, F4_DST, F4_SPORT, F4_DPORT, F4_NUM };
-enum { F6_PROTO, F6_SRC, F6_DST = F6_SRC + 4, F6_SPORT = F6_DST + 4,
-       F6_DPORT, F6_NUM };
+enum {
+	F6_PROTO,
+	F6_SRC,
+	F6_DST = F6_SRC + 4,
+	F6_SPORT = F6_DST + 4,
+	F6_DPORT,
+	F6_NUM
+};
 
 RTE_ACL_RULE_DEF(__onvm_rule4, F4_NUM);
 RTE_ACL_RULE_DEF(__onvm_rule6, F6_NUM);
@@ -28,25 +34,25 @@ RTE_ACL_RULE_DEF(__onvm_rule6, F6_NUM);
 #define KEY_OFF(field) ((uint32_t)offsetof(struct onvm_flow_key, field))
 
 static const struct rte_acl_field_def __onvm_defs4[F4_NUM] = {
-	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_PROTO, 0, KEY_OFF(proto) },
-	{ RTE_ACL_FIELD_TYPE_MASK, 4, F4_SRC, 1, KEY_OFF(src) + 12 },
-	{ RTE_ACL_FIELD_TYPE_MASK, 4, F4_DST, 2, KEY_OFF(dst) + 12 },
-	{ RTE_ACL_FIELD_TYPE_RANGE, 2, F4_SPORT, 3, KEY_OFF(src_port) },
-	{ RTE_ACL_FIELD_TYPE_RANGE, 2, F4_DPORT, 3, KEY_OFF(dst_port) },
+    {RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_PROTO, 0, KEY_OFF(proto)},
+    {RTE_ACL_FIELD_TYPE_MASK, 4, F4_SRC, 1, KEY_OFF(src) + 12},
+    {RTE_ACL_FIELD_TYPE_MASK, 4, F4_DST, 2, KEY_OFF(dst) + 12},
+    {RTE_ACL_FIELD_TYPE_RANGE, 2, F4_SPORT, 3, KEY_OFF(src_port)},
+    {RTE_ACL_FIELD_TYPE_RANGE, 2, F4_DPORT, 3, KEY_OFF(dst_port)},
 };
 
 static const struct rte_acl_field_def __onvm_defs6[F6_NUM] = {
-	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F6_PROTO, 0, KEY_OFF(proto) },
-	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_SRC + 0, 1, KEY_OFF(src) + 0 },
-	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_SRC + 1, 2, KEY_OFF(src) + 4 },
-	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_SRC + 2, 3, KEY_OFF(src) + 8 },
-	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_SRC + 3, 4, KEY_OFF(src) + 12 },
-	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_DST + 0, 5, KEY_OFF(dst) + 0 },
-	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_DST + 1, 6, KEY_OFF(dst) + 4 },
-	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_DST + 2, 7, KEY_OFF(dst) + 8 },
-	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_DST + 3, 8, KEY_OFF(dst) + 12 },
-	{ RTE_ACL_FIELD_TYPE_RANGE, 2, F6_SPORT, 9, KEY_OFF(src_port) },
-	{ RTE_ACL_FIELD_TYPE_RANGE, 2, F6_DPORT, 9, KEY_OFF(dst_port) },
+    {RTE_ACL_FIELD_TYPE_BITMASK, 1, F6_PROTO, 0, KEY_OFF(proto)},
+    {RTE_ACL_FIELD_TYPE_MASK, 4, F6_SRC + 0, 1, KEY_OFF(src) + 0},
+    {RTE_ACL_FIELD_TYPE_MASK, 4, F6_SRC + 1, 2, KEY_OFF(src) + 4},
+    {RTE_ACL_FIELD_TYPE_MASK, 4, F6_SRC + 2, 3, KEY_OFF(src) + 8},
+    {RTE_ACL_FIELD_TYPE_MASK, 4, F6_SRC + 3, 4, KEY_OFF(src) + 12},
+    {RTE_ACL_FIELD_TYPE_MASK, 4, F6_DST + 0, 5, KEY_OFF(dst) + 0},
+    {RTE_ACL_FIELD_TYPE_MASK, 4, F6_DST + 1, 6, KEY_OFF(dst) + 4},
+    {RTE_ACL_FIELD_TYPE_MASK, 4, F6_DST + 2, 7, KEY_OFF(dst) + 8},
+    {RTE_ACL_FIELD_TYPE_MASK, 4, F6_DST + 3, 8, KEY_OFF(dst) + 12},
+    {RTE_ACL_FIELD_TYPE_RANGE, 2, F6_SPORT, 9, KEY_OFF(src_port)},
+    {RTE_ACL_FIELD_TYPE_RANGE, 2, F6_DPORT, 9, KEY_OFF(dst_port)},
 };
 
 struct onvm_classifier {
@@ -60,14 +66,14 @@ struct onvm_classifier {
 
 static struct rte_acl_ctx *
 __onvm_acl_create(const char *name, char family, uint32_t fields,
-		  uint32_t max_rules)
+                  uint32_t max_rules)
 {
 	char acl_name[RTE_ACL_NAMESIZE];
 	struct rte_acl_param param = {
-		.name = acl_name,
-		.socket_id = SOCKET_ID_ANY,
-		.rule_size = RTE_ACL_RULE_SZ(fields),
-		.max_rule_num = max_rules,
+	    .name = acl_name,
+	    .socket_id = SOCKET_ID_ANY,
+	    .rule_size = RTE_ACL_RULE_SZ(fields),
+	    .max_rule_num = max_rules,
 	};
 
 	if (snprintf(acl_name, sizeof(acl_name), "%s.%c", name, family) >=
@@ -117,13 +123,14 @@ __onvm_chunk_bits(uint8_t bits, unsigned int chunk)
 static uint32_t
 __onvm_chunk(const uint8_t *addr, unsigned int chunk)
 {
-	return rte_be_to_cpu_32(*(const unaligned_uint32_t *)(addr + chunk * 4));
+	return rte_be_to_cpu_32(
+	    *(const unaligned_uint32_t *)(addr + chunk * 4));
 }
 
 static void
 __onvm_set_common(struct rte_acl_rule_data *data, struct rte_acl_field *proto,
-		  struct rte_acl_field *sport, struct rte_acl_field *dport,
-		  const struct onvm_rule *r, int32_t priority)
+                  struct rte_acl_field *sport, struct rte_acl_field *dport,
+                  const struct onvm_rule *r, int32_t priority)
 {
 	data->category_mask = 1;
 	data->priority = priority;
@@ -138,15 +145,15 @@ __onvm_set_common(struct rte_acl_rule_data *data, struct rte_acl_field *proto,
 
 static int
 __onvm_add4(struct onvm_classifier *c, const struct onvm_rule *r,
-	    int32_t priority)
+            int32_t priority)
 {
 	struct __onvm_rule4 rule;
 	int any = r->family == 0;
 
 	memset(&rule, 0, sizeof(rule));
 	__onvm_set_common(&rule.data, &rule.field[F4_PROTO],
-			  &rule.field[F4_SPORT], &rule.field[F4_DPORT], r,
-			  priority);
+	                  &rule.field[F4_SPORT], &rule.field[F4_DPORT], r,
+	                  priority);
 	rule.field[F4_SRC].value.u32 = any ? 0 : __onvm_chunk(r->src, 0);
 	rule.field[F4_SRC].mask_range.u32 = any ? 0 : r->src_prefix;
 	rule.field[F4_DST].value.u32 = any ? 0 : __onvm_chunk(r->dst, 0);
@@ -156,7 +163,7 @@ __onvm_add4(struct onvm_classifier *c, const struct onvm_rule *r,
 
 static int
 __onvm_add6(struct onvm_classifier *c, const struct onvm_rule *r,
-	    int32_t priority)
+            int32_t priority)
 {
 	struct __onvm_rule6 rule;
 	int any = r->family == 0;
@@ -164,15 +171,15 @@ __onvm_add6(struct onvm_classifier *c, const struct onvm_rule *r,
 
 	memset(&rule, 0, sizeof(rule));
 	__onvm_set_common(&rule.data, &rule.field[F6_PROTO],
-			  &rule.field[F6_SPORT], &rule.field[F6_DPORT], r,
-			  priority);
+	                  &rule.field[F6_SPORT], &rule.field[F6_DPORT], r,
+	                  priority);
 	for (k = 0; k < 4 && !any; k++) {
 		rule.field[F6_SRC + k].value.u32 = __onvm_chunk(r->src, k);
 		rule.field[F6_SRC + k].mask_range.u32 =
-			__onvm_chunk_bits(r->src_prefix, k);
+		    __onvm_chunk_bits(r->src_prefix, k);
 		rule.field[F6_DST + k].value.u32 = __onvm_chunk(r->dst, k);
 		rule.field[F6_DST + k].mask_range.u32 =
-			__onvm_chunk_bits(r->dst_prefix, k);
+		    __onvm_chunk_bits(r->dst_prefix, k);
 	}
 	return rte_acl_add_rules(c->v6, (const struct rte_acl_rule *)&rule, 1);
 }
@@ -191,7 +198,7 @@ __onvm_rule_valid(const struct onvm_rule *r)
 
 int
 onvm_classifier_add(struct onvm_classifier *c, const struct onvm_rule *rules,
-		    uint32_t n)
+                    uint32_t n)
 {
 	uint32_t i;
 	int rc;
@@ -225,7 +232,7 @@ onvm_classifier_add(struct onvm_classifier *c, const struct onvm_rule *rules,
 
 static int
 __onvm_build(struct rte_acl_ctx *ctx, const struct rte_acl_field_def *defs,
-	     uint32_t n_defs)
+             uint32_t n_defs)
 {
 	struct rte_acl_config cfg;
 
@@ -250,8 +257,8 @@ onvm_classifier_build(struct onvm_classifier *c)
 
 void
 onvm_classifier_classify(const struct onvm_classifier *c,
-			 const struct onvm_flow_key *keys, uint32_t n,
-			 uint32_t *results)
+                         const struct onvm_flow_key *keys, uint32_t n,
+                         uint32_t *results)
 {
 	const uint8_t *data4[CLASSIFY_CHUNK], *data6[CLASSIFY_CHUNK];
 	uint32_t idx4[CLASSIFY_CHUNK], idx6[CLASSIFY_CHUNK];
@@ -293,8 +300,8 @@ onvm_classifier_classify(const struct onvm_classifier *c,
 
 void
 onvm_classifier_classify_map(const struct onvm_classifier *c,
-			     const struct onvm_flow_key *keys, uint32_t n,
-			     const uint32_t *table, uint32_t *out)
+                             const struct onvm_flow_key *keys, uint32_t n,
+                             const uint32_t *table, uint32_t *out)
 {
 	uint32_t i;
 

@@ -12,7 +12,7 @@
 /* Every group from one walk of the headers. */
 static inline void
 __onvm_parse_layout(const struct rte_mbuf *m, struct onvm_pkt_fields *f,
-		    uint32_t i, uint32_t groups)
+                    uint32_t i, uint32_t groups)
 {
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct onvm_flow_key *key = &f->keys[i];
@@ -28,20 +28,30 @@ __onvm_parse_layout(const struct rte_mbuf *m, struct onvm_pkt_fields *f,
 		f->l3_offset[i] = lay.l3;
 		memcpy(f->src6[i], key->src, 16);
 		memcpy(f->dst6[i], key->dst, 16);
-		f->src4[i] = lay.ip_version == 4 ?
-			rte_be_to_cpu_32(*(const unaligned_uint32_t *)&key->src[12]) : 0;
-		f->dst4[i] = lay.ip_version == 4 ?
-			rte_be_to_cpu_32(*(const unaligned_uint32_t *)&key->dst[12]) : 0;
+		f->src4[i] =
+		    lay.ip_version == 4
+		        ? rte_be_to_cpu_32(
+		              *(const unaligned_uint32_t *)&key->src[12])
+		        : 0;
+		f->dst4[i] =
+		    lay.ip_version == 4
+		        ? rte_be_to_cpu_32(
+		              *(const unaligned_uint32_t *)&key->dst[12])
+		        : 0;
 	}
 	if (groups & ONVM_FIELDS_L4) {
 		f->l4_offset[i] = lay.l4;
-		f->src_port[i] = lay.ip_version ? rte_be_to_cpu_16(key->src_port) : 0;
-		f->dst_port[i] = lay.ip_version ? rte_be_to_cpu_16(key->dst_port) : 0;
+		f->src_port[i] =
+		    lay.ip_version ? rte_be_to_cpu_16(key->src_port) : 0;
+		f->dst_port[i] =
+		    lay.ip_version ? rte_be_to_cpu_16(key->dst_port) : 0;
 		f->tcp_flags[i] = 0;
 		if (lay.proto == IPPROTO_TCP && lay.l4 != 0 &&
-		    rte_pktmbuf_data_len(m) >= lay.l4 + sizeof(struct rte_tcp_hdr))
+		    rte_pktmbuf_data_len(m) >=
+		        lay.l4 + sizeof(struct rte_tcp_hdr))
 			f->tcp_flags[i] =
-				((const struct rte_tcp_hdr *)(p + lay.l4))->tcp_flags;
+			    ((const struct rte_tcp_hdr *)(p + lay.l4))
+			        ->tcp_flags;
 	}
 }
 
@@ -62,7 +72,7 @@ __onvm_has_ports(uint8_t proto)
 static inline int
 __onvm_key_fast(const struct rte_mbuf *m, struct onvm_flow_key *key)
 {
-	static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t v4_mapped[12] = {[10] = 0xff, [11] = 0xff};
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
 	const uint8_t *l3 = p + sizeof(struct rte_ether_hdr);
 	uint32_t len = rte_pktmbuf_data_len(m);
@@ -72,7 +82,8 @@ __onvm_key_fast(const struct rte_mbuf *m, struct onvm_flow_key *key)
 	uint8_t proto;
 
 	/* Shorter than the shortest frame taken here: nothing is read. */
-	if (len < sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + 4)
+	if (len <
+	    sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + 4)
 		return 0;
 	ether_type = ((const struct rte_ether_hdr *)p)->ether_type;
 	if (ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
@@ -90,7 +101,8 @@ __onvm_key_fast(const struct rte_mbuf *m, struct onvm_flow_key *key)
 		memcpy(&key->dst[12], &ip->dst_addr, 4);
 		key->ip_version = 4;
 	} else if (ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
-		const struct rte_ipv6_hdr *ip6 = (const struct rte_ipv6_hdr *)l3;
+		const struct rte_ipv6_hdr *ip6 =
+		    (const struct rte_ipv6_hdr *)l3;
 
 		l4 = l3 + sizeof(*ip6);
 		if (len < (uint32_t)(l4 - p) + 4)
@@ -119,7 +131,7 @@ __onvm_key_slow(const struct rte_mbuf *m, struct onvm_flow_key *key)
 
 static __rte_always_inline void
 __onvm_parse_one(const struct rte_mbuf *m, struct onvm_pkt_fields *f,
-		 uint32_t i, uint32_t groups)
+                 uint32_t i, uint32_t groups)
 {
 	struct onvm_flow_key *key = &f->keys[i];
 
@@ -146,7 +158,7 @@ __onvm_parse_one(const struct rte_mbuf *m, struct onvm_pkt_fields *f,
 
 static __rte_always_inline void
 __onvm_parse_batch(struct rte_mbuf **pkts, uint32_t n,
-		   struct onvm_pkt_fields *f, uint32_t groups)
+                   struct onvm_pkt_fields *f, uint32_t groups)
 {
 	uint32_t i;
 
@@ -159,14 +171,14 @@ __onvm_parse_batch(struct rte_mbuf **pkts, uint32_t n,
 	for (i = 0; i < n; i++) {
 		rte_prefetch0(pkts[RTE_MIN(i + PREFETCH_MBUF, n - 1)]);
 		rte_prefetch0(rte_pktmbuf_mtod(
-			pkts[RTE_MIN(i + PREFETCH_DATA, n - 1)], void *));
+		    pkts[RTE_MIN(i + PREFETCH_DATA, n - 1)], void *));
 		__onvm_parse_one(pkts[i], f, i, groups);
 	}
 }
 
 void
 onvm_pkt_fields_parse(struct rte_mbuf **pkts, uint32_t n,
-		      struct onvm_pkt_fields *f, uint32_t groups)
+                      struct onvm_pkt_fields *f, uint32_t groups)
 {
 	/* The usual asks get a loop compiled for them. */
 	switch (groups & ~ONVM_FIELDS_KEYS) {
@@ -175,7 +187,7 @@ onvm_pkt_fields_parse(struct rte_mbuf **pkts, uint32_t n,
 		break;
 	case ONVM_FIELDS_META:
 		__onvm_parse_batch(pkts, n, f,
-				   ONVM_FIELDS_KEYS | ONVM_FIELDS_META);
+		                   ONVM_FIELDS_KEYS | ONVM_FIELDS_META);
 		break;
 	default:
 		__onvm_parse_batch(pkts, n, f, groups);
@@ -185,7 +197,7 @@ onvm_pkt_fields_parse(struct rte_mbuf **pkts, uint32_t n,
 
 void
 onvm_pkt_apply_verdicts(struct rte_mbuf **pkts, uint32_t n,
-			const uint32_t *verdicts)
+                        const uint32_t *verdicts)
 {
 	uint32_t i;
 
@@ -193,17 +205,18 @@ onvm_pkt_apply_verdicts(struct rte_mbuf **pkts, uint32_t n,
 		struct onvm_pkt_meta *meta = onvm_pkt_meta(pkts[i]);
 		uint32_t action = verdicts[i] & ONVM_VERDICT_ACTION_MASK;
 
-		meta->action = action <= ONVM_ACTION_OUT ? (uint8_t)action :
-							    ONVM_ACTION_DROP;
-		meta->destination = (uint16_t)(verdicts[i] >> ONVM_VERDICT_DEST_SHIFT);
+		meta->action = action <= ONVM_ACTION_OUT ? (uint8_t)action
+		                                         : ONVM_ACTION_DROP;
+		meta->destination =
+		    (uint16_t)(verdicts[i] >> ONVM_VERDICT_DEST_SHIFT);
 	}
 }
 
 void
 onvm_pkt_apply_verdicts_counted(struct rte_mbuf **pkts, uint32_t n,
-				const uint32_t *verdicts, uint64_t counts[4])
+                                const uint32_t *verdicts, uint64_t counts[4])
 {
-	uint64_t other[4] = { 0, 0, 0, 0 };
+	uint64_t other[4] = {0, 0, 0, 0};
 	uint32_t i;
 
 	/* NEXT, the common verdict, costs neither a store nor a look at the
@@ -219,12 +232,13 @@ onvm_pkt_apply_verdicts_counted(struct rte_mbuf **pkts, uint32_t n,
 		other[action]++;
 		meta = onvm_pkt_meta(pkts[i]);
 		meta->action = (uint8_t)action;
-		meta->destination = (uint16_t)(verdicts[i] >> ONVM_VERDICT_DEST_SHIFT);
+		meta->destination =
+		    (uint16_t)(verdicts[i] >> ONVM_VERDICT_DEST_SHIFT);
 	}
 	counts[ONVM_ACTION_DROP] += other[ONVM_ACTION_DROP];
-	counts[ONVM_ACTION_NEXT] +=
-		n - other[ONVM_ACTION_DROP] - other[ONVM_ACTION_TONF] -
-		other[ONVM_ACTION_OUT];
+	counts[ONVM_ACTION_NEXT] += n - other[ONVM_ACTION_DROP] -
+	                            other[ONVM_ACTION_TONF] -
+	                            other[ONVM_ACTION_OUT];
 	counts[ONVM_ACTION_TONF] += other[ONVM_ACTION_TONF];
 	counts[ONVM_ACTION_OUT] += other[ONVM_ACTION_OUT];
 }
@@ -257,7 +271,7 @@ __onvm_fix_ipv4(uint8_t *p, uint32_t len, const struct onvm_pkt_layout *lay)
 	if (lay->proto == IPPROTO_TCP && l4_len >= sizeof(struct rte_tcp_hdr)) {
 		__onvm_fix_l4(l4, offsetof(struct rte_tcp_hdr, cksum), 0);
 		__onvm_fix_l4(l4, offsetof(struct rte_tcp_hdr, cksum),
-			      rte_ipv4_udptcp_cksum(ip, l4));
+		              rte_ipv4_udptcp_cksum(ip, l4));
 	} else if (lay->proto == IPPROTO_UDP && l4_len >= 8) {
 		__onvm_fix_l4(l4, 6, 0);
 		__onvm_fix_l4(l4, 6, rte_ipv4_udptcp_cksum(ip, l4));

@@ -7,9 +7,9 @@
 int onvm_pkt_meta_offset = -1;
 
 static const struct rte_mbuf_dynfield onvm_pkt_meta_desc = {
-	.name = ONVM_PKT_META_DYNFIELD,
-	.size = sizeof(struct onvm_pkt_meta),
-	.align = __alignof__(struct onvm_pkt_meta),
+    .name = ONVM_PKT_META_DYNFIELD,
+    .size = sizeof(struct onvm_pkt_meta),
+    .align = __alignof__(struct onvm_pkt_meta),
 };
 
 int
@@ -23,6 +23,6 @@ int
 onvm_pkt_meta_lookup(void)
 {
 	onvm_pkt_meta_offset =
-		rte_mbuf_dynfield_lookup(ONVM_PKT_META_DYNFIELD, NULL);
+	    rte_mbuf_dynfield_lookup(ONVM_PKT_META_DYNFIELD, NULL);
 	return onvm_pkt_meta_offset;
 }

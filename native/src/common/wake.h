@@ -19,14 +19,15 @@
 /* Sleep while *word == expected, at most timeout_ns. Returns 0 when woken
  * or the word changed, -ETIMEDOUT, or -EINTR. */
 static inline int
-__onvm_wait_word(volatile uint32_t *word, uint32_t expected, uint64_t timeout_ns)
+__onvm_wait_word(volatile uint32_t *word, uint32_t expected,
+                 uint64_t timeout_ns)
 {
 	struct timespec ts = {
-		.tv_sec = (time_t)(timeout_ns / 1000000000ULL),
-		.tv_nsec = (long)(timeout_ns % 1000000000ULL),
+	    .tv_sec = (time_t)(timeout_ns / 1000000000ULL),
+	    .tv_nsec = (long)(timeout_ns % 1000000000ULL),
 	};
 	long rc = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, expected,
-			  &ts, NULL, 0);
+	                  &ts, NULL, 0);
 
 	if (rc == 0 || errno == EAGAIN)
 		return 0;
@@ -37,7 +38,8 @@ __onvm_wait_word(volatile uint32_t *word, uint32_t expected, uint64_t timeout_ns
 static inline void
 __onvm_wake_word(volatile uint32_t *word)
 {
-	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, INT_MAX, NULL, NULL,
+	        0);
 }
 
 #endif /* ONVM_WAKE_H */

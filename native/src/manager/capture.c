@@ -25,7 +25,7 @@
 
 void
 __onvm_capture_copy(struct __onvm_worker *w, struct rte_mbuf **pkts,
-		    unsigned int n, int skip_dropped)
+                    unsigned int n, int skip_dropped)
 {
 	struct onvm_capture *cap = &w->sh->capture;
 	struct rte_mbuf *copies[ONVM_BURST_MAX];
@@ -44,7 +44,8 @@ __onvm_capture_copy(struct __onvm_worker *w, struct rte_mbuf **pkts,
 			continue;
 		}
 		onvm_pkt_meta(c)->timestamp = now;
-		c->hash.usr = pkts[i]->pkt_len; /* the copy's own field: wire length */
+		c->hash.usr =
+		    pkts[i]->pkt_len; /* the copy's own field: wire length */
 		copies[k++] = c;
 	}
 	queued = rte_ring_enqueue_burst(cap->ring, (void **)copies, k, NULL);
@@ -59,19 +60,19 @@ static int
 __onvm_capture_objects(struct onvm_capture *cap)
 {
 	if (cap->ring == NULL)
-		cap->ring = rte_ring_create(ONVM_CAPTURE_RING,
-					    ONVM_CAPTURE_RING_SIZE,
-					    rte_socket_id(), RING_F_SC_DEQ);
+		cap->ring =
+		    rte_ring_create(ONVM_CAPTURE_RING, ONVM_CAPTURE_RING_SIZE,
+		                    rte_socket_id(), RING_F_SC_DEQ);
 	if (cap->ring != NULL && cap->pool == NULL)
 		cap->pool = rte_pktmbuf_pool_create(
-			ONVM_CAPTURE_POOL, ONVM_CAPTURE_MBUFS, 256, 0,
-			RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+		    ONVM_CAPTURE_POOL, ONVM_CAPTURE_MBUFS, 256, 0,
+		    RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	return cap->ring && cap->pool ? 0 : -ENOMEM;
 }
 
 int
 onvm_mgr_capture_start(struct onvm_shared *sh, uint32_t point, uint16_t id,
-		       uint32_t snaplen)
+                       uint32_t snaplen)
 {
 	struct onvm_capture *cap = &sh->capture;
 	int rc;
@@ -96,12 +97,12 @@ void
 onvm_mgr_capture_stop(struct onvm_shared *sh)
 {
 	__atomic_store_n(&sh->capture.point, ONVM_CAPTURE_OFF,
-			 __ATOMIC_RELEASE);
+	                 __ATOMIC_RELEASE);
 }
 
 unsigned int
 onvm_mgr_capture_take(struct onvm_shared *sh, struct onvm_capture_record *recs,
-		      unsigned int max, uint8_t *buf, uint32_t bufsize)
+                      unsigned int max, uint8_t *buf, uint32_t bufsize)
 {
 	struct onvm_capture *cap = &sh->capture;
 	uint32_t used = 0;

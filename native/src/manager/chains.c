@@ -17,7 +17,7 @@ __onvm_chain_body_alloc(struct onvm_shared *sh)
 {
 	const uint64_t now = rte_get_tsc_cycles();
 	const uint64_t grace =
-		sh->tsc_hz / 1000 * __onvm_mgr.cfg.chain_grace_ms;
+	    sh->tsc_hz / 1000 * __onvm_mgr.cfg.chain_grace_ms;
 	unsigned int i;
 
 	/* Body 0 is the empty chain every unset head points at. */
@@ -34,18 +34,19 @@ __onvm_chain_body_alloc(struct onvm_shared *sh)
 
 static int
 __onvm_chain_hop_valid(const struct onvm_shared *sh,
-		       const struct onvm_chain_hop *hop)
+                       const struct onvm_chain_hop *hop)
 {
 	if (hop->kind == ONVM_HOP_NF)
 		return hop->dest > 0 && hop->dest < ONVM_MAX_SERVICES;
 	if (hop->kind == ONVM_HOP_PORT)
-		return hop->dest < ONVM_MAX_PORTS && sh->ports[hop->dest].enabled;
+		return hop->dest < ONVM_MAX_PORTS &&
+		       sh->ports[hop->dest].enabled;
 	return 0;
 }
 
 int
 onvm_mgr_chain_set(struct onvm_shared *sh, uint16_t chain_id,
-		   const struct onvm_chain_hop *hops, unsigned int n)
+                   const struct onvm_chain_hop *hops, unsigned int n)
 {
 	struct onvm_chain_body *body;
 	uint16_t old;
@@ -70,7 +71,7 @@ onvm_mgr_chain_set(struct onvm_shared *sh, uint16_t chain_id,
 	}
 	old = sh->chains.head[chain_id];
 	__atomic_store_n(&sh->chains.head[chain_id], (uint16_t)id,
-			 __ATOMIC_RELEASE);
+	                 __ATOMIC_RELEASE);
 	if (old != 0) {
 		sh->chains.bodies[old].retired_tsc = rte_get_tsc_cycles();
 		sh->chains.bodies[old].state = ONVM_CHAIN_BODY_RETIRED;

@@ -50,23 +50,22 @@ __onvm_flush_nf(struct __onvm_worker *w, uint16_t nf_id)
 	 * locked instruction that would also wait for all the stores to the
 	 * burst's metadata to drain. */
 	if (likely(w->sh->num_workers == 1))
-		sent = rte_ring_sp_enqueue_burst(nf->rx_ring,
-						 (void **)buf->pkts,
-						 buf->count, &room);
+		sent = rte_ring_sp_enqueue_burst(
+		    nf->rx_ring, (void **)buf->pkts, buf->count, &room);
 	else
-		sent = rte_ring_mp_enqueue_burst(nf->rx_ring,
-						 (void **)buf->pkts,
-						 buf->count, &room);
+		sent = rte_ring_mp_enqueue_burst(
+		    nf->rx_ring, (void **)buf->pkts, buf->count, &room);
 	if (unlikely(room < w->sh->nf_ring_size / 4)) {
 		uint64_t bit = UINT64_C(1) << nf_id;
 
-		if (!(w->stalled_nf_mask & bit) && !(w->congested_nf_mask & bit)) {
+		if (!(w->stalled_nf_mask & bit) &&
+		    !(w->congested_nf_mask & bit)) {
 			if (w->congested_nf_mask == 0)
 				w->congested_tsc = rte_rdtsc();
 			w->congested_nf_mask |= bit;
 		}
 	} else if (unlikely(w->stalled_nf_mask) &&
-		   room >= w->sh->nf_ring_size / 2) {
+	           room >= w->sh->nf_ring_size / 2) {
 		w->stalled_nf_mask &= ~(UINT64_C(1) << nf_id);
 	}
 	w->stats->nf_enq[nf_id] += sent;
@@ -104,7 +103,7 @@ __onvm_flush_port(struct __onvm_worker *w, uint16_t port_id)
 	if (__onvm_capturing(w->sh, ONVM_CAPTURE_PORT_TX, port_id))
 		__onvm_capture_copy(w, buf->pkts, buf->count, 0);
 	sent = rte_eth_tx_burst(port_id, (uint16_t)w->index, buf->pkts,
-				buf->count);
+	                        buf->count);
 	w->stats->port_tx[port_id] += sent;
 	if (unlikely(sent < buf->count)) {
 		w->stats->port_tx_drop[port_id] += buf->count - sent;
@@ -168,7 +167,7 @@ __onvm_to_port(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t port_id)
 	struct __onvm_pkt_buffer *buf;
 
 	if (unlikely(port_id >= ONVM_MAX_PORTS ||
-		     !w->sh->ports[port_id].enabled)) {
+	             !w->sh->ports[port_id].enabled)) {
 		w->stats->no_dest++;
 		__onvm_drop(m);
 		return;
@@ -185,13 +184,13 @@ __onvm_to_port(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t port_id)
  * the PLT and never inlined. */
 static inline void
 __onvm_to_service(struct __onvm_worker *w, struct rte_mbuf *m,
-		  uint16_t service_id)
+                  uint16_t service_id)
 {
 	uint16_t nf_id = 0;
 
 	if (likely(service_id < ONVM_MAX_SERVICES))
 		nf_id = __onvm_service_pick(&w->sh->services[service_id],
-					    m->hash.rss);
+		                            m->hash.rss);
 	if (unlikely(nf_id == 0)) {
 		w->stats->no_dest++;
 		__onvm_drop(m);
@@ -202,7 +201,7 @@ __onvm_to_service(struct __onvm_worker *w, struct rte_mbuf *m,
 
 void
 __onvm_dispatch_to_service(struct __onvm_worker *w, struct rte_mbuf *m,
-			   uint16_t service_id)
+                           uint16_t service_id)
 {
 	__onvm_to_service(w, m, service_id);
 }
@@ -210,10 +209,9 @@ __onvm_dispatch_to_service(struct __onvm_worker *w, struct rte_mbuf *m,
 /* Send a packet to hop meta->chain_index of its chain. */
 static inline void
 __onvm_to_hop(struct __onvm_worker *w, struct rte_mbuf *m,
-	      struct onvm_pkt_meta *meta)
+              struct onvm_pkt_meta *meta)
 {
-	const struct onvm_chain_body *body =
-		&w->sh->chains.bodies[meta->chain];
+	const struct onvm_chain_body *body = &w->sh->chains.bodies[meta->chain];
 	const struct onvm_chain_hop *hop;
 
 	if (unlikely(meta->chain_index >= body->length)) {
@@ -230,7 +228,7 @@ __onvm_to_hop(struct __onvm_worker *w, struct rte_mbuf *m,
 
 void
 __onvm_route_from_nf(struct __onvm_worker *w, struct rte_mbuf **pkts,
-		     unsigned int n)
+                     unsigned int n)
 {
 	unsigned int i;
 
@@ -264,7 +262,7 @@ __onvm_route_from_nf(struct __onvm_worker *w, struct rte_mbuf **pkts,
 /* Start a packet from a port on hop 0 of chain body `body`. */
 static inline void
 __onvm_start(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t body,
-	     uint64_t now)
+             uint64_t now)
 {
 	struct onvm_pkt_meta *meta = onvm_pkt_meta(m);
 
@@ -281,8 +279,8 @@ __onvm_start(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t body,
  * burst, one classifier call, then each packet to its rule's chain. */
 static void
 __onvm_receive_by_rules(struct __onvm_worker *w, struct rte_mbuf **pkts,
-			unsigned int n, const struct __onvm_flow_rules *rules,
-			uint64_t now)
+                        unsigned int n, const struct __onvm_flow_rules *rules,
+                        uint64_t now)
 {
 	const volatile uint16_t *head = w->sh->chains.head;
 	struct onvm_flow_key keys[ONVM_BURST_MAX];
@@ -313,9 +311,8 @@ __onvm_receive_by_rules(struct __onvm_worker *w, struct rte_mbuf **pkts,
 static void
 __onvm_receive(struct __onvm_worker *w, struct rte_mbuf **pkts, unsigned int n)
 {
-	const struct __onvm_flow_rules *rules =
-		__atomic_load_n((struct __onvm_flow_rules **)&w->sh->flow_rules,
-				__ATOMIC_ACQUIRE);
+	const struct __onvm_flow_rules *rules = __atomic_load_n(
+	    (struct __onvm_flow_rules **)&w->sh->flow_rules, __ATOMIC_ACQUIRE);
 	uint16_t default_body = w->sh->chains.head[ONVM_DEFAULT_CHAIN];
 	uint64_t now = rte_rdtsc();
 	unsigned int i;
@@ -353,8 +350,9 @@ __onvm_congested(struct __onvm_worker *w)
 	}
 	if (w->congested_nf_mask != 0 &&
 	    rte_rdtsc() - w->congested_tsc >
-		    w->sh->tsc_hz / 1000000 * ONVM_CONGESTION_MAX_US) {
-		/* Stuck, not slow: drop at its ring rather than starve others. */
+	        w->sh->tsc_hz / 1000000 * ONVM_CONGESTION_MAX_US) {
+		/* Stuck, not slow: drop at its ring rather than starve others.
+		 */
 		w->stalled_nf_mask |= w->congested_nf_mask;
 		w->congested_nf_mask = 0;
 	}
@@ -370,7 +368,7 @@ __onvm_poll_ports(struct __onvm_worker *w)
 	for (p = 0; p < w->n_rx_ports; p++) {
 		uint16_t port_id = w->rx_ports[p];
 		uint16_t n = rte_eth_rx_burst(port_id, 0, pkts,
-					      (uint16_t)w->sh->burst_size);
+		                              (uint16_t)w->sh->burst_size);
 
 		if (n == 0)
 			continue;
@@ -392,8 +390,9 @@ __onvm_poll_nfs(struct __onvm_worker *w)
 		unsigned int n;
 
 		mask &= mask - 1;
-		n = rte_ring_dequeue_burst(w->sh->nfs[id].tx_ring, (void **)pkts,
-					   w->sh->burst_size, NULL);
+		n = rte_ring_dequeue_burst(w->sh->nfs[id].tx_ring,
+		                           (void **)pkts, w->sh->burst_size,
+		                           NULL);
 		if (n == 0)
 			continue;
 		w->stats->nf_deq[id] += n;
@@ -421,7 +420,7 @@ onvm_mgr_worker_main(void *arg)
 		/* Past this store the worker holds no NF reference read
 		 * before it: retirement waits for it. */
 		__atomic_store_n(&w->stats->epoch, w->stats->epoch + 1,
-				 __ATOMIC_RELEASE);
+		                 __ATOMIC_RELEASE);
 	}
 	__onvm_poll_nfs(w);
 	__onvm_flush_all(w);

@@ -17,7 +17,7 @@
 
 static struct __onvm_flow_rules *
 __onvm_flow_rules_build(const struct onvm_rule *rules, const uint16_t *chains,
-			uint32_t n, int *err)
+                        uint32_t n, int *err)
 {
 	static uint32_t generation; /* ACL context names must be unique */
 	struct __onvm_flow_rules *set;
@@ -68,7 +68,7 @@ __onvm_flow_rules_free(struct __onvm_flow_rules *set)
  * retired: the loop that may have loaded it has ended. */
 static int
 __onvm_flow_rules_unused(const struct onvm_shared *sh,
-			 const struct __onvm_flow_rules *set)
+                         const struct __onvm_flow_rules *set)
 {
 	unsigned int i;
 
@@ -100,7 +100,7 @@ onvm_mgr_flow_rules_gc(struct onvm_shared *sh)
 
 int
 onvm_mgr_flow_rules_set(struct onvm_shared *sh, const struct onvm_rule *rules,
-			const uint16_t *chains, uint32_t n)
+                        const uint16_t *chains, uint32_t n)
 {
 	struct __onvm_flow_rules *set = NULL, *old;
 	unsigned int i;
@@ -115,11 +115,11 @@ onvm_mgr_flow_rules_set(struct onvm_shared *sh, const struct onvm_rule *rules,
 			return err;
 	}
 	old = __atomic_exchange_n((struct __onvm_flow_rules **)&sh->flow_rules,
-				  set, __ATOMIC_SEQ_CST);
+	                          set, __ATOMIC_SEQ_CST);
 	if (old != NULL) {
 		for (i = 0; i < sh->num_workers; i++)
 			old->retired_epochs[i] = __atomic_load_n(
-				&sh->workers[i].epoch, __ATOMIC_ACQUIRE);
+			    &sh->workers[i].epoch, __ATOMIC_ACQUIRE);
 		old->next_retired = __onvm_mgr.retired_flow_rules;
 		__onvm_mgr.retired_flow_rules = old;
 	}

@@ -30,7 +30,8 @@ static int
 __onvm_vdev_list_empty(const struct rte_mp_msg *request, const void *peer)
 {
 	struct rte_mp_msg reply;
-	struct __onvm_vdev_param *param = (struct __onvm_vdev_param *)reply.param;
+	struct __onvm_vdev_param *param =
+	    (struct __onvm_vdev_param *)reply.param;
 
 	memset(&reply, 0, sizeof(reply));
 	rte_strscpy(reply.name, request->name, sizeof(reply.name));
@@ -44,5 +45,6 @@ int
 onvm_mgr_hide_ports_from_secondaries(void)
 {
 	rte_mp_action_unregister(__ONVM_VDEV_MP_KEY);
-	return rte_mp_action_register(__ONVM_VDEV_MP_KEY, __onvm_vdev_list_empty);
+	return rte_mp_action_register(__ONVM_VDEV_MP_KEY,
+	                              __onvm_vdev_list_empty);
 }

@@ -26,14 +26,15 @@ __onvm_config_valid(const struct onvm_mgr_config *cfg)
 {
 	return cfg->num_mbufs >= 1024 && cfg->burst_size >= 1 &&
 	       cfg->burst_size <= ONVM_BURST_MAX &&
-	       rte_is_power_of_2(cfg->nf_ring_size) && cfg->nf_ring_size >= 64 &&
-	       cfg->num_workers >= 1 && cfg->num_workers <= ONVM_MAX_WORKERS &&
+	       rte_is_power_of_2(cfg->nf_ring_size) &&
+	       cfg->nf_ring_size >= 64 && cfg->num_workers >= 1 &&
+	       cfg->num_workers <= ONVM_MAX_WORKERS &&
 	       cfg->mbuf_cache <= RTE_MEMPOOL_CACHE_MAX_SIZE;
 }
 
 static struct rte_ring *
 __onvm_nf_ring(const char *fmt, unsigned int nf_id, unsigned int size,
-	       unsigned int flags)
+               unsigned int flags)
 {
 	char name[RTE_RING_NAMESIZE];
 
@@ -52,9 +53,9 @@ __onvm_create_nf_slots(struct onvm_shared *sh, unsigned int ring_size)
 		nf->id = (uint16_t)id;
 		/* Several workers feed an NF; only the NF consumes. */
 		nf->rx_ring = __onvm_nf_ring(ONVM_NF_RX_RING_FMT, id, ring_size,
-					     RING_F_SC_DEQ);
+		                             RING_F_SC_DEQ);
 		nf->tx_ring = __onvm_nf_ring(ONVM_NF_TX_RING_FMT, id, ring_size,
-					     RING_F_SP_ENQ | RING_F_SC_DEQ);
+		                             RING_F_SP_ENQ | RING_F_SC_DEQ);
 		if (!nf->rx_ring || !nf->tx_ring)
 			return -rte_errno;
 	}
@@ -67,8 +68,8 @@ __onvm_create_workers(struct onvm_shared *sh, unsigned int n)
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		struct __onvm_worker *w = rte_zmalloc("onvm_worker", sizeof(*w),
-						      RTE_CACHE_LINE_SIZE);
+		struct __onvm_worker *w =
+		    rte_zmalloc("onvm_worker", sizeof(*w), RTE_CACHE_LINE_SIZE);
 
 		if (w == NULL)
 			return -ENOMEM;
@@ -98,7 +99,7 @@ onvm_mgr_create(const struct onvm_mgr_config *cfg)
 	if (onvm_pkt_meta_register() < 0)
 		return NULL;
 	mz = rte_memzone_reserve(ONVM_MZ_SHARED, sizeof(*sh), rte_socket_id(),
-				 0);
+	                         0);
 	if (mz == NULL)
 		return NULL;
 	sh = mz->addr;
@@ -117,12 +118,12 @@ onvm_mgr_create(const struct onvm_mgr_config *cfg)
 	__onvm_mgr.cfg = *cfg;
 
 	sh->pktmbuf_pool = rte_pktmbuf_pool_create(
-		ONVM_PKTMBUF_POOL, cfg->num_mbufs, cfg->mbuf_cache, 0,
-		RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
+	    ONVM_PKTMBUF_POOL, cfg->num_mbufs, cfg->mbuf_cache, 0,
+	    RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (sh->pktmbuf_pool == NULL)
 		return NULL;
 	sh->mgr_msg_ring = rte_ring_create(ONVM_MGR_MSG_RING, 1024,
-					   rte_socket_id(), RING_F_SC_DEQ);
+	                                   rte_socket_id(), RING_F_SC_DEQ);
 	if (sh->mgr_msg_ring == NULL)
 		return NULL;
 	rc = __onvm_create_nf_slots(sh, cfg->nf_ring_size);
@@ -150,7 +151,7 @@ onvm_mgr_port_enable(struct onvm_shared *sh, uint16_t port_id)
 	__onvm_mgr.n_ports++;
 	sh->ports[port_id].port_id = port_id;
 	rte_eth_macaddr_get(port_id,
-			    (struct rte_ether_addr *)sh->ports[port_id].mac);
+	                    (struct rte_ether_addr *)sh->ports[port_id].mac);
 	sh->ports[port_id].enabled = 1;
 	return 0;
 }
@@ -165,7 +166,7 @@ onvm_mgr_launch(struct onvm_shared *sh, const unsigned int *lcores)
 	for (i = 0; i < sh->num_workers; i++) {
 		__onvm_mgr.workers[i]->lcore = lcores[i];
 		rc = rte_eal_remote_launch(onvm_mgr_worker_main,
-					   __onvm_mgr.workers[i], lcores[i]);
+		                           __onvm_mgr.workers[i], lcores[i]);
 		if (rc < 0) {
 			onvm_mgr_halt(sh);
 			return rc;

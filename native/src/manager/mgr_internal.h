@@ -76,16 +76,16 @@ extern struct __onvm_mgr __onvm_mgr;
 
 /* Data plane (dataplane.c). */
 void __onvm_dispatch_to_service(struct __onvm_worker *w, struct rte_mbuf *m,
-				uint16_t service_id);
+                                uint16_t service_id);
 void __onvm_route_from_nf(struct __onvm_worker *w, struct rte_mbuf **pkts,
-			  unsigned int n);
+                          unsigned int n);
 void __onvm_flush(struct __onvm_worker *w);
 void __onvm_free_pkts(struct rte_mbuf **pkts, unsigned int n);
 
 /* Capture (capture.c): copy the packets of a capture point, if it is the
  * one being captured. `skip_dropped`: leave out packets an NF dropped. */
 void __onvm_capture_copy(struct __onvm_worker *w, struct rte_mbuf **pkts,
-			 unsigned int n, int skip_dropped);
+                         unsigned int n, int skip_dropped);
 
 static inline int
 __onvm_capturing(const struct onvm_shared *sh, uint32_t point, uint16_t id)
@@ -98,9 +98,9 @@ void __onvm_control_poll(struct __onvm_worker *w);
 
 /* Service table writer (services.c), control worker only. */
 int __onvm_service_add(struct onvm_shared *sh, uint16_t service_id,
-		       uint16_t nf_id);
+                       uint16_t nf_id);
 void __onvm_service_remove(struct onvm_shared *sh, uint16_t service_id,
-			   uint16_t nf_id);
+                           uint16_t nf_id);
 
 /* Service table reader: the NF for a flow hash, 0 when none runs. */
 static inline uint16_t
@@ -114,7 +114,7 @@ __onvm_service_pick(const struct onvm_service *s, uint32_t hash)
 		nf_id = s->bucket_nf[hash % ONVM_SERVICE_BUCKETS];
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	} while (unlikely((seq & 1) ||
-			  seq != __atomic_load_n(&s->seq, __ATOMIC_RELAXED)));
+	                  seq != __atomic_load_n(&s->seq, __ATOMIC_RELAXED)));
 	return nf_id;
 }
 

@@ -83,7 +83,7 @@ __onvm_register(struct onvm_shared *sh, uint16_t nf_id, uint32_t generation)
 	__onvm_snapshot_counters(sh, nf);
 	tx_worker = __onvm_mgr.workers[nf->tx_worker];
 	__atomic_or_fetch(&tx_worker->tx_nf_mask, UINT64_C(1) << nf_id,
-			  __ATOMIC_RELEASE);
+	                  __ATOMIC_RELEASE);
 	__onvm_set_state(nf, ONVM_NF_RUNNING);
 	if (sh->wait_for_chain)
 		__onvm_update_ports_enabled(sh);
@@ -104,20 +104,21 @@ __onvm_retire(struct onvm_shared *sh, uint16_t nf_id, int crashed)
 	nf->crashed = (uint8_t)crashed;
 	if (state == ONVM_NF_RUNNING || state == ONVM_NF_STOPPING) {
 		__onvm_service_remove(sh, nf->service_id, nf_id);
-		__atomic_and_fetch(&__onvm_mgr.workers[nf->tx_worker]->tx_nf_mask,
-				   ~(UINT64_C(1) << nf_id), __ATOMIC_RELEASE);
+		__atomic_and_fetch(
+		    &__onvm_mgr.workers[nf->tx_worker]->tx_nf_mask,
+		    ~(UINT64_C(1) << nf_id), __ATOMIC_RELEASE);
 	}
 	__onvm_set_state(nf, ONVM_NF_RETIRING);
 	r = &__onvm_mgr.retiring[__onvm_mgr.n_retiring++];
 	r->nf_id = nf_id;
 	for (i = 0; i < sh->num_workers; i++)
-		r->epochs[i] = __atomic_load_n(&sh->workers[i].epoch,
-					       __ATOMIC_ACQUIRE);
+		r->epochs[i] =
+		    __atomic_load_n(&sh->workers[i].epoch, __ATOMIC_ACQUIRE);
 }
 
 static int
 __onvm_grace_over(const struct onvm_shared *sh,
-		  const struct __onvm_retirement *r)
+                  const struct __onvm_retirement *r)
 {
 	unsigned int i;
 
@@ -150,13 +151,13 @@ __onvm_finish_retirement(struct __onvm_worker *w, uint16_t nf_id)
 		__onvm_repair_rings(nf);
 	/* What the NF finished goes on its way... */
 	while ((n = rte_ring_dequeue_burst(nf->tx_ring, (void **)pkts,
-					   ONVM_BURST_MAX, NULL)) != 0) {
+	                                   ONVM_BURST_MAX, NULL)) != 0) {
 		w->stats->nf_deq[nf_id] += n;
 		__onvm_route_from_nf(w, pkts, n);
 	}
 	/* ...and what it never saw goes to another instance of its service. */
 	while ((n = rte_ring_dequeue_burst(nf->rx_ring, (void **)pkts,
-					   ONVM_BURST_MAX, NULL)) != 0) {
+	                                   ONVM_BURST_MAX, NULL)) != 0) {
 		for (i = 0; i < n; i++) {
 			onvm_pkt_meta(pkts[i])->owner = ONVM_OWNER_MANAGER;
 			__onvm_dispatch_to_service(w, pkts[i], nf->service_id);
@@ -195,7 +196,7 @@ __onvm_control_poll(struct __onvm_worker *w)
 	if (likely(rte_ring_empty(sh->mgr_msg_ring)))
 		return;
 	n = rte_ring_dequeue_burst(sh->mgr_msg_ring, msgs,
-				   ONVM_CONTROL_MSGS_PER_LOOP, NULL);
+	                           ONVM_CONTROL_MSGS_PER_LOOP, NULL);
 	for (i = 0; i < n; i++) {
 		uint16_t type, nf_id;
 		uint32_t arg;
@@ -209,9 +210,11 @@ __onvm_control_poll(struct __onvm_worker *w)
 			break;
 		case ONVM_MSG_NF_UNREGISTER:
 		case ONVM_MSG_NF_DEAD:
-			/* A message about an earlier occupant of the slot is stale. */
+			/* A message about an earlier occupant of the slot is
+			 * stale. */
 			if (sh->nfs[nf_id].generation == arg)
-				__onvm_retire(sh, nf_id, type == ONVM_MSG_NF_DEAD);
+				__onvm_retire(sh, nf_id,
+				              type == ONVM_MSG_NF_DEAD);
 			break;
 		default:
 			break;
@@ -224,9 +227,9 @@ onvm_mgr_nf_dead(struct onvm_shared *sh, uint16_t nf_id, uint32_t generation)
 {
 	if (nf_id == 0 || nf_id >= ONVM_MAX_NFS)
 		return -EINVAL;
-	if (rte_ring_enqueue(sh->mgr_msg_ring,
-			     onvm_msg_encode(ONVM_MSG_NF_DEAD, nf_id,
-					     generation)) < 0)
+	if (rte_ring_enqueue(
+	        sh->mgr_msg_ring,
+	        onvm_msg_encode(ONVM_MSG_NF_DEAD, nf_id, generation)) < 0)
 		return -ENOBUFS;
 	return 0;
 }
@@ -241,8 +244,8 @@ onvm_mgr_nf_stop(struct onvm_shared *sh, uint16_t nf_id)
 		return -EINVAL;
 	nf = &sh->nfs[nf_id];
 	if (!__atomic_compare_exchange_n(&nf->state, &expected,
-					 ONVM_NF_STOPPING, 0, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE))
+	                                 ONVM_NF_STOPPING, 0, __ATOMIC_ACQ_REL,
+	                                 __ATOMIC_ACQUIRE))
 		return -EALREADY;
 	__onvm_wake_word(&nf->state);
 	nf->sleeping = 0;
@@ -257,7 +260,7 @@ struct __onvm_reclaim {
 
 static void
 __onvm_reclaim_one(struct rte_mempool *mp, void *arg, void *obj,
-		   unsigned int idx)
+                   unsigned int idx)
 {
 	struct __onvm_reclaim *rc = arg;
 	struct rte_mbuf *m = obj;
@@ -274,7 +277,7 @@ __onvm_reclaim_one(struct rte_mempool *mp, void *arg, void *obj,
 int
 onvm_mgr_nf_reclaim(struct onvm_shared *sh, uint16_t nf_id)
 {
-	struct __onvm_reclaim rc = { .nf_id = nf_id, .count = 0 };
+	struct __onvm_reclaim rc = {.nf_id = nf_id, .count = 0};
 	struct onvm_nf *nf;
 
 	if (nf_id == 0 || nf_id >= ONVM_MAX_NFS)
@@ -284,7 +287,7 @@ onvm_mgr_nf_reclaim(struct onvm_shared *sh, uint16_t nf_id)
 		return -EBUSY;
 	rte_mempool_obj_iter(sh->pktmbuf_pool, __onvm_reclaim_one, &rc);
 	__atomic_fetch_add(&sh->workers[0].reclaimed, rc.count,
-			   __ATOMIC_RELAXED);
+	                   __ATOMIC_RELAXED);
 	__onvm_set_state(nf, ONVM_NF_FREE);
 	return (int)rc.count;
 }
@@ -297,8 +300,8 @@ onvm_mgr_nf_release_rejected(struct onvm_shared *sh, uint16_t nf_id)
 	if (nf_id == 0 || nf_id >= ONVM_MAX_NFS)
 		return -EINVAL;
 	if (!__atomic_compare_exchange_n(&sh->nfs[nf_id].state, &expected,
-					 ONVM_NF_FREE, 0, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE))
+	                                 ONVM_NF_FREE, 0, __ATOMIC_ACQ_REL,
+	                                 __ATOMIC_ACQUIRE))
 		return -EBUSY;
 	return 0;
 }

@@ -55,7 +55,8 @@ __onvm_service_add(struct onvm_shared *sh, uint16_t service_id, uint16_t nf_id)
 			unsigned int have = __onvm_service_buckets_of(s, donor);
 
 			for (b = 0; b < ONVM_SERVICE_BUCKETS && have > share &&
-				    got < share; b++) {
+			            got < share;
+			     b++) {
 				if (s->bucket_nf[b] == donor) {
 					s->bucket_nf[b] = nf_id;
 					have--;
@@ -70,7 +71,7 @@ __onvm_service_add(struct onvm_shared *sh, uint16_t service_id, uint16_t nf_id)
 
 void
 __onvm_service_remove(struct onvm_shared *sh, uint16_t service_id,
-		      uint16_t nf_id)
+                      uint16_t nf_id)
 {
 	struct onvm_service *s = &sh->services[service_id];
 	unsigned int b, i, next = 0;
@@ -88,7 +89,8 @@ __onvm_service_remove(struct onvm_shared *sh, uint16_t service_id,
 	for (b = 0; b < ONVM_SERVICE_BUCKETS; b++) {
 		if (s->bucket_nf[b] != nf_id)
 			continue;
-		s->bucket_nf[b] = s->count ? s->instances[next++ % s->count] : 0;
+		s->bucket_nf[b] =
+		    s->count ? s->instances[next++ % s->count] : 0;
 	}
 	__onvm_service_write_end(s);
 }

@@ -17,7 +17,7 @@ __onvm_valid_manager_name(const char *name)
 
 static int
 __onvm_parse_long(const char *opt, const char *text, long lo, long hi,
-		  long *out)
+                  long *out)
 {
 	char *end;
 	long v;
@@ -25,16 +25,16 @@ __onvm_parse_long(const char *opt, const char *text, long lo, long hi,
 	errno = 0;
 	v = strtol(text, &end, 10);
 	if (errno != 0 || *text == '\0' || *end != '\0' || v < lo || v > hi)
-		return __onvm_nflib_error(EINVAL,
-			"%s takes a number from %ld to %ld, not '%s'", opt, lo,
-			hi, text);
+		return __onvm_nflib_error(
+		    EINVAL, "%s takes a number from %ld to %ld, not '%s'", opt,
+		    lo, hi, text);
 	*out = v;
 	return 0;
 }
 
 /* Options that take a value; `--opt=value` works too. */
 static const char *const __onvm_valued[] = {
-	"--service", "--name", "--nf-name", "--core", NULL,
+    "--service", "--name", "--nf-name", "--core", NULL,
 };
 
 static int
@@ -45,7 +45,7 @@ __onvm_apply(struct __onvm_nf_options *o, const char *opt, const char *val)
 
 	if (strcmp(opt, "--service") == 0)
 		return __onvm_parse_long(opt, val, 1, ONVM_MAX_SERVICES - 1,
-					 &o->service_id);
+		                         &o->service_id);
 	if (strcmp(opt, "--core") == 0) {
 		rc = __onvm_parse_long(opt, val, 0, 1023, &v);
 		o->core = (int)v;
@@ -53,9 +53,11 @@ __onvm_apply(struct __onvm_nf_options *o, const char *opt, const char *val)
 	}
 	if (strcmp(opt, "--name") == 0) {
 		if (!__onvm_valid_manager_name(val))
-			return __onvm_nflib_error(EINVAL,
-				"--name takes a manager name of 1 to %d letters, digits, '-' or '_', not '%s'",
-				ONVM_NAME_MAX, val);
+			return __onvm_nflib_error(
+			    EINVAL,
+			    "--name takes a manager name of 1 to %d letters, "
+			    "digits, '-' or '_', not '%s'",
+			    ONVM_NAME_MAX, val);
 		strcpy(o->manager, val);
 		return 0;
 	}
@@ -122,14 +124,14 @@ __onvm_nflib_parse_args(int argc, char **argv, struct __onvm_nf_options *o)
 			rc = __onvm_apply(o, opt, argv[++in]);
 		else
 			return __onvm_nflib_error(EINVAL, "%s needs a value",
-						  opt);
+			                          opt);
 		if (rc < 0)
 			return rc;
 	}
 	if (o->service_id == 0)
-		return __onvm_nflib_error(EINVAL,
-			"no service id: pass --service ID (1 to %d)",
-			ONVM_MAX_SERVICES - 1);
+		return __onvm_nflib_error(
+		    EINVAL, "no service id: pass --service ID (1 to %d)",
+		    ONVM_MAX_SERVICES - 1);
 	argv[out] = NULL;
 	return out;
 }

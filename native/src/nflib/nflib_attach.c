@@ -56,7 +56,7 @@ __onvm_manager_running(const char *manager)
 	int fd, locked;
 
 	snprintf(path, sizeof(path), ONVM_RUNTIME_DIR_FMT "/%s", manager,
-		 ONVM_MANAGER_LOCK_FILE);
+	         ONVM_MANAGER_LOCK_FILE);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -77,9 +77,9 @@ __onvm_allowed_cpus(char *buf, size_t size)
 	if (sched_getaffinity(0, sizeof(set), &set) == 0) {
 		for (cpu = 0; cpu < CPU_SETSIZE && used + 8 < size; cpu++)
 			if (CPU_ISSET(cpu, &set))
-				used += (size_t)snprintf(buf + used, size - used,
-							 "%s%d", used > 1 ? "," : "",
-							 cpu);
+				used += (size_t)snprintf(
+				    buf + used, size - used, "%s%d",
+				    used > 1 ? "," : "", cpu);
 	}
 	if (used == 1)
 		used += (size_t)snprintf(buf + used, size - used, "0");
@@ -110,9 +110,15 @@ __onvm_eal_init(const struct __onvm_nf_options *o, const char *prog)
 	 * flows at once with AVX-512 where the CPU has it (a quarter less time
 	 * per packet than with 16) and falls back where it has not. */
 	char *eal_argv[] = {
-		(char *)prog, "--proc-type=secondary", prefix, lcores,
-		"--no-pci", "--no-telemetry", "--log-level=lib.eal:error",
-		"--force-max-simd-bitwidth=512", NULL,
+	    (char *)prog,
+	    "--proc-type=secondary",
+	    prefix,
+	    lcores,
+	    "--no-pci",
+	    "--no-telemetry",
+	    "--log-level=lib.eal:error",
+	    "--force-max-simd-bitwidth=512",
+	    NULL,
 	};
 	char *log = NULL;
 	size_t log_size = 0;
@@ -120,13 +126,13 @@ __onvm_eal_init(const struct __onvm_nf_options *o, const char *prog)
 	int rc;
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=" ONVM_FILE_PREFIX_FMT,
-		 o->manager);
+	         o->manager);
 	if (o->core >= 0)
 		snprintf(cpus, sizeof(cpus), "%d", o->core);
 	else
 		__onvm_allowed_cpus(cpus, sizeof(cpus));
 	snprintf(lcores, sizeof(lcores), "--lcores=%d@%s", ONVM_NF_LCORE_ID,
-		 cpus);
+	         cpus);
 
 	/* Keep DPDK's own lines for the error message, off the terminal. */
 	log_stream = open_memstream(&log, &log_size);
@@ -141,9 +147,10 @@ __onvm_eal_init(const struct __onvm_nf_options *o, const char *prog)
 		free(log);
 	}
 	if (rc < 0)
-		return __onvm_nflib_error(rte_errno ? rte_errno : EIO,
-			"cannot join manager '%s' as a DPDK secondary: %s (%s)",
-			o->manager, rte_strerror(rte_errno), detail);
+		return __onvm_nflib_error(
+		    rte_errno ? rte_errno : EIO,
+		    "cannot join manager '%s' as a DPDK secondary: %s (%s)",
+		    o->manager, rte_strerror(rte_errno), detail);
 	return 0;
 }
 
@@ -172,24 +179,27 @@ __onvm_attach_shared(struct onvm_nf_ctx *ctx)
 	const struct rte_memzone *mz = rte_memzone_lookup(ONVM_MZ_SHARED);
 
 	if (mz == NULL)
-		return __onvm_nflib_error(ENOENT,
-			"manager '%s' has no onvm shared memory: is it an onvm manager that finished starting?",
-			ctx->opts.manager);
+		return __onvm_nflib_error(
+		    ENOENT,
+		    "manager '%s' has no onvm shared memory: is it an onvm "
+		    "manager that finished starting?",
+		    ctx->opts.manager);
 	ctx->sh = mz->addr;
 	if (ctx->sh->magic != ONVM_SHARED_MAGIC ||
 	    ctx->sh->abi_version != ONVM_ABI_VERSION)
-		return __onvm_nflib_error(EPROTO,
-			"manager '%s' speaks onvm ABI %u, this NF %u: rebuild the NF against the running onvm",
-			ctx->opts.manager, ctx->sh->abi_version,
-			ONVM_ABI_VERSION);
+		return __onvm_nflib_error(
+		    EPROTO,
+		    "manager '%s' speaks onvm ABI %u, this NF %u: rebuild the "
+		    "NF against the running onvm",
+		    ctx->opts.manager, ctx->sh->abi_version, ONVM_ABI_VERSION);
 	ctx->pool = ctx->sh->pktmbuf_pool;
 	if (ctx->opts.core < 0)
 		__onvm_avoid_worker_cpus(ctx->sh->worker_cpu_mask);
 	if (onvm_pkt_meta_lookup() < 0 ||
 	    onvm_pkt_meta_offset != ctx->sh->pkt_meta_offset)
-		return __onvm_nflib_error(EPROTO,
-			"packet metadata field of manager '%s' not found",
-			ctx->opts.manager);
+		return __onvm_nflib_error(
+		    EPROTO, "packet metadata field of manager '%s' not found",
+		    ctx->opts.manager);
 	return 0;
 }
 
@@ -202,10 +212,9 @@ __onvm_claim_slot(struct onvm_nf_ctx *ctx)
 		struct onvm_nf *nf = &ctx->sh->nfs[id];
 		uint32_t expected = ONVM_NF_FREE;
 
-		if (!__atomic_compare_exchange_n(&nf->state, &expected,
-						 ONVM_NF_STARTING, 0,
-						 __ATOMIC_ACQ_REL,
-						 __ATOMIC_RELAXED))
+		if (!__atomic_compare_exchange_n(
+		        &nf->state, &expected, ONVM_NF_STARTING, 0,
+		        __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 			continue;
 		nf->generation++;
 		nf->service_id = (uint16_t)ctx->opts.service_id;
@@ -218,32 +227,35 @@ __onvm_claim_slot(struct onvm_nf_ctx *ctx)
 		ctx->nf_id = (uint16_t)id;
 		return 0;
 	}
-	return __onvm_nflib_error(ENOSPC,
-		"manager '%s' already runs %d NFs: stop one first",
-		ctx->opts.manager, ONVM_MAX_NFS - 1);
+	return __onvm_nflib_error(
+	    ENOSPC, "manager '%s' already runs %d NFs: stop one first",
+	    ctx->opts.manager, ONVM_MAX_NFS - 1);
 }
 
 static int
 __onvm_register(struct onvm_nf_ctx *ctx)
 {
 	struct onvm_nf *nf = ctx->nf;
-	void *msg = onvm_msg_encode(ONVM_MSG_NF_REGISTER, ctx->nf_id,
-				    nf->generation);
+	void *msg =
+	    onvm_msg_encode(ONVM_MSG_NF_REGISTER, ctx->nf_id, nf->generation);
 	unsigned int waited_ms = 0;
 	uint32_t state;
 
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	if (rte_ring_enqueue(ctx->sh->mgr_msg_ring, msg) < 0)
 		return __onvm_nflib_error(EBUSY,
-			"manager '%s' is not taking registrations (message ring full)",
-			ctx->opts.manager);
+		                          "manager '%s' is not taking "
+		                          "registrations (message ring full)",
+		                          ctx->opts.manager);
 	while ((state = __atomic_load_n(&nf->state, __ATOMIC_ACQUIRE)) ==
 	       ONVM_NF_STARTING) {
 		if (waited_ms >= ONVM_REGISTER_TIMEOUT_MS ||
 		    !__onvm_manager_running(ctx->opts.manager))
-			return __onvm_nflib_error(ETIMEDOUT,
-				"manager '%s' did not answer the registration: is its data plane running?",
-				ctx->opts.manager);
+			return __onvm_nflib_error(
+			    ETIMEDOUT,
+			    "manager '%s' did not answer the registration: is "
+			    "its data plane running?",
+			    ctx->opts.manager);
 		__onvm_wait_word(&nf->state, ONVM_NF_STARTING, 100000000ULL);
 		waited_ms += 100;
 	}
@@ -252,11 +264,12 @@ __onvm_register(struct onvm_nf_ctx *ctx)
 
 		__atomic_store_n(&nf->state, ONVM_NF_FREE, __ATOMIC_RELEASE);
 		if (err == ENOSPC)
-			return __onvm_nflib_error(ENOSPC,
-				"service %ld already has %d instances",
-				ctx->opts.service_id, ONVM_MAX_INSTANCES);
-		return __onvm_nflib_error(err, "manager refused service %ld: %s",
-					  ctx->opts.service_id, strerror(err));
+			return __onvm_nflib_error(
+			    ENOSPC, "service %ld already has %d instances",
+			    ctx->opts.service_id, ONVM_MAX_INSTANCES);
+		return __onvm_nflib_error(err,
+		                          "manager refused service %ld: %s",
+		                          ctx->opts.service_id, strerror(err));
 	}
 	ctx->registered = 1;
 	return 0;
@@ -272,7 +285,7 @@ __onvm_on_signal(int sig)
 
 int
 onvm_nflib_init(int argc, char **argv, const char *nf_name,
-		struct onvm_nf_ctx **ctx_out)
+                struct onvm_nf_ctx **ctx_out)
 {
 	struct onvm_nf_ctx *ctx;
 	int new_argc, rc;
@@ -282,7 +295,7 @@ onvm_nflib_init(int argc, char **argv, const char *nf_name,
 		return __onvm_nflib_error(ENOMEM, "out of memory");
 	strcpy(ctx->opts.manager, ONVM_DEFAULT_MANAGER);
 	strncpy(ctx->opts.nf_name, nf_name ? nf_name : "nf",
-		sizeof(ctx->opts.nf_name) - 1);
+	        sizeof(ctx->opts.nf_name) - 1);
 	ctx->opts.core = -1;
 	new_argc = __onvm_nflib_parse_args(argc, argv, &ctx->opts);
 	if (new_argc < 0) {
@@ -290,12 +303,15 @@ onvm_nflib_init(int argc, char **argv, const char *nf_name,
 		return new_argc;
 	}
 	if (geteuid() != 0)
-		rc = __onvm_nflib_error(EPERM,
-			"NFs need root for hugepage memory: run as root (sudo)");
+		rc = __onvm_nflib_error(
+		    EPERM,
+		    "NFs need root for hugepage memory: run as root (sudo)");
 	else if (!__onvm_manager_running(ctx->opts.manager))
-		rc = __onvm_nflib_error(ENOENT,
-			"no manager named '%s' is running: start one with `onvm-manager start --name %s`",
-			ctx->opts.manager, ctx->opts.manager);
+		rc = __onvm_nflib_error(
+		    ENOENT,
+		    "no manager named '%s' is running: start one with "
+		    "`onvm-manager start --name %s`",
+		    ctx->opts.manager, ctx->opts.manager);
 	else
 		rc = __onvm_eal_init(&ctx->opts, argv[0]);
 	if (rc == 0)
@@ -322,7 +338,7 @@ onvm_nflib_fini(struct onvm_nf_ctx *ctx)
 		return;
 	if (ctx->registered) {
 		void *msg = onvm_msg_encode(ONVM_MSG_NF_UNREGISTER, ctx->nf_id,
-					    ctx->nf->generation);
+		                            ctx->nf->generation);
 
 		/* If the ring is full the manager sees the pid go instead. */
 		rte_ring_enqueue(ctx->sh->mgr_msg_ring, msg);

@@ -35,10 +35,10 @@ struct onvm_nf_ctx {
 
 /* Record the one-line error onvm_nflib_strerror() returns; returns -err. */
 int __onvm_nflib_error(int err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* nflib_args.c: take nflib options out of argv; returns new argc or -errno. */
 int __onvm_nflib_parse_args(int argc, char **argv,
-			    struct __onvm_nf_options *opts);
+                            struct __onvm_nf_options *opts);
 
 #endif /* ONVM_NFLIB_INTERNAL_H */

@@ -53,7 +53,7 @@ onvm_nflib_stopping(const struct onvm_nf_ctx *ctx)
 {
 	return ctx->stop ||
 	       __atomic_load_n(&ctx->nf->state, __ATOMIC_ACQUIRE) !=
-		       ONVM_NF_RUNNING;
+	           ONVM_NF_RUNNING;
 }
 
 /* The manager is gone if it cleared `running` or its pid no longer exists. */
@@ -67,7 +67,7 @@ __onvm_manager_alive(const struct onvm_nf_ctx *ctx)
 
 int
 onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
-		      unsigned int n)
+                      unsigned int n)
 {
 	unsigned int i;
 
@@ -79,7 +79,7 @@ onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 	for (i = 0; i < n; i++) {
 		__onvm_prefetch_for_write(pkts[i]);
 		__onvm_prefetch_for_write(
-			RTE_PTR_ADD(pkts[i], RTE_CACHE_LINE_SIZE));
+		    RTE_PTR_ADD(pkts[i], RTE_CACHE_LINE_SIZE));
 	}
 	for (i = 0; i < n; i++) {
 		struct onvm_pkt_meta *meta = onvm_pkt_meta(pkts[i]);
@@ -98,7 +98,7 @@ onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 
 void
 onvm_nflib_free_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
-		     unsigned int n)
+                     unsigned int n)
 {
 	unsigned int i, kept = 0;
 
@@ -113,15 +113,13 @@ onvm_nflib_free_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 }
 
 unsigned int
-onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
-		unsigned int n)
+onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts, unsigned int n)
 {
 	unsigned int sent = 0;
 
 	while (sent < n) {
-		sent += rte_ring_enqueue_burst(ctx->nf->tx_ring,
-					       (void **)pkts + sent, n - sent,
-					       NULL);
+		sent += rte_ring_enqueue_burst(
+		    ctx->nf->tx_ring, (void **)pkts + sent, n - sent, NULL);
 		if (sent < n) {
 			/* The manager drains the ring unless it is gone. */
 			if (ctx->stop || !__onvm_manager_alive(ctx))
@@ -145,9 +143,9 @@ __onvm_add_counts(struct onvm_nf_ctx *ctx, const uint64_t count[4])
 /* Packet and burst handlers leave their actions in the packets. */
 static void
 __onvm_run_burst(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
-		 struct rte_mbuf **pkts, unsigned int n, void *user)
+                 struct rte_mbuf **pkts, unsigned int n, void *user)
 {
-	uint64_t count[4] = { 0, 0, 0, 0 };
+	uint64_t count[4] = {0, 0, 0, 0};
 	unsigned int i;
 
 	if (h->burst) {
@@ -165,10 +163,10 @@ __onvm_run_burst(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
  * other than NEXT reach the packets. */
 static void
 __onvm_run_verdicts(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
-		    struct rte_mbuf **pkts, unsigned int n, uint32_t *verdicts,
-		    void *user)
+                    struct rte_mbuf **pkts, unsigned int n, uint32_t *verdicts,
+                    void *user)
 {
-	uint64_t count[4] = { 0, 0, 0, 0 };
+	uint64_t count[4] = {0, 0, 0, 0};
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
@@ -185,7 +183,7 @@ __onvm_run_verdicts(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 static void
 __onvm_batch_policy(void)
 {
-	struct sched_param param = { .sched_priority = 0 };
+	struct sched_param param = {.sched_priority = 0};
 
 	/* A real-time NF keeps its policy; failing leaves the default. */
 	if (sched_getscheduler(0) == SCHED_OTHER)
@@ -210,15 +208,15 @@ __onvm_sleep(struct onvm_nf_ctx *ctx, uint64_t timeout_ns)
 
 int
 onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
-	       void *user)
+               void *user)
 {
 	const uint64_t hz = rte_get_tsc_hz();
 	const uint64_t liveness = hz / 1000 * ONVM_LIVENESS_PERIOD_MS;
 	const uint64_t period =
-		hz / 1000 * (h->periodic_ms ? h->periodic_ms : 1000);
+	    hz / 1000 * (h->periodic_ms ? h->periodic_ms : 1000);
 	const unsigned int burst =
-		h->batch_max ? RTE_MIN(h->batch_max, (uint32_t)ONVM_BATCH_MAX) :
-			       ctx->sh->burst_size;
+	    h->batch_max ? RTE_MIN(h->batch_max, (uint32_t)ONVM_BATCH_MAX)
+	                 : ctx->sh->burst_size;
 	uint32_t own_verdicts[ONVM_BATCH_MAX];
 	uint32_t *verdicts = h->verdicts ? h->verdicts : own_verdicts;
 	/* One TSC read per loop: the end of one starts the next. */
@@ -233,9 +231,8 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 	if (ctx->nf->flags & ONVM_NF_FLAG_SHARED_CORE)
 		__onvm_batch_policy();
 	while (!onvm_nflib_stopping(ctx)) {
-		unsigned int n = rte_ring_dequeue_burst(ctx->nf->rx_ring,
-							(void **)pkts, burst,
-							NULL);
+		unsigned int n = rte_ring_dequeue_burst(
+		    ctx->nf->rx_ring, (void **)pkts, burst, NULL);
 
 		if (n != 0) {
 			uint64_t start = now;
@@ -243,7 +240,7 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 			idle = 0;
 			if (h->verdict)
 				__onvm_run_verdicts(ctx, h, pkts, n, verdicts,
-						    user);
+				                    user);
 			else
 				__onvm_run_burst(ctx, h, pkts, n, user);
 			ctx->nf->stats.rx += n;
@@ -277,7 +274,8 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 			uint64_t until = RTE_MIN(next_periodic, next_liveness);
 
 			__onvm_sleep(ctx, (until > now ? until - now : 0) *
-						  1000000000ULL / hz + 1000);
+			                          1000000000ULL / hz +
+			                      1000);
 			idle = 0;
 			now = rte_rdtsc();
 		} else {
