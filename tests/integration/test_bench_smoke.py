@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from tests.integration.bench_run import run_bench
+from tests.support.bench_run import run_bench
 
 pytestmark = [
     pytest.mark.timeout(300),

@@ -11,8 +11,8 @@ import pytest
 
 from onvm.bench.latency import parse_summary
 from onvm.bench.speed_chain import start_loop
-from tests.integration.bench_run import run_bench
-from tests.integration.harness import Manager
+from tests.support.bench_run import run_bench
+from tests.support.harness import Manager
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -11,14 +11,14 @@ import time
 import pytest
 from scapy.utils import rdpcap
 
-from tests.integration.control import (
+from tests.support.control_helpers import (
     client,
     numbered_packets,
     pcap_manager,
     seq_of,
     start_slow_forward,
 )
-from tests.integration.harness import wait_until
+from tests.support.harness import wait_until
 
 PACKETS = 80_000  # at the slow NF's pace, traffic outlasts the captures
 

@@ -9,8 +9,8 @@ import pytest
 
 from onvm.manager.client import Client
 from onvm.manager.protocol import ControlError
-from tests.integration.control import client, numbered_packets, pcap_manager
-from tests.integration.harness import wait_until
+from tests.support.control_helpers import client, numbered_packets, pcap_manager
+from tests.support.harness import wait_until
 
 
 def error_code(c, cmd, **args) -> str:

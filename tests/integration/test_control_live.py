@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from tests.integration.control import (
+from tests.support.control_helpers import (
     client,
     is_tcp80,
     numbered_packets,
@@ -15,7 +15,7 @@ from tests.integration.control import (
     seq_of,
     start_slow_forward,
 )
-from tests.integration.pcaps import read_pcap
+from tests.support.pcaps import read_pcap
 
 PACKETS = 30_000
 

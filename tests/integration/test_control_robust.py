@@ -16,8 +16,8 @@ import zmq.auth
 
 from onvm.manager.client import Client
 from onvm.manager.protocol import ControlError, pack
-from tests.integration.control import OPEN_CLIENTS, client
-from tests.integration.harness import wait_until
+from tests.support.control_helpers import OPEN_CLIENTS, client
+from tests.support.harness import wait_until
 
 
 def free_tcp_port(pairs: int = 2) -> int:

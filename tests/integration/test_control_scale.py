@@ -5,8 +5,8 @@ move only as far as they must."""
 
 from __future__ import annotations
 
-from tests.integration.control import client
-from tests.integration.harness import wait_until
+from tests.support.control_helpers import client
+from tests.support.harness import wait_until
 
 
 def service(c, service_id: int) -> dict:

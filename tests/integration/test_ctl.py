@@ -11,8 +11,8 @@ import subprocess
 import pytest
 import zmq.auth
 
-from tests.integration.expect import pcap_ports
-from tests.integration.harness import Manager, tool, wait_until
+from tests.support.harness import Manager, tool, wait_until
+from tests.support.nf_helpers import pcap_ports
 
 CTL = tool("onvm-ctl")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from tests.integration.pcaps import flow_id, flow_packets, mixed_packets, read_pcap, write_pcap
+from tests.support.pcaps import flow_id, flow_packets, mixed_packets, read_pcap, write_pcap
 
 
 def test_chain_without_output_drops_everything(tmp_path, start_manager):

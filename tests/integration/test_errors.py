@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from onvm.manager.bringup.runtime import remove_dpdk_files
-from tests.integration.harness import tool
+from tests.support.harness import tool
 
 
 def run_manager(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

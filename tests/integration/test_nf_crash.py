@@ -8,7 +8,7 @@ import re
 import signal
 import time
 
-from tests.integration.expect import start_nf_file
+from tests.support.nf_helpers import start_nf_file
 
 BATCH = 1024
 

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from tests.integration.expect import pcap_ports
-from tests.integration.pcaps import mixed_packets, read_pcap
+from tests.support.nf_helpers import pcap_ports
+from tests.support.pcaps import mixed_packets, read_pcap
 
 
 def test_two_nf_chain_output_equals_input(tmp_path, start_manager):

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.expect import chain_manager, monitor_totals
-from tests.integration.harness import wait_until
-from tests.integration.pcaps import mixed_packets, read_pcap
+from tests.support.harness import wait_until
+from tests.support.nf_helpers import chain_manager, monitor_totals
+from tests.support.pcaps import mixed_packets, read_pcap
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 
-from tests.integration.pcaps import mixed_packets, read_pcap, write_pcap
+from tests.support.pcaps import mixed_packets, read_pcap, write_pcap
 
 
 def test_four_shared_core_nfs_on_two_cores(tmp_path, start_manager):

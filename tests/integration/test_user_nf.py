@@ -13,15 +13,15 @@ from scapy.layers.inet6 import IPv6
 from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.packet import Raw
 
-from tests.integration.expect import (
+from tests.support.harness import tool
+from tests.support.nf_helpers import (
     PYTHON,
     assert_one_error_line,
     chain_manager,
     start_nf_argv,
     start_nf_file,
 )
-from tests.integration.harness import tool
-from tests.integration.pcaps import mixed_packets, read_pcap
+from tests.support.pcaps import mixed_packets, read_pcap
 
 pytestmark = pytest.mark.timeout(60)
 

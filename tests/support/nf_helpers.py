@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.integration.harness import VENV_BIN, Manager, Proc, wait_until
-from tests.integration.pcaps import write_pcap
+from tests.support.harness import VENV_BIN, Manager, Proc, wait_until
+from tests.support.pcaps import write_pcap
 
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else "python3"
 
@@ -74,7 +74,7 @@ def assert_one_error_line(proc: Proc, code: int) -> str:
     return lines[0]
 
 
-MONITOR_TOTAL = re.compile(r"basic_monitor\.py\[nf \d+\]: .* total (\d+) packets (\d+) bytes")
+MONITOR_TOTAL = re.compile(r"basic_monitor(?:\.py)?\[nf \d+\]: .* total (\d+) packets (\d+) bytes")
 
 
 def monitor_totals(output: str) -> list[tuple[int, int]]:

@@ -13,9 +13,9 @@ from scapy.layers.l2 import Ether
 from scapy.packet import Raw
 
 from onvm.manager.client import Client
-from tests.integration.expect import start_nf_file
-from tests.integration.harness import Manager, Proc
-from tests.integration.pcaps import write_pcap
+from tests.support.harness import Manager, Proc
+from tests.support.nf_helpers import start_nf_file
+from tests.support.pcaps import write_pcap
 
 # Forwards every batch after a pause, so that a pcap replay (held back by
 # the manager while this NF's ring is full) lasts seconds, not milliseconds.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import tool
+from tests.support.harness import tool
 
 
 def run_bench(cwd: Path, scenario: str, args: list[str], timeout: float) -> str:

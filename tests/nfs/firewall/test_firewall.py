@@ -16,9 +16,9 @@ from scapy.layers.l2 import ARP, Dot1Q, Ether
 from scapy.layers.sctp import SCTP
 from scapy.packet import Raw
 
-from tests.integration.expect import assert_one_error_line, chain_manager
-from tests.integration.harness import wait_until
-from tests.integration.pcaps import read_pcap
+from tests.support.harness import wait_until
+from tests.support.nf_helpers import assert_one_error_line, chain_manager
+from tests.support.pcaps import read_pcap
 
 pytestmark = pytest.mark.timeout(60)
 

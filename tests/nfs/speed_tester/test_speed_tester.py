@@ -1,0 +1,53 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""speed_tester through a real manager, without ports: it injects its
+packets, they loop through simple_forward and back, and its summary line
+(which onvm-bench parses) counts them."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.support.harness import wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+SUMMARY = re.compile(r"^speed_tester: summary: ([0-9.]+) Mpps average over ([0-9.]+) s "
+                     r"\(min ([0-9.]+), max ([0-9.]+)\), (\d+) packets$", re.M)
+
+
+def test_speed_tester_loops_its_packets_and_sums_them_up(start_manager):
+    mgr = start_manager()
+    mgr.start_nf("simple_forward", 4, "--", "--dest", "3")
+    tester = mgr.start_nf("speed_tester", 3, "--", "--dest", "4", "--packets", "256",
+                          "--size", "128", "--duration", "2.5")
+    assert tester.wait(20) == 0
+    out = tester.output()
+    assert "speed_tester: injected 256 packets of 128 bytes to service 4" in out
+    assert re.search(r"^speed_tester: [0-9.]+ Mpps$", out, re.M), out
+    m = SUMMARY.search(out)
+    assert m, out
+    mpps, seconds, low, high, packets = (float(m[1]), float(m[2]), float(m[3]), float(m[4]),
+                                         int(m[5]))
+    assert packets > 256 * 100  # every packet came back many times
+    assert mpps > 0 and 0 < seconds <= 2.5 and low <= mpps <= high
+    # Its packets go back to the pool when it leaves.
+    wait_until(lambda: mgr.stats()["pool"]["available"] == mgr.stats()["pool"]["size"], 10,
+               "every packet back in the pool")
+    assert mgr.stop() == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--size", "59"), "usage: speed_tester"),
+    (("--packets", "0"), "usage: speed_tester"),
+    (("--dest", "64"), "usage: speed_tester"),
+    (("--duration", "-1"), "--duration takes seconds"),
+    (("--rate", "10"), "--rate takes packets per second"),
+])
+def test_speed_tester_refuses_a_bad_option(start_manager, args, message):
+    mgr = start_manager()
+    tester = mgr.start_nf("speed_tester", 3, "--", *args, wait=False)
+    assert tester.wait(20) == 2
+    assert message in tester.output()
+    assert "Traceback" not in tester.output()
