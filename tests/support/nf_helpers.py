@@ -63,6 +63,17 @@ def error_lines(output: str) -> list[str]:
     return [ln for ln in output.splitlines() if ln.strip()]
 
 
+def assert_nf_refuses(mgr: Manager, nf: str, service: int, args: tuple[str, ...],
+                      message: str, code: int = 2) -> str:
+    """Bundled NF `nf` given its own options `args` exits with `code` and
+    says `message`, without a traceback. Returns its output."""
+    proc = mgr.start_nf(nf, service, "--", *args, wait=False)
+    assert proc.wait(20) == code, proc.output()
+    out = proc.output()
+    assert message in out and "Traceback" not in out, out
+    return out
+
+
 def assert_one_error_line(proc: Proc, code: int) -> str:
     """The NF exited with a non-zero code and said why in one line."""
     assert code != 0, proc.output()
