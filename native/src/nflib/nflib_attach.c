@@ -11,7 +11,6 @@
 #include <sched.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,25 +27,7 @@
 #include "../common/wake.h"
 #include "nflib_internal.h"
 
-static char __onvm_nflib_errbuf[512];
 static struct onvm_nf_ctx *__onvm_nflib_signal_ctx;
-
-int
-__onvm_nflib_error(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(__onvm_nflib_errbuf, sizeof(__onvm_nflib_errbuf), fmt, ap);
-	va_end(ap);
-	return -err;
-}
-
-const char *
-onvm_nflib_strerror(void)
-{
-	return __onvm_nflib_errbuf;
-}
 
 /* The manager holds an exclusive lock on its lock file while it runs. */
 static int
