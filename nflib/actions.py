@@ -9,6 +9,7 @@ array of them (vector API). Action is C's enum onvm_action.
 from __future__ import annotations
 
 from onvm.contract import VERDICT_ACTION_MASK, VERDICT_DEST_SHIFT, Action
+from onvm.pydpdk.nf import ffi
 
 __all__ = ["DROP", "NEXT", "Action", "out_port", "to_service", "verdict_action",
            "verdict_destination"]
@@ -17,8 +18,9 @@ __all__ = ["DROP", "NEXT", "Action", "out_port", "to_service", "verdict_action",
 DROP = int(Action.DROP)
 NEXT = int(Action.NEXT)
 
-# The destination field of the packet metadata has 16 bits.
-_MAX_DESTINATION = 0xFFFF
+# The largest service or port id the packet metadata's destination holds.
+_DESTINATION = dict(ffi.typeof("struct onvm_pkt_meta").fields)["destination"]
+_MAX_DESTINATION = (1 << 8 * ffi.sizeof(_DESTINATION.type)) - 1
 
 
 def to_service(service_id: int) -> int:

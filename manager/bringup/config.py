@@ -19,6 +19,7 @@ from onvm.contract import (
     BURST_MAX,
     DEFAULT_MANAGER,
     MAX_CHAIN_HOPS,
+    MAX_CPU,
     MAX_FLOW_RULES,
     MAX_PORTS,
     MAX_SERVICES,
@@ -31,7 +32,6 @@ from onvm.errors import ConfigError
 # The name rule of managers and chains (onvm/common.h).
 NAME_RE = re.compile(f"[{re.escape(NAME_CHARS)}]{{1,{NAME_MAX}}}")
 DIGITS_RE = re.compile(r"[0-9]+")
-MAX_CPU = 1023
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ extern "C" {
 #define ONVM_NF_NAME_LEN 32
 #define ONVM_DEFAULT_CHAIN 0
 #define ONVM_MAX_FLOW_RULES 4096
+#define ONVM_MAX_CPU 1023 /* the largest CPU number a core option names */
 
 /* Names of managers and chains: 1 to ONVM_NAME_MAX of these characters,
  * safe in a DPDK file prefix, a path and a ZeroMQ endpoint. */

@@ -47,7 +47,7 @@ __onvm_apply(struct __onvm_nf_options *o, const char *opt, const char *val)
 		return __onvm_parse_long(opt, val, 1, ONVM_MAX_SERVICES - 1,
 		                         &o->service_id);
 	if (strcmp(opt, "--core") == 0) {
-		rc = __onvm_parse_long(opt, val, 0, 1023, &v);
+		rc = __onvm_parse_long(opt, val, 0, ONVM_MAX_CPU, &v);
 		o->core = (int)v;
 		return rc;
 	}
