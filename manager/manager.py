@@ -239,7 +239,10 @@ class Manager:
         if self._eal_up:
             pydpdk.lib.rte_eal_cleanup()
             pydpdk.lib.pydpdk_log_to_file(pydpdk.ffi.NULL)
-        remove_dpdk_files(self.config.name)
+        if self.lock.held:
+            # Only the holder of the name's lock may remove its files: a
+            # start refused because the name runs must leave them alone.
+            remove_dpdk_files(self.config.name)
         self.lock.release()
         return final
 

@@ -90,6 +90,11 @@ class ManagerLock:
         except OSError as e:
             raise EnvironmentProblem(f"cannot create {self.path}: {e.strerror}") from None
 
+    @property
+    def held(self) -> bool:
+        """True between acquire() and release(): this process owns the name."""
+        return self._fd is not None
+
     def mark_ready(self) -> None:
         (self.dir / READY_FILE).write_text(f"{os.getpid()}\n")
 
