@@ -132,7 +132,7 @@ class NF:
         s = lib.onvm_nflib_nf(self._ctx).stats
         return {k: getattr(s, k) for k in ("rx", "tx", "act_drop", "act_next", "act_tonf",
                                            "act_out", "batches", "sleeps", "created",
-                                           "busy_cycles")}
+                                           "busy_cycles", "unsent")}
 
     # ---- handlers (decorators) ----
 

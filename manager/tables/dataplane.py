@@ -205,6 +205,7 @@ class DataPlane:
                 "sleeps": s.sleeps,
                 "created": s.created,
                 "busy_cycles": s.busy_cycles,
+                "unsent": s.unsent,
                 "enqueued": sum(w[i].nf_enq[slot.nf_id] for i in range(n)) - nf.enq_base,
                 "ring_full_drop": sum(w[i].nf_enq_drop[slot.nf_id] for i in range(n))
                 - nf.enq_drop_base,

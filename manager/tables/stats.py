@@ -22,7 +22,8 @@ def _rate(now: int, before: int | None, seconds: float) -> float:
 # Counters that stats.reset sets back to zero (rates, rings, ids are not).
 PORT_COUNTERS = ("rx", "tx", "drop", "rx_bytes", "tx_bytes")
 NF_COUNTERS = ("rx", "tx", "act_drop", "act_next", "act_tonf", "act_out", "batches", "sleeps",
-               "created", "busy_cycles", "enqueued", "ring_full_drop", "drop")
+               "created", "busy_cycles", "unsent", "enqueued", "ring_full_drop",
+               "drop")
 
 
 def _minus(values: dict, base: dict, keys) -> None:
@@ -101,7 +102,7 @@ class Stats:
             str(nf_id): {
                 **nf_names.get(nf_id, {}),
                 **c,
-                "drop": c["act_drop"] + c["ring_full_drop"],
+                "drop": c["act_drop"] + c["ring_full_drop"] + c["unsent"],
             }
             for nf_id, c in counters["nfs"].items()
         }

@@ -115,6 +115,7 @@ struct onvm_nf_stats {
 	uint64_t sleeps;      /* times the NF slept idle (shared-core) */
 	uint64_t created;     /* packets the NF allocated */
 	uint64_t busy_cycles; /* TSC cycles spent on batches, not idling */
+	uint64_t unsent; /* handled but not taken back (manager gone): freed */
 } __rte_cache_aligned;
 
 /* One NF table slot. Identity fields are written by the NF while STARTING

@@ -139,10 +139,12 @@ int onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 
 /**
  * Hand @p n packets, actions set, to the manager (as if returned by the
- * handler). Waits for room on the tx ring unless the NF is stopping.
+ * handler). Waits for room on the tx ring while the manager runs; once the
+ * NF is stopping, for ONVM_SEND_STOP_WAIT_MS at most.
  *
  * @return
- *   The number handed over; the caller keeps the others.
+ *   The number handed over; the caller keeps the others (and must free
+ *   them: the manager is gone, or did not drain the ring in time).
  */
 unsigned int onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
                              unsigned int n);

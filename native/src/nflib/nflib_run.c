@@ -115,17 +115,29 @@ onvm_nflib_free_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 unsigned int
 onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts, unsigned int n)
 {
+	uint64_t deadline = 0;
 	unsigned int sent = 0;
 
 	while (sent < n) {
 		sent += rte_ring_enqueue_burst(
 		    ctx->nf->tx_ring, (void **)pkts + sent, n - sent, NULL);
-		if (sent < n) {
-			/* The manager drains the ring unless it is gone. */
-			if (ctx->stop || !__onvm_manager_alive(ctx))
+		if (sent == n)
+			break;
+		/* The manager drains the ring unless it is gone; a stopping
+		 * NF still hands its packets back, but does not wait forever.
+		 */
+		if (!__onvm_manager_alive(ctx))
+			break;
+		if (onvm_nflib_stopping(ctx)) {
+			uint64_t now = rte_rdtsc();
+
+			if (deadline == 0)
+				deadline = now + rte_get_tsc_hz() / 1000 *
+				                     ONVM_SEND_STOP_WAIT_MS;
+			else if (now > deadline)
 				break;
-			rte_pause();
 		}
+		rte_pause();
 	}
 	ctx->nf->stats.tx += sent;
 	return sent;
@@ -174,6 +186,20 @@ __onvm_run_verdicts(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 	h->verdict(pkts, (uint16_t)n, verdicts, user);
 	onvm_pkt_apply_verdicts_counted(pkts, n, verdicts, count);
 	__onvm_add_counts(ctx, count);
+}
+
+/* Hand a handled burst back; what the manager cannot take any more is
+ * freed and counted, never left out of the pool. */
+static void
+__onvm_return_burst(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+                    unsigned int n)
+{
+	unsigned int sent = onvm_nflib_send(ctx, pkts, n);
+
+	if (unlikely(sent < n)) {
+		onvm_nflib_free_pkts(ctx, pkts + sent, n - sent);
+		ctx->nf->stats.unsent += n - sent;
+	}
 }
 
 /* NFs sharing a core hand it over when idle, so a context switch should
@@ -245,7 +271,7 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 				__onvm_run_burst(ctx, h, pkts, n, user);
 			ctx->nf->stats.rx += n;
 			ctx->nf->stats.batches++;
-			onvm_nflib_send(ctx, pkts, n);
+			__onvm_return_burst(ctx, pkts, n);
 			now = rte_rdtsc();
 			ctx->nf->stats.busy_cycles += now - start;
 		} else {
