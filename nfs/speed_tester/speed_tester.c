@@ -579,7 +579,7 @@ main(int argc, char **argv)
 	};
 	/* Static: the histograms are too large for a comfortable stack. */
 	static struct speed_tester st = {.batch = 1024, .size = 64};
-	int nf_argc;
+	int nf_argc, rc;
 
 	nf_argc = onvm_nflib_init(argc, argv, "speed_tester", &st.ctx);
 	if (nf_argc < 0) {
@@ -597,8 +597,10 @@ main(int argc, char **argv)
 		handlers.burst = speed_tester_paced_burst;
 		st.cycles_per_pkt = (double)rte_get_tsc_hz() / st.rate;
 	}
-	onvm_nflib_run(st.ctx, &handlers, &st);
+	rc = onvm_nflib_run(st.ctx, &handlers, &st);
 	speed_tester_summary(&st);
+	if (rc < 0)
+		fprintf(stderr, "speed_tester: %s\n", onvm_nflib_strerror());
 	onvm_nflib_fini(st.ctx);
-	return 0;
+	return rc < 0 ? ONVM_NF_EXIT_MANAGER_GONE : 0;
 }

@@ -65,6 +65,19 @@ __onvm_manager_alive(const struct onvm_nf_ctx *ctx)
 	return kill(ctx->sh->manager_pid, 0) == 0 || errno == EPERM;
 }
 
+/* A manager that stops clears `running` after asking its NFs to leave; one
+ * whose process is gone without that crashed or was killed. */
+static int
+__onvm_manager_lost(const struct onvm_nf_ctx *ctx)
+{
+	if (!__atomic_load_n(&ctx->sh->running, __ATOMIC_ACQUIRE))
+		return 0;
+	return __onvm_nflib_error(ESRCH,
+	                          "manager '%s' (pid %d) went away without "
+	                          "stopping: this NF stopped too",
+	                          ctx->opts.manager, ctx->sh->manager_pid);
+}
+
 int
 onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
                       unsigned int n)
@@ -251,6 +264,7 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 	uint64_t next_liveness = now + liveness;
 	struct rte_mbuf *pkts[ONVM_BATCH_MAX];
 	unsigned int idle = 0;
+	int rc = 0;
 
 	if (h->pkt == NULL && h->burst == NULL && h->verdict == NULL)
 		return -EINVAL;
@@ -289,8 +303,10 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 		}
 		if (unlikely(now >= next_liveness)) {
 			next_liveness = now + liveness;
-			if (!__onvm_manager_alive(ctx))
+			if (!__onvm_manager_alive(ctx)) {
+				rc = __onvm_manager_lost(ctx);
 				break;
+			}
 			now = rte_rdtsc();
 		}
 		if (idle == 0)
@@ -309,5 +325,5 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 			rte_pause();
 		}
 	}
-	return 0;
+	return rc;
 }
