@@ -254,7 +254,8 @@ def summary(snap: dict) -> str:
     dp = snap["dataplane"]
     drops = (
         f"dropped: {dp['ring_full_drop']} at full NF rings, {dp['act_drop']} by NFs, "
-        f"{dp['chain_end']} at chain ends, {dp['no_dest']} with no destination"
+        f"{dp['chain_end']} at chain ends, {dp['chain_gone']} on a replaced chain, "
+        f"{dp['no_dest']} with no destination"
     )
     return (
         f"summary: ran {snap['uptime']:.1f} s; {ports or 'no ports'}; {drops}; "

@@ -194,6 +194,17 @@ speed_tester_aim(struct onvm_pkt_meta *meta, const struct speed_tester *st)
 	meta->chain_index = 0;
 }
 
+/* Start the packet on the default chain's current version. */
+static inline void
+speed_tester_follow_chain(struct onvm_pkt_meta *meta,
+                          const struct onvm_shared *sh)
+{
+	uint16_t body = sh->chains.head[ONVM_DEFAULT_CHAIN];
+
+	meta->chain = body;
+	meta->chain_gen = sh->chains.bodies[body].generation;
+}
+
 /* Closed loop: every packet that comes back goes round again. */
 static void
 speed_tester_burst(struct rte_mbuf **pkts, uint16_t n, void *user)
@@ -282,8 +293,7 @@ speed_tester_send_new(struct speed_tester *st, uint32_t n, uint32_t seq)
 		speed_tester_fill(pkts[i], st, (seq + i) % st->batch);
 		speed_tester_aim(meta, st);
 		if (st->follow_chain)
-			meta->chain = onvm_nflib_shared(ctx)
-			                  ->chains.head[ONVM_DEFAULT_CHAIN];
+			speed_tester_follow_chain(meta, onvm_nflib_shared(ctx));
 	}
 	/* Stamped as they leave: making them is not part of the trip. */
 	now = rte_rdtsc();

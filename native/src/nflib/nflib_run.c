@@ -100,7 +100,8 @@ onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 		rte_pktmbuf_reset(pkts[i]);
 		meta->owner = ctx->nf_id;
 		meta->action = ONVM_ACTION_DROP;
-		meta->chain = 0;
+		meta->chain = 0; /* the empty chain, which is never rewritten */
+		meta->chain_gen = 0;
 		meta->chain_index = 0;
 		meta->destination = 0;
 		meta->timestamp = 0;
