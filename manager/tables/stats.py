@@ -5,11 +5,11 @@ and JSON for programs (onvm.manager.client.text makes the table people read)."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 from onvm.manager.bringup import ports as portlib
+from onvm.manager.bringup.runtime import write_private
 from onvm.manager.tables.dataplane import DataPlane
 
 
@@ -118,7 +118,5 @@ class Stats:
 
 
 def write_json(snap: dict, path: Path) -> None:
-    """Atomically replace `path` with the snapshot."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(snap))
-    os.replace(tmp, path)
+    """Atomically replace `path` with the snapshot (root's only, 0600)."""
+    write_private(path, json.dumps(snap))
