@@ -51,7 +51,8 @@ class Proc:
     """
 
     def __init__(self, argv: list[str], log: Path, label: str | None = None,
-                 echo: Callable[[str], None] | None = None) -> None:
+                 echo: Callable[[str], None] | None = None, cwd: Path | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.argv = argv
         self.label = label or Path(argv[0]).name
         self.log_path = log
@@ -60,7 +61,7 @@ class Proc:
         self._copier: threading.Thread | None = None
         self.popen = subprocess.Popen(argv, stdout=subprocess.PIPE if echo else self._log,
                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                      start_new_session=True)
+                                      start_new_session=True, cwd=cwd, env=env)
         if echo:
             self._copier = threading.Thread(target=self._copy_output, daemon=True)
             self._copier.start()

@@ -99,3 +99,37 @@ def mixed_traffic(count: int, shapes: int = 1500, seed: int = 1) -> list[bytes]:
         template = rng.choice(templates)
         frames.append(template[:6] + b"\x02\x00" + seq.to_bytes(4, "big") + template[12:])
     return frames
+
+
+MAX_PACKETS = 10_000_000
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m onvm.bench.traffic OUT.pcap [--packets N] [--seed S]`:
+    write a pcap of mixed traffic to replay through a manager's pcap port."""
+    import argparse
+
+    class OneLineParser(argparse.ArgumentParser):
+        def error(self, message: str):  # one line, not the usage text
+            self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    parser = OneLineParser(prog="python -m onvm.bench.traffic",
+                           description="Write a pcap of mixed traffic: TCP, UDP, ICMP, IPv6, "
+                           "VLAN-tagged and ARP frames of 60 to 1514 bytes, every one unique.")
+    parser.add_argument("out", metavar="OUT.pcap", help="the pcap file to write")
+    parser.add_argument("--packets", type=int, default=10_000, metavar="N",
+                        help="how many frames (default 10000)")
+    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.packets <= MAX_PACKETS:
+        parser.error(f"--packets takes 1 to {MAX_PACKETS}, not {args.packets}")
+    try:
+        write_pcap(Path(args.out), mixed_traffic(args.packets, seed=args.seed))
+    except OSError as e:
+        parser.exit(1, f"{parser.prog}: error: cannot write {args.out}: {e.strerror}\n")
+    print(f"wrote {args.packets} frames to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

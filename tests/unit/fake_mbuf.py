@@ -22,6 +22,7 @@ from pathlib import Path
 from onvm.nflib import Packet, headers
 from onvm.pydpdk import _nf
 from onvm.pydpdk.nf import ffi
+from tests.support.cdata import aligned
 
 ROOT = Path(__file__).resolve().parents[2]
 # Explicit MACs: scapy would otherwise resolve them through the host's routes.
@@ -53,8 +54,8 @@ class FakeMbuf:
         self.buf = ffi.new("uint8_t[]", total)
         image = bytes([CANARY]) * headroom + data + bytes([CANARY]) * tailroom
         ffi.memmove(self.buf, image, total)
-        self._block = ffi.new("uint8_t[]", META_OFFSET + ffi.sizeof("struct onvm_pkt_meta"))
-        self.m = ffi.cast("struct rte_mbuf *", self._block)
+        self.m = aligned(ffi, "struct rte_mbuf", META_OFFSET + ffi.sizeof("struct onvm_pkt_meta"))
+        self._block = ffi.cast("uint8_t *", self.m)
         self.m.buf_addr = self.buf
         self.m.buf_len = total
         self.m.data_off = headroom
@@ -147,6 +148,7 @@ GUARD_SCRIPT = textwrap.dedent(
     from onvm import contract
     from onvm.pydpdk.nf import ffi, lib
     from onvm.nflib import Packet
+    from tests.support.cdata import aligned
     from tests.unit.fake_mbuf import read_everything
 
     PAGE = mmap.PAGESIZE
@@ -158,7 +160,7 @@ GUARD_SCRIPT = textwrap.dedent(
         if libc.mprotect(guard, PAGE, 0) != 0:
             sys.exit("mprotect failed")
     page = ffi.cast("uint8_t *", base + PAGE)
-    m = ffi.new("struct rte_mbuf *")
+    m = aligned(ffi, "struct rte_mbuf")
     mbufs = ffi.new("struct rte_mbuf *[1]", [m])
     fields = ffi.new("struct onvm_pkt_fields *")
     # Batches of keys (and meta) parse common frames their own way.

@@ -24,6 +24,7 @@ from scapy.layers.l2 import ARP, Dot1AD, Dot1Q, Ether
 from scapy.layers.sctp import SCTP
 
 from onvm.pydpdk.nf import ffi, lib
+from tests.support.cdata import aligned
 
 KEY_SIZE = 40
 ETH_VLAN, ETH_QINQ, ETH_IPV4, ETH_IPV6, ETH_ARP = 0x8100, 0x88A8, 0x0800, 0x86DD, 0x0806
@@ -36,7 +37,7 @@ def parse(pkt: bytes, dirty: bool = False):
     """Parse `pkt` from a buffer of exactly len(pkt) bytes; returns the key."""
     buf = ffi.new("uint8_t[]", len(pkt))
     ffi.memmove(buf, pkt, len(pkt))
-    m = ffi.new("struct rte_mbuf *")
+    m = aligned(ffi, "struct rte_mbuf")
     m.buf_addr = buf
     m.buf_len = len(pkt)
     m.data_off = 0
@@ -356,6 +357,7 @@ GUARD_PAGE_SCRIPT = textwrap.dedent(
     """
     import ctypes, mmap, random, sys
     from onvm.pydpdk.nf import ffi, lib
+    from tests.support.cdata import aligned
 
     PAGE = mmap.PAGESIZE
     area = mmap.mmap(-1, 2 * PAGE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
@@ -365,7 +367,7 @@ GUARD_PAGE_SCRIPT = textwrap.dedent(
     if libc.mprotect(base + PAGE, PAGE, 0) != 0:
         sys.exit("mprotect failed")
     page = ffi.cast("uint8_t *", base)
-    m = ffi.new("struct rte_mbuf *")
+    m = aligned(ffi, "struct rte_mbuf")
     key = ffi.new("struct onvm_flow_key *")
     rng = random.Random(int(sys.argv[1]))
     for pkt in [bytes.fromhex(h) for h in sys.argv[2:]] + [

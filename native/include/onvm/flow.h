@@ -61,7 +61,10 @@ onvm_pkt_layout_parse(const struct rte_mbuf *m, struct onvm_pkt_layout *lay)
 	memset(lay, 0, sizeof(*lay));
 	if (len < off)
 		return;
-	ether_type = ((const struct rte_ether_hdr *)p)->ether_type;
+	/* A frame may start at any address: read the field, not the struct
+	 * (rte_ether_hdr is 2-byte aligned). */
+	memcpy(&ether_type, p + offsetof(struct rte_ether_hdr, ether_type),
+	       sizeof(ether_type));
 	while ((ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_VLAN) ||
 	        ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_QINQ)) &&
 	       len >= off + sizeof(struct rte_vlan_hdr)) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <rte_ip.h>
 #include <rte_prefetch.h>
@@ -85,7 +86,9 @@ __onvm_key_fast(const struct rte_mbuf *m, struct onvm_flow_key *key)
 	if (len <
 	    sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv4_hdr) + 4)
 		return 0;
-	ether_type = ((const struct rte_ether_hdr *)p)->ether_type;
+	/* A frame may start at any address: read the field, not the struct. */
+	memcpy(&ether_type, p + offsetof(struct rte_ether_hdr, ether_type),
+	       sizeof(ether_type));
 	if (ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
 		const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)l3;
 

@@ -17,11 +17,10 @@ from onvm.pydpdk.manager import ffi, lib
 
 
 @pytest.fixture()
-def shared():
-    sh = ffi.new("struct onvm_shared *")
-    sh.tsc_hz = 1_000_000_000
-    sh.ports[1].enabled = 1
-    return sh
+def shared(shared):
+    shared.tsc_hz = 1_000_000_000
+    shared.ports[1].enabled = 1
+    return shared
 
 
 def hops(*spec):

@@ -10,17 +10,10 @@ from __future__ import annotations
 import errno
 from collections import Counter
 
-import pytest
-
 from onvm import contract
-from onvm.pydpdk.manager import ffi, lib
+from onvm.pydpdk.manager import lib
 
 SERVICE = 5
-
-
-@pytest.fixture()
-def shared():
-    return ffi.new("struct onvm_shared *")
 
 
 def buckets(sh) -> list[int]:
