@@ -198,6 +198,13 @@ def service_ready(s: dict) -> str:
     return f"service {s['id']}: {s['instances']} instances (NFs {_text(s['nfs'])})"
 
 
+def scale_failed(service: int, failed: dict) -> str:
+    """One line: the instance `scale --wait` waited for exited instead of joining."""
+    said = f": {failed['said']}" if failed.get("said") else ""
+    return (f"service {service}: {failed['nf']} (pid {failed['pid']}) exited with "
+            f"{failed['code']} before joining{said} (log {failed['log']})")
+
+
 def keys_made(r: dict) -> str:
     return "\n".join([
         f"CURVE keys in {r['dir']}:", *(f"  {f}" for f in r["files"]),
