@@ -133,9 +133,9 @@ def _scale(client, args):
                        {"id": args.service, "instances": 0, "nfs": [], "names": []})
         if running["instances"] == args.instances:
             return {**result, "running": running}, tables.service_ready(running)
-        failed = [f for f in running.get("failed", []) if f["pid"] in started]
-        if failed:  # it will not join: no use waiting out the 30 s
-            raise ControlError("not_ready", tables.scale_failed(args.service, failed[0]))
+        exited = [e for e in running.get("exited", []) if e["pid"] in started]
+        if exited:  # it is not coming back: no use waiting out the 30 s
+            raise ControlError("not_ready", tables.scale_exited(args.service, exited[0]))
         if time.monotonic() >= deadline:
             logs = ", ".join(s["log"] for s in result.get("started", []))
             raise ControlError("not_ready", f"service {args.service} has "

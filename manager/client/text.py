@@ -198,11 +198,11 @@ def service_ready(s: dict) -> str:
     return f"service {s['id']}: {s['instances']} instances (NFs {_text(s['nfs'])})"
 
 
-def scale_failed(service: int, failed: dict) -> str:
-    """One line: the instance `scale --wait` waited for exited instead of joining."""
-    said = f": {failed['said']}" if failed.get("said") else ""
-    return (f"service {service}: {failed['nf']} (pid {failed['pid']}) exited with "
-            f"{failed['code']} before joining{said} (log {failed['log']})")
+def scale_exited(service: int, exited: dict) -> str:
+    """One line: an instance `scale --wait` waited for has exited."""
+    said = f": {exited['said']}" if exited.get("said") else ""
+    return (f"service {service}: {exited['nf']} (pid {exited['pid']}) exited with "
+            f"{exited['code']}{said} (log {exited['log']})")
 
 
 def keys_made(r: dict) -> str:

@@ -204,14 +204,14 @@ def _service_list(m: Manager) -> list:
             running.setdefault(slot.service_id, []).append(slot)
         elif slot.state == "starting":
             starting[slot.service_id] = starting.get(slot.service_id, 0) + 1
-    failed = m.scaler.failed
+    exited = m.scaler.exited
     return [{"id": sid, "instances": len(slots := running.get(sid, [])),
              "starting": starting.get(sid, 0),
              "nfs": [s.nf_id for s in sorted(slots, key=lambda s: s.instance)],
              "names": sorted({s.name for s in slots}),
              "buckets": m.dp.service_buckets(sid),
-             "failed": failed.get(sid, [])}
-            for sid in sorted(set(running) | set(starting) | set(failed))]
+             "exited": exited.get(sid, [])}
+            for sid in sorted(set(running) | set(starting) | set(exited))]
 
 
 @command("service.scale", "run N instances of a bundled NF for a service",

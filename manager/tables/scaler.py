@@ -34,7 +34,6 @@ class Spawned:
     nf: str
     log_path: Path
     started: float
-    joined: bool = False  # seen in the NF table
 
 
 def _last_line(path: Path) -> str:
@@ -54,9 +53,10 @@ class Scaler:
         self.manager_name = manager_name
         self.runtime_dir = runtime_dir
         self.spawned: list[Spawned] = []
-        # Per service, children of its last scale-up that exited before
-        # joining: `scale --wait` reports them instead of waiting on.
-        self.failed: dict[int, list[dict]] = {}
+        # Per service, children started by its last scale that have exited
+        # since (before joining, or after: a C NF joins before it checks its
+        # options): `scale --wait` reports them instead of waiting on.
+        self.exited: dict[int, list[dict]] = {}
         self._started = 0  # numbers the log files, never reused
 
     def scale(self, service: int, instances: int, nf: str | None, nf_args: list[str]) -> dict:
@@ -65,7 +65,7 @@ class Scaler:
         if not 0 <= instances <= MAX_INSTANCES:
             raise ControlError(BAD_ARGS, f"instances must be from 0 to {MAX_INSTANCES}")
         self.reap()
-        self.failed.pop(service, None)  # a new scale: earlier failures are history
+        self.exited.pop(service, None)  # a new scale: earlier exits are history
         members = self._members(service)
         pending = self._pending(service, members)
         have = len(members) + len(pending)
@@ -128,17 +128,15 @@ class Scaler:
         joined = {s.pid for s in self.dp.nf_slots()}
         now = time.monotonic()
         for s in list(self.spawned):
-            s.joined = s.joined or s.proc.pid in joined
             code = s.proc.poll()
             if code is not None:
                 if code != 0:
                     log.warning("scale: %s (pid %d) exited with %d; see %s", s.nf, s.proc.pid,
                                 code, s.log_path)
-                if not s.joined:
-                    self.failed.setdefault(s.service, []).append({
-                        "pid": s.proc.pid, "nf": s.nf, "code": code, "log": str(s.log_path),
-                        "said": _last_line(s.log_path),
-                    })
+                self.exited.setdefault(s.service, []).append({
+                    "pid": s.proc.pid, "nf": s.nf, "code": code, "log": str(s.log_path),
+                    "said": _last_line(s.log_path),
+                })
                 self.spawned.remove(s)
             elif s.proc.pid not in joined and now - s.started > START_TIMEOUT:
                 log.warning("scale: %s (pid %d) did not join in %.0f s: killing it; see %s",
