@@ -239,7 +239,10 @@ class Manager:
         if self._eal_up:
             pydpdk.lib.rte_eal_cleanup()
             pydpdk.lib.pydpdk_log_to_file(pydpdk.ffi.NULL)
-        remove_dpdk_files(self.config.name)
+        if self.lock.held:
+            # Only the holder of the name's lock may remove its files: a
+            # start refused because the name runs must leave them alone.
+            remove_dpdk_files(self.config.name)
         self.lock.release()
         return final
 
@@ -251,7 +254,8 @@ def summary(snap: dict) -> str:
     dp = snap["dataplane"]
     drops = (
         f"dropped: {dp['ring_full_drop']} at full NF rings, {dp['act_drop']} by NFs, "
-        f"{dp['chain_end']} at chain ends, {dp['no_dest']} with no destination"
+        f"{dp['chain_end']} at chain ends, {dp['chain_gone']} on a replaced chain, "
+        f"{dp['no_dest']} with no destination"
     )
     return (
         f"summary: ran {snap['uptime']:.1f} s; {ports or 'no ports'}; {drops}; "

@@ -18,11 +18,11 @@ from onvm.nflib.actions import (
 )
 from onvm.nflib.batch import Batch
 from onvm.nflib.classifier import Classifier, Rule, RuleError, verdict_table
-from onvm.nflib.nf import NF, NfError, main
+from onvm.nflib.nf import NF, ManagerGone, NfError, main
 from onvm.nflib.packet import Packet
 
 __all__ = [
-    "DROP", "NEXT", "Action", "Batch", "Classifier", "NF", "NfError", "Packet", "Rule",
-    "RuleError", "main", "out_port", "to_service", "verdict_action", "verdict_destination",
+    "DROP", "NEXT", "Action", "Batch", "Classifier", "ManagerGone", "NF", "NfError", "Packet",
+    "Rule", "RuleError", "main", "out_port", "to_service", "verdict_action", "verdict_destination",
     "verdict_table",
 ]

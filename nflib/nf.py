@@ -21,7 +21,7 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 
-from onvm.contract import BATCH_MAX, MAX_PORTS
+from onvm.contract import BATCH_MAX, MAX_PORTS, NF_EXIT_MANAGER_GONE
 from onvm.errors import OnvmError
 from onvm.nflib import classifier
 from onvm.nflib.batch import Batch
@@ -36,6 +36,12 @@ VECTOR_BATCH = 512
 
 class NfError(OnvmError):
     """The NF could not join its manager, or its handler failed."""
+
+
+class ManagerGone(NfError):
+    """The manager went away without stopping (it crashed or was killed)."""
+
+    exit_code = NF_EXIT_MANAGER_GONE
 
 
 class NF:
@@ -132,7 +138,7 @@ class NF:
         s = lib.onvm_nflib_nf(self._ctx).stats
         return {k: getattr(s, k) for k in ("rx", "tx", "act_drop", "act_next", "act_tonf",
                                            "act_out", "batches", "sleeps", "created",
-                                           "busy_cycles")}
+                                           "busy_cycles", "unsent")}
 
     # ---- handlers (decorators) ----
 
@@ -238,7 +244,8 @@ class NF:
         """Run until stopped (signal, manager, periodic callback); then leave.
 
         Raises NfError if a handler raised: the NF stops rather than guess
-        what to do with the packets.
+        what to do with the packets; ManagerGone if the manager went away
+        without stopping.
         """
         if self._on_batch is None:
             raise NfError("no handler: decorate a function with @nf.packet_handler or "
@@ -252,9 +259,12 @@ class NF:
             handlers.periodic = lib.onvm_py_periodic
             handlers.periodic_ms = self._period_ms
         try:
-            lib.onvm_nflib_run(self._ctx, handlers, self._handle)
+            rc = lib.onvm_nflib_run(self._ctx, handlers, self._handle)
+            why = ffi.string(lib.onvm_nflib_strerror()).decode(errors="replace")
         finally:
             self.close()
+        if rc < 0 and self._error is None:
+            raise ManagerGone(why)
         if self._error is not None:
             if os.environ.get("ONVM_DEBUG"):
                 traceback.print_exception(self._error)
@@ -339,4 +349,4 @@ _default_excepthook = sys.excepthook
 sys.excepthook = _excepthook
 
 
-__all__ = ["NF", "NfError", "main"]
+__all__ = ["NF", "ManagerGone", "NfError", "main"]

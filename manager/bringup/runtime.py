@@ -90,8 +90,13 @@ class ManagerLock:
         except OSError as e:
             raise EnvironmentProblem(f"cannot create {self.path}: {e.strerror}") from None
 
+    @property
+    def held(self) -> bool:
+        """True between acquire() and release(): this process owns the name."""
+        return self._fd is not None
+
     def mark_ready(self) -> None:
-        (self.dir / READY_FILE).write_text(f"{os.getpid()}\n")
+        write_private(self.dir / READY_FILE, f"{os.getpid()}\n")
 
     def release(self) -> None:
         """Remove the runtime directory and drop the lock."""
@@ -110,6 +115,20 @@ class ManagerLock:
             pass
         os.close(self._fd)
         self._fd = None
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` atomically with `text`, readable by its owner only
+    (0600 from the first byte: no window in which others may read it)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # a leftover tmp file keeps its old mode otherwise
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
 
 
 def is_running(name: str) -> bool:

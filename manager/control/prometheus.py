@@ -39,6 +39,7 @@ NF_RING_GAUGES = (
 DATAPLANE_DROP_REASONS = (
     ("nf_action", "act_drop"),
     ("chain_end", "chain_end"),
+    ("chain_gone", "chain_gone"),
     ("no_destination", "no_dest"),
     ("ring_full", "ring_full_drop"),
 )

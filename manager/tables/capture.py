@@ -9,6 +9,7 @@ time is up. Copies beyond the count are discarded, not written.
 
 from __future__ import annotations
 
+import errno
 import itertools
 import logging
 import os
@@ -102,6 +103,12 @@ class Captures:
             writer = PcapngWriter(path, snaplen=snaplen, comment=f"onvm capture of {target}",
                                   interface_name=target)
         except OSError as e:
+            if os.path.islink(path) or e.errno == errno.ELOOP:
+                raise ControlError(BAD_ARGS, f"{path} is a symbolic link: a capture never "
+                                   "follows one; name a new plain file") from None
+            if e.errno == errno.EEXIST:
+                raise ControlError(BAD_ARGS, f"{path} exists: a capture never overwrites a "
+                                   "file; remove it or name a new one") from None
             raise ControlError(BAD_ARGS, f"cannot write {path}: {e.strerror}") from None
         self._grow(snaplen)
         rc = lib.onvm_mgr_capture_start(self.sh, point, target_id, snaplen)

@@ -205,6 +205,7 @@ class DataPlane:
                 "sleeps": s.sleeps,
                 "created": s.created,
                 "busy_cycles": s.busy_cycles,
+                "unsent": s.unsent,
                 "enqueued": sum(w[i].nf_enq[slot.nf_id] for i in range(n)) - nf.enq_base,
                 "ring_full_drop": sum(w[i].nf_enq_drop[slot.nf_id] for i in range(n))
                 - nf.enq_drop_base,
@@ -213,7 +214,7 @@ class DataPlane:
             }
         totals = {
             key: sum(getattr(w[i], key) for i in range(n))
-            for key in ("act_drop", "chain_end", "no_dest", "reclaimed", "loops")
+            for key in ("act_drop", "chain_end", "chain_gone", "no_dest", "reclaimed", "loops")
         }
         totals["ring_full_drop"] = sum(
             w[i].nf_enq_drop[nf_id] for i in range(n) for nf_id in range(MAX_NFS)

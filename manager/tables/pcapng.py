@@ -64,7 +64,12 @@ def _block(block_type: int, body: bytes) -> bytes:
 
 
 class PcapngWriter:
-    """Appends packets to a new pcapng file, as Enhanced Packet Blocks of interface 0."""
+    """Appends packets to a new pcapng file, as Enhanced Packet Blocks of interface 0.
+
+    The file is always created new, for its owner only: an existing file is
+    never truncated and a symbolic link never followed (FileExistsError, or
+    OSError ELOOP), since the manager writes it as root.
+    """
 
     def __init__(
         self,
@@ -81,7 +86,9 @@ class PcapngWriter:
             raise ValueError(f"pcapng: linktype {linktype} is not a 16-bit unsigned value")
         self.snaplen = snaplen
         self._packets = 0
-        self._file = open(path, "wb")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600)
+        self._file = os.fdopen(fd, "wb")
         try:
             self._file.write(self._section_header(comment))
             self._file.write(self._interface_description(linktype, snaplen, interface_name))

@@ -5,11 +5,11 @@ and JSON for programs (onvm.manager.client.text makes the table people read)."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 from onvm.manager.bringup import ports as portlib
+from onvm.manager.bringup.runtime import write_private
 from onvm.manager.tables.dataplane import DataPlane
 
 
@@ -22,7 +22,8 @@ def _rate(now: int, before: int | None, seconds: float) -> float:
 # Counters that stats.reset sets back to zero (rates, rings, ids are not).
 PORT_COUNTERS = ("rx", "tx", "drop", "rx_bytes", "tx_bytes")
 NF_COUNTERS = ("rx", "tx", "act_drop", "act_next", "act_tonf", "act_out", "batches", "sleeps",
-               "created", "busy_cycles", "enqueued", "ring_full_drop", "drop")
+               "created", "busy_cycles", "unsent", "enqueued", "ring_full_drop",
+               "drop")
 
 
 def _minus(values: dict, base: dict, keys) -> None:
@@ -101,7 +102,7 @@ class Stats:
             str(nf_id): {
                 **nf_names.get(nf_id, {}),
                 **c,
-                "drop": c["act_drop"] + c["ring_full_drop"],
+                "drop": c["act_drop"] + c["ring_full_drop"] + c["unsent"],
             }
             for nf_id, c in counters["nfs"].items()
         }
@@ -117,7 +118,5 @@ class Stats:
 
 
 def write_json(snap: dict, path: Path) -> None:
-    """Atomically replace `path` with the snapshot."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(snap))
-    os.replace(tmp, path)
+    """Atomically replace `path` with the snapshot (root's only, 0600)."""
+    write_private(path, json.dumps(snap))

@@ -7,7 +7,9 @@
 #ifndef ONVM_PYDPDK_HELPERS_H
 #define ONVM_PYDPDK_HELPERS_H
 
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include <rte_errno.h>
 #include <rte_log.h>
@@ -28,8 +30,8 @@ pydpdk_mbuf_data(struct rte_mbuf *m)
 }
 
 /**
- * Send DPDK's log to the file @p path, line-buffered (NULL: back to
- * stderr).
+ * Send DPDK's log to the file @p path, line-buffered and readable by its
+ * owner only (NULL: back to stderr).
  *
  * @return
  *   0, or -1 if the file cannot be opened or DPDK refuses the stream.
@@ -40,9 +42,18 @@ pydpdk_log_to_file(const char *path)
 	FILE *f = NULL;
 
 	if (path != NULL) {
-		f = fopen(path, "a");
-		if (f == NULL)
+		int fd =
+		    open(path,
+		         O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC,
+		         0600);
+
+		if (fd < 0)
 			return -1;
+		f = fdopen(fd, "a");
+		if (f == NULL) {
+			close(fd);
+			return -1;
+		}
 		setvbuf(f, NULL, _IOLBF, 0);
 	}
 	return rte_openlog_stream(f);

@@ -64,7 +64,7 @@ main(int argc, char **argv)
 	};
 	struct basic_monitor bm = {0};
 	struct onvm_nf_ctx *ctx;
-	int nf_argc;
+	int nf_argc, rc;
 
 	nf_argc = onvm_nflib_init(argc, argv, "basic_monitor", &ctx);
 	if (nf_argc < 0) {
@@ -84,8 +84,10 @@ main(int argc, char **argv)
 	       onvm_nflib_nf_id(ctx), onvm_nflib_service_id(ctx));
 	fflush(stdout);
 	bm.last_tsc = rte_rdtsc();
-	onvm_nflib_run(ctx, &handlers, &bm);
+	rc = onvm_nflib_run(ctx, &handlers, &bm);
 	basic_monitor_report(ctx, &bm);
+	if (rc < 0)
+		fprintf(stderr, "basic_monitor: %s\n", onvm_nflib_strerror());
 	onvm_nflib_fini(ctx);
-	return 0;
+	return rc < 0 ? ONVM_NF_EXIT_MANAGER_GONE : 0;
 }

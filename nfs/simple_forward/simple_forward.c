@@ -113,7 +113,7 @@ main(int argc, char **argv)
 	struct onvm_nf_handlers handlers = {.verdict = simple_forward_verdicts};
 	struct simple_forward sf = {.action = ONVM_ACTION_NEXT};
 	struct onvm_nf_ctx *ctx;
-	int nf_argc;
+	int nf_argc, rc;
 
 	nf_argc = onvm_nflib_init(argc, argv, "simple_forward", &ctx);
 	if (nf_argc < 0) {
@@ -134,7 +134,9 @@ main(int argc, char **argv)
 		       sf.action == ONVM_ACTION_TONF ? "service" : "port",
 		       sf.dest);
 	fflush(stdout);
-	onvm_nflib_run(ctx, &handlers, &sf);
+	rc = onvm_nflib_run(ctx, &handlers, &sf);
+	if (rc < 0)
+		fprintf(stderr, "simple_forward: %s\n", onvm_nflib_strerror());
 	onvm_nflib_fini(ctx);
-	return 0;
+	return rc < 0 ? ONVM_NF_EXIT_MANAGER_GONE : 0;
 }

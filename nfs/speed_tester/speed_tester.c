@@ -197,6 +197,17 @@ speed_tester_aim(struct onvm_pkt_meta *meta, const struct speed_tester *st)
 	meta->chain_index = 0;
 }
 
+/* Start the packet on the default chain's current version. */
+static inline void
+speed_tester_follow_chain(struct onvm_pkt_meta *meta,
+                          const struct onvm_shared *sh)
+{
+	uint16_t body = sh->chains.head[ONVM_DEFAULT_CHAIN];
+
+	meta->chain = body;
+	meta->chain_gen = sh->chains.bodies[body].generation;
+}
+
 /* Closed loop: every packet that comes back goes round again. */
 static void
 speed_tester_burst(struct rte_mbuf **pkts, uint16_t n, void *user)
@@ -285,8 +296,7 @@ speed_tester_send_new(struct speed_tester *st, uint32_t n, uint32_t seq)
 		speed_tester_fill(pkts[i], st, (seq + i) % st->batch);
 		speed_tester_aim(meta, st);
 		if (st->follow_chain)
-			meta->chain = onvm_nflib_shared(ctx)
-			                  ->chains.head[ONVM_DEFAULT_CHAIN];
+			speed_tester_follow_chain(meta, onvm_nflib_shared(ctx));
 	}
 	/* Stamped as they leave: making them is not part of the trip. */
 	now = rte_rdtsc();
@@ -665,7 +675,7 @@ main(int argc, char **argv)
 	};
 	/* Static: the histograms are too large for a comfortable stack. */
 	static struct speed_tester st = {.batch = 1024, .size = 64};
-	int nf_argc;
+	int nf_argc, rc;
 
 	nf_argc = onvm_nflib_init(argc, argv, "speed_tester", &st.ctx);
 	if (nf_argc < 0) {
@@ -687,8 +697,10 @@ main(int argc, char **argv)
 		handlers.burst = speed_tester_paced_burst;
 		st.cycles_per_pkt = (double)rte_get_tsc_hz() / st.rate;
 	}
-	onvm_nflib_run(st.ctx, &handlers, &st);
+	rc = onvm_nflib_run(st.ctx, &handlers, &st);
 	speed_tester_summary(&st);
+	if (rc < 0)
+		fprintf(stderr, "speed_tester: %s\n", onvm_nflib_strerror());
 	onvm_nflib_fini(st.ctx);
-	return 0;
+	return rc < 0 ? ONVM_NF_EXIT_MANAGER_GONE : 0;
 }

@@ -91,3 +91,29 @@ def test_nf_for_a_manager_that_is_not_running():
     assert result.returncode != 0
     assert "no manager named 'nobody-here' is running" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def dpdk_files_of(name: str) -> set[str]:
+    return set(glob.glob(f"/dev/hugepages/onvm-{name}map_*")) | set(
+        glob.glob(f"/var/run/dpdk/onvm-{name}/*")) | set(glob.glob(f"/run/onvm/{name}/*"))
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("extra", [(), ("--num-mbufs", "100000000"), ("--port", "net_bogus0")])
+def test_a_refused_start_leaves_the_running_manager_whole(start_manager, extra):
+    """A start refused because the name runs (whatever else is wrong with it)
+    touches none of the running manager's files: NFs still join it."""
+    first = start_manager("--port", "net_null0", "--chain", "1")
+    before = dpdk_files_of(first.name)
+    assert any("map_" in f for f in before) and any("manager.lock" in f for f in before)
+    result = subprocess.run(
+        [tool("onvm-manager"), "start", "--name", first.name, *extra], capture_output=True,
+        text=True, timeout=60, stdin=subprocess.DEVNULL,
+    )
+    line = one_error_line(result)
+    assert "already running" in line or "hugepages" in line, line
+    assert dpdk_files_of(first.name) >= {f for f in before if "stats.json" not in f}
+    nf = first.start_nf("simple_forward", 1)  # joins as a secondary of the survivor
+    first.wait_stats(lambda s: first.nf_stats(s, nf).get("rx", 0) > 0, 20,
+                     "traffic through an NF that joined after the refused start")
+    assert first.stop() == 0

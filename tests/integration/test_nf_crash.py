@@ -105,3 +105,32 @@ def test_nf_killed_while_idle_frees_its_slot(tmp_path, start_manager):
     time.sleep(0.2)
     assert mgr.nf_stats(mgr.stats(), again)["state"] == "running"
     assert mgr.stop() == 0
+
+
+def test_nfs_whose_manager_is_killed_say_so_and_exit_non_zero(start_manager):
+    """C and Python NFs alike: one line naming the manager that went away,
+    and exit code 3 (ONVM_NF_EXIT_MANAGER_GONE)."""
+    mgr = start_manager()
+    c_nf = mgr.start_nf("simple_forward", 2, "--", "--dest", "1")
+    py_nf = mgr.start_nf("simple_forward.py", 3)
+    tester = mgr.start_nf("speed_tester", 1, "--", "--dest", "2", "--packets", "256")
+    mgr.wait_stats(lambda s: mgr.nf_stats(s, c_nf).get("rx", 0) > 1000, 20, "traffic")
+    mgr.signal(signal.SIGKILL)
+    mgr.wait(10)
+    gone = f"manager '{mgr.name}' (pid {mgr.pid}) went away without stopping: this NF stopped too"
+    for nf, prog in ((c_nf, "simple_forward: "), (py_nf, "simple_forward.py: error: "),
+                     (tester, "speed_tester: ")):
+        assert nf.wait(10) == 3, nf.output()
+        lines = [ln for ln in nf.output().splitlines() if "went away" in ln]
+        assert lines == [prog + gone], nf.output()
+        assert "Traceback" not in nf.output()
+
+
+def test_nfs_of_a_manager_that_stops_exit_zero(start_manager):
+    mgr = start_manager()
+    c_nf = mgr.start_nf("simple_forward", 2)
+    py_nf = mgr.start_nf("simple_forward.py", 3)
+    assert mgr.stop() == 0
+    for nf in (c_nf, py_nf):
+        assert nf.wait(10) == 0, nf.output()
+        assert "went away" not in nf.output()

@@ -9,6 +9,7 @@ that it really never does.
 
 from __future__ import annotations
 
+import collections
 import random
 import socket
 import struct
@@ -449,9 +450,58 @@ def test_different_flows_spread_over_buckets():
     assert len(buckets) > 200
 
 
-def test_hash_is_crc32c_of_the_key_bytes_with_the_documented_seed():
+def canonical(key: bytes) -> bytes:
+    """The key with its endpoints in canonical order: lower (address, port) first."""
+    src, dst, sport, dport, rest = key[:16], key[16:32], key[32:34], key[34:36], key[36:]
+    if (src, sport) > (dst, dport):
+        src, dst, sport, dport = dst, src, dport, sport
+    return src + dst + sport + dport + rest
+
+
+def test_hash_is_crc32c_of_the_canonical_key_with_the_documented_seed():
     """Equal keys hash equal in every process: the hash is a fixed function of the
     40 key bytes, whichever CRC implementation (SSE4.2 or software) a process uses."""
     for pkt in TRUNCATED:
         key = parse(bytes(pkt))
-        assert lib.onvm_flow_key_hash(key) == crc32c(key_bytes(key), SEED)
+        assert lib.onvm_flow_key_hash(key) == crc32c(canonical(key_bytes(key)), SEED)
+
+
+def reply_of(pkt):
+    """The same packet going the other way: addresses and ports swapped."""
+    back = pkt.copy()
+    ip = back[IP] if IP in back else back[IPv6]
+    ip.src, ip.dst = ip.dst, ip.src
+    l4 = back[TCP] if TCP in back else back[UDP]
+    l4.sport, l4.dport = l4.dport, l4.sport
+    return back
+
+
+@pytest.mark.parametrize("pkt", [
+    Ether(**MACS) / IP(src="10.0.0.1", dst="192.168.1.9") / TCP(sport=40000, dport=80),
+    Ether(**MACS) / IP(src="192.168.1.9", dst="10.0.0.1") / UDP(sport=53, dport=5353),
+    Ether(**MACS) / IP(src="10.0.0.1", dst="10.0.0.1") / TCP(sport=2, dport=1),
+    Ether(**MACS) / IPv6(src="2001:db8::1", dst="2001:db8::2") / TCP(sport=443, dport=50000),
+    Ether(**MACS) / IPv6(src="fe80::9", dst="2001:db8::2") / UDP(sport=1, dport=1),
+    Ether(**MACS) / Dot1Q(vlan=7) / IP(src="1.2.3.4", dst="5.6.7.8") / UDP(sport=9, dport=10),
+    Ether(**MACS) / Dot1AD(vlan=3) / Dot1Q(vlan=7) / IPv6(src="::1", dst="::2") / TCP(),
+])
+def test_both_directions_of_a_connection_hash_alike(pkt):
+    forward, back = parse(bytes(pkt)), parse(bytes(reply_of(pkt)))
+    assert lib.onvm_flow_key_hash(forward) == lib.onvm_flow_key_hash(back)
+
+
+def test_the_symmetric_hash_stays_well_spread():
+    """Many connections of one client to one server port: their hashes, and
+    the service buckets they pick, spread as a random function's would."""
+    rng = random.Random(11)
+    hashes = set()
+    buckets = collections.Counter()
+    for _ in range(4096):
+        pkt = (Ether(**MACS) / IP(src=f"10.{rng.randrange(256)}.{rng.randrange(256)}.1",
+                                  dst="192.168.0.1")
+               / TCP(sport=rng.randrange(1024, 65536), dport=443))
+        h = lib.onvm_flow_key_hash(parse(bytes(pkt)))
+        hashes.add(h)
+        buckets[h % 256] += 1
+    assert len(hashes) > 4090
+    assert len(buckets) == 256 and max(buckets.values()) < 40  # 16 expected per bucket

@@ -165,3 +165,17 @@ def tshark(path: Path, *args: str) -> str:
     return subprocess.run(
         [TSHARK, "-r", str(path), *args], capture_output=True, text=True, timeout=60, check=True
     ).stdout
+
+
+def test_the_writer_never_truncates_or_follows_a_link(tmp_path):
+    existing = tmp_path / "existing"
+    existing.write_bytes(b"keep")
+    link = tmp_path / "link.pcapng"
+    link.symlink_to(existing)
+    with pytest.raises(FileExistsError):
+        PcapngWriter(existing)
+    with pytest.raises(OSError):
+        PcapngWriter(link)
+    assert existing.read_bytes() == b"keep"
+    PcapngWriter(tmp_path / "new.pcapng").close()
+    assert (tmp_path / "new.pcapng").stat().st_mode & 0o777 == 0o600

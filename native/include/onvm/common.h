@@ -88,6 +88,7 @@ struct onvm_pkt_meta {
 	uint16_t destination; /* service id (TONF) or port id (OUT) */
 	uint16_t owner;       /* NF id, ONVM_OWNER_MANAGER or ONVM_OWNER_NONE */
 	uint16_t chain;       /* chain body the packet follows */
+	uint32_t chain_gen;   /* that body's generation when the packet began */
 	uint64_t timestamp;   /* TSC at manager RX, for latency */
 };
 
@@ -115,6 +116,7 @@ struct onvm_nf_stats {
 	uint64_t sleeps;      /* times the NF slept idle (shared-core) */
 	uint64_t created;     /* packets the NF allocated */
 	uint64_t busy_cycles; /* TSC cycles spent on batches, not idling */
+	uint64_t unsent; /* handled but not taken back (manager gone): freed */
 } __rte_cache_aligned;
 
 /* One NF table slot. Identity fields are written by the NF while STARTING
@@ -169,7 +171,11 @@ struct onvm_chain_hop {
 
 /* Chains are immutable once published: a new version is written into a
  * free body and the head switched atomically, so packets in flight finish
- * the version they started on and no reader sees a half-written chain. */
+ * the version they started on and no reader sees a half-written chain.
+ * A retired body is reused after a grace period; its generation, bumped
+ * before it is rewritten, tells a packet still holding the old one (an NF
+ * kept it longer) that its version is gone: the packet is dropped and
+ * counted (chain_gone), never sent along another chain. */
 enum onvm_chain_body_state {
 	ONVM_CHAIN_BODY_FREE = 0,
 	ONVM_CHAIN_BODY_LIVE = 1,
@@ -180,6 +186,7 @@ struct onvm_chain_body {
 	uint8_t length;
 	uint8_t state; /* enum onvm_chain_body_state; control plane only */
 	uint16_t chain_id;
+	volatile uint32_t generation; /* bumped before each rewrite */
 	struct onvm_chain_hop hops[ONVM_MAX_CHAIN_HOPS];
 	uint64_t retired_tsc;
 };
@@ -199,8 +206,9 @@ struct onvm_worker_stats {
 	uint64_t nf_deq[ONVM_MAX_NFS];      /* packets taken from its tx ring */
 	uint64_t act_drop;                  /* NF said DROP */
 	uint64_t chain_end;                 /* NEXT past the last hop */
-	uint64_t no_dest;   /* unknown service, no instance, or bad port */
-	uint64_t reclaimed; /* mbufs returned from dead NFs */
+	uint64_t chain_gone; /* its chain version was replaced and reused */
+	uint64_t no_dest;    /* unknown service, no instance, or bad port */
+	uint64_t reclaimed;  /* mbufs returned from dead NFs */
 	uint64_t loops;
 	volatile uint64_t epoch; /* bumped every loop; retirement grace */
 	uint64_t capture_copied; /* packets copied for a capture */

@@ -6,6 +6,7 @@
 #ifndef ONVM_FLOW_H
 #define ONVM_FLOW_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -169,12 +170,39 @@ onvm_flow_key_parse(const struct rte_mbuf *m, struct onvm_flow_key *key)
 }
 
 /**
- * Hash of a flow key; equal keys hash equal in every process.
+ * Hash of a flow key, symmetric: both directions of a connection (source
+ * and destination address and port swapped) hash alike, so a stateful NF
+ * with several instances sees both on one instance. It is CRC32C (seed
+ * ONVM_FLOW_HASH_SEED) of the key with its endpoints in canonical order,
+ * the lower (address, then port, as bytes) first; equal keys hash equal in
+ * every process.
  */
 static inline uint32_t
 onvm_flow_key_hash(const struct onvm_flow_key *key)
 {
-	return rte_hash_crc(key, sizeof(*key), ONVM_FLOW_HASH_SEED);
+	/* The CRC reads its input as 8-byte words: it hashes a copy that is
+	 * an array of them, written bytewise, so no aliasing rule is broken
+	 * however the caller wrote the key. */
+	uint64_t canonical[sizeof(*key) / sizeof(uint64_t)];
+	char *c = (char *)canonical;
+	int order = memcmp(key->src, key->dst, sizeof(key->src));
+
+	RTE_BUILD_BUG_ON(sizeof(canonical) != sizeof(*key));
+	if (order == 0)
+		order = memcmp(&key->src_port, &key->dst_port,
+		               sizeof(key->src_port));
+	memcpy(c, key, sizeof(*key));
+	if (order > 0) {
+		memcpy(c + offsetof(struct onvm_flow_key, src), key->dst,
+		       sizeof(key->dst));
+		memcpy(c + offsetof(struct onvm_flow_key, dst), key->src,
+		       sizeof(key->src));
+		memcpy(c + offsetof(struct onvm_flow_key, src_port),
+		       &key->dst_port, sizeof(key->dst_port));
+		memcpy(c + offsetof(struct onvm_flow_key, dst_port),
+		       &key->src_port, sizeof(key->src_port));
+	}
+	return rte_hash_crc(canonical, sizeof(canonical), ONVM_FLOW_HASH_SEED);
 }
 
 #ifdef __cplusplus

@@ -31,6 +31,11 @@ extern "C" {
 
 struct onvm_nf_ctx;
 
+/* Exit code of an NF whose manager went away without stopping (crashed or
+ * killed): onvm_nflib_run() returned -ESRCH. The bundled NFs, C and
+ * Python, exit with it after saying so in one line. */
+#define ONVM_NF_EXIT_MANAGER_GONE 3
+
 /**
  * Per-packet handler: look at @p pkt and set meta->action (and
  * meta->destination for TONF and OUT). The action on entry is NEXT.
@@ -111,7 +116,11 @@ int onvm_nflib_parse_args(int argc, char **argv);
  * periodic callback, or the manager going away).
  *
  * @return
- *   0, or -EINVAL (no packet or verdict handler).
+ *   0 once stopped by a signal, onvm_nflib_stop(), the periodic callback or
+ *   the manager (asked to stop, or stopping itself); -ESRCH if the manager
+ *   went away without stopping (it crashed or was killed): the NF should
+ *   say so (onvm_nflib_strerror()) and exit non-zero; -EINVAL (no packet
+ *   or verdict handler).
  */
 int onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
                    void *user);
@@ -139,10 +148,12 @@ int onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 
 /**
  * Hand @p n packets, actions set, to the manager (as if returned by the
- * handler). Waits for room on the tx ring unless the NF is stopping.
+ * handler). Waits for room on the tx ring while the manager runs; once the
+ * NF is stopping, for ONVM_SEND_STOP_WAIT_MS at most.
  *
  * @return
- *   The number handed over; the caller keeps the others.
+ *   The number handed over; the caller keeps the others (and must free
+ *   them: the manager is gone, or did not drain the ring in time).
  */
 unsigned int onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
                              unsigned int n);

@@ -63,10 +63,16 @@ onvm_mgr_chain_set(struct onvm_shared *sh, uint16_t chain_id,
 		if (id < 0)
 			return id;
 		body = &sh->chains.bodies[id];
-		memset(body, 0, sizeof(*body));
+		/* First the generation: a worker that reads the hops below
+		 * (seqlock style) sees it changed and drops the packet. */
+		__atomic_store_n(&body->generation, body->generation + 1,
+		                 __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_RELEASE);
+		memset(body->hops, 0, sizeof(body->hops));
 		memcpy(body->hops, hops, n * sizeof(*hops));
 		body->length = (uint8_t)n;
 		body->chain_id = chain_id;
+		body->retired_tsc = 0;
 		body->state = ONVM_CHAIN_BODY_LIVE;
 	}
 	old = sh->chains.head[chain_id];

@@ -212,18 +212,30 @@ __onvm_to_hop(struct __onvm_worker *w, struct rte_mbuf *m,
               struct onvm_pkt_meta *meta)
 {
 	const struct onvm_chain_body *body = &w->sh->chains.bodies[meta->chain];
-	const struct onvm_chain_hop *hop;
+	struct onvm_chain_hop hop;
+	uint8_t length = body->length;
 
-	if (unlikely(meta->chain_index >= body->length)) {
+	RTE_BUILD_BUG_ON((ONVM_MAX_CHAIN_HOPS & (ONVM_MAX_CHAIN_HOPS - 1)) !=
+	                 0);
+	hop = body->hops[meta->chain_index & (ONVM_MAX_CHAIN_HOPS - 1)];
+	/* Read the hop, then the generation (the writer bumps it before
+	 * rewriting): a body reused since the packet began is not its chain. */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (unlikely(__atomic_load_n(&body->generation, __ATOMIC_RELAXED) !=
+	             meta->chain_gen)) {
+		w->stats->chain_gone++;
+		__onvm_drop(m);
+		return;
+	}
+	if (unlikely(meta->chain_index >= length)) {
 		w->stats->chain_end++;
 		__onvm_drop(m);
 		return;
 	}
-	hop = &body->hops[meta->chain_index];
-	if (hop->kind == ONVM_HOP_NF)
-		__onvm_to_service(w, m, hop->dest);
+	if (hop.kind == ONVM_HOP_NF)
+		__onvm_to_service(w, m, hop.dest);
 	else
-		__onvm_to_port(w, m, hop->dest);
+		__onvm_to_port(w, m, hop.dest);
 }
 
 void
@@ -271,6 +283,8 @@ __onvm_start(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t body,
 	meta->destination = 0;
 	meta->owner = ONVM_OWNER_MANAGER;
 	meta->chain = body;
+	meta->chain_gen = __atomic_load_n(
+	    &w->sh->chains.bodies[body].generation, __ATOMIC_RELAXED);
 	meta->timestamp = now;
 	__onvm_to_hop(w, m, meta);
 }

@@ -14,6 +14,8 @@
 #define ONVM_REGISTER_TIMEOUT_MS 5000
 #define ONVM_LIVENESS_PERIOD_MS 100
 #define ONVM_IDLE_SPINS 64
+/* How long a stopping NF waits for room to hand its last packets back. */
+#define ONVM_SEND_STOP_WAIT_MS 1000
 
 struct __onvm_nf_options {
 	char manager[ONVM_NAME_MAX + 1];

@@ -65,6 +65,19 @@ __onvm_manager_alive(const struct onvm_nf_ctx *ctx)
 	return kill(ctx->sh->manager_pid, 0) == 0 || errno == EPERM;
 }
 
+/* A manager that stops clears `running` after asking its NFs to leave; one
+ * whose process is gone without that crashed or was killed. */
+static int
+__onvm_manager_lost(const struct onvm_nf_ctx *ctx)
+{
+	if (!__atomic_load_n(&ctx->sh->running, __ATOMIC_ACQUIRE))
+		return 0;
+	return __onvm_nflib_error(ESRCH,
+	                          "manager '%s' (pid %d) went away without "
+	                          "stopping: this NF stopped too",
+	                          ctx->opts.manager, ctx->sh->manager_pid);
+}
+
 int
 onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
                       unsigned int n)
@@ -87,7 +100,8 @@ onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 		rte_pktmbuf_reset(pkts[i]);
 		meta->owner = ctx->nf_id;
 		meta->action = ONVM_ACTION_DROP;
-		meta->chain = 0;
+		meta->chain = 0; /* the empty chain, which is never rewritten */
+		meta->chain_gen = 0;
 		meta->chain_index = 0;
 		meta->destination = 0;
 		meta->timestamp = 0;
@@ -115,17 +129,29 @@ onvm_nflib_free_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 unsigned int
 onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts, unsigned int n)
 {
+	uint64_t deadline = 0;
 	unsigned int sent = 0;
 
 	while (sent < n) {
 		sent += rte_ring_enqueue_burst(
 		    ctx->nf->tx_ring, (void **)pkts + sent, n - sent, NULL);
-		if (sent < n) {
-			/* The manager drains the ring unless it is gone. */
-			if (ctx->stop || !__onvm_manager_alive(ctx))
+		if (sent == n)
+			break;
+		/* The manager drains the ring unless it is gone; a stopping
+		 * NF still hands its packets back, but does not wait forever.
+		 */
+		if (!__onvm_manager_alive(ctx))
+			break;
+		if (onvm_nflib_stopping(ctx)) {
+			uint64_t now = rte_rdtsc();
+
+			if (deadline == 0)
+				deadline = now + rte_get_tsc_hz() / 1000 *
+				                     ONVM_SEND_STOP_WAIT_MS;
+			else if (now > deadline)
 				break;
-			rte_pause();
 		}
+		rte_pause();
 	}
 	ctx->nf->stats.tx += sent;
 	return sent;
@@ -174,6 +200,20 @@ __onvm_run_verdicts(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 	h->verdict(pkts, (uint16_t)n, verdicts, user);
 	onvm_pkt_apply_verdicts_counted(pkts, n, verdicts, count);
 	__onvm_add_counts(ctx, count);
+}
+
+/* Hand a handled burst back; what the manager cannot take any more is
+ * freed and counted, never left out of the pool. */
+static void
+__onvm_return_burst(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+                    unsigned int n)
+{
+	unsigned int sent = onvm_nflib_send(ctx, pkts, n);
+
+	if (unlikely(sent < n)) {
+		onvm_nflib_free_pkts(ctx, pkts + sent, n - sent);
+		ctx->nf->stats.unsent += n - sent;
+	}
 }
 
 /* NFs sharing a core hand it over when idle, so a context switch should
@@ -225,6 +265,7 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 	uint64_t next_liveness = now + liveness;
 	struct rte_mbuf *pkts[ONVM_BATCH_MAX];
 	unsigned int idle = 0;
+	int rc = 0;
 
 	if (h->pkt == NULL && h->burst == NULL && h->verdict == NULL)
 		return -EINVAL;
@@ -245,7 +286,7 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 				__onvm_run_burst(ctx, h, pkts, n, user);
 			ctx->nf->stats.rx += n;
 			ctx->nf->stats.batches++;
-			onvm_nflib_send(ctx, pkts, n);
+			__onvm_return_burst(ctx, pkts, n);
 			now = rte_rdtsc();
 			ctx->nf->stats.busy_cycles += now - start;
 		} else {
@@ -263,8 +304,10 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 		}
 		if (unlikely(now >= next_liveness)) {
 			next_liveness = now + liveness;
-			if (!__onvm_manager_alive(ctx))
+			if (!__onvm_manager_alive(ctx)) {
+				rc = __onvm_manager_lost(ctx);
 				break;
+			}
 			now = rte_rdtsc();
 		}
 		if (idle == 0)
@@ -283,5 +326,5 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 			rte_pause();
 		}
 	}
-	return 0;
+	return rc;
 }

@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""What a running manager writes is root's alone: its runtime files and
+sockets are 0600, and a capture is always a new file (it never truncates an
+existing one, never follows a symbolic link)."""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+import pytest
+
+from onvm.errors import ControlError
+from tests.support.control_helpers import client
+from tests.support.harness import wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_runtime_files_and_sockets_are_for_root_only(start_manager):
+    mgr = start_manager("--port", "net_null0")
+    run = f"/run/onvm/{mgr.name}"
+    wait_until(lambda: os.path.exists(f"{run}/stats.json"), 10, "a stats snapshot")
+    time.sleep(0.3)  # several snapshots replaced it since
+    for name in ("ready", "stats.json", "dpdk.log", "control.sock", "stats.sock",
+                 "manager.lock"):
+        assert mode(f"{run}/{name}") == 0o600, name
+    assert mode(run) == 0o700
+    assert mgr.stop() == 0
+
+
+def test_a_capture_never_overwrites_or_follows_a_link(tmp_path, start_manager):
+    mgr = start_manager("--port", "net_null0")
+    c = client(mgr)
+    precious = tmp_path / "precious"
+    precious.write_bytes(b"keep me")
+    link = tmp_path / "link.pcapng"
+    link.symlink_to(precious)
+    for path, why in ((precious, "exists: a capture never overwrites a file"),
+                      (link, "is a symbolic link"),
+                      (tmp_path / "dangling.pcapng", "is a symbolic link")):
+        if path.name == "dangling.pcapng":
+            path.symlink_to(tmp_path / "nowhere" / "target")
+        with pytest.raises(ControlError) as err:
+            c.call("capture.start", path=str(path), port=0, count=10)
+        assert err.value.code == "bad_args" and why in err.value.message, err.value.message
+    assert precious.read_bytes() == b"keep me"
+    assert not (tmp_path / "nowhere").exists()
+    fresh = tmp_path / "fresh.pcapng"
+    started = c.call("capture.start", path=str(fresh), port=0, count=10)
+    wait_until(lambda: c.call("capture.status", id=started["id"])["state"] == "done", 10,
+               "the capture to finish")
+    assert mode(fresh) == 0o600
+    assert mgr.stop() == 0
