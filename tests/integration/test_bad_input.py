@@ -88,7 +88,7 @@ CTL = [
     ctl("capture-snaplen-70000", "capture", "--port", "0", "--snaplen", "70000", "-w",
         "{tmp}/x.pcapng", says="'snaplen' must be a whole number from 1 to 65535"),
     ctl("capture-to-a-directory", "capture", "--port", "0", "--count", "1", "-w", "{tmp}",
-        says="cannot write"),
+        says="exists: a capture never overwrites"),
     ctl("capture-unwritable", "capture", "--port", "0", "--count", "1", "-w",
         "/proc/onvm-nope/x.pcapng", says="cannot write /proc/onvm-nope/x.pcapng"),
     ctl("chain-5000-digit", "chain", "set", "web", BIG, says="chain hop '999"),
