@@ -12,12 +12,14 @@ import argparse
 import logging
 import sys
 
+from onvm import options
 from onvm.errors import OnvmError
 from onvm.manager.bringup import config as configlib
+from onvm.manager.bringup import eal
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="onvm-manager", description="onvm NF manager")
+    parser = options.ArgumentParser(prog="onvm-manager", description="onvm NF manager")
     sub = parser.add_subparsers(dest="command", required=True)
     start = sub.add_parser(
         "start",
@@ -37,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="CPUs: first for control, the rest for data-plane workers "
                        "(default 0,1)")
     start.add_argument("--name", help="manager name (default onvm); NFs join with --name")
-    start.add_argument("--stats-interval", type=float, metavar="SECONDS",
+    # Numbers stay text here: the config's bounds check them (setting_flag).
+    start.add_argument("--stats-interval", metavar="SECONDS",
                        help="seconds between stats tables (0: none)")
     start.add_argument("--control-tcp", metavar="[HOST:]PORT",
                        help="also serve control requests on TCP (loopback unless a host is "
@@ -46,8 +49,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="CURVE keys for --control-tcp, made by `onvm-ctl keys DIR`")
     start.add_argument("--prometheus", metavar="[HOST:]PORT",
                        help="serve Prometheus metrics over HTTP (loopback unless a host is given)")
-    start.add_argument("--burst-size", type=int)
-    start.add_argument("--num-mbufs", type=int)
+    start.add_argument("--burst-size", metavar="N", help="packets per burst, 1 to 64")
+    start.add_argument("--num-mbufs", metavar="N", help="packet pool size")
     start.add_argument("eal_args", nargs="*", metavar="EAL_ARGS", help=argparse.SUPPRESS)
     return parser
 
@@ -61,15 +64,17 @@ def build_config(args: argparse.Namespace) -> configlib.Config:
         chain=configlib.parse_chain(args.chain) if args.chain is not None else None,
         cores=configlib.parse_cores(args.cores) if args.cores is not None else None,
         wait_for_chain=args.wait_for_chain,
-        stats_interval=args.stats_interval,
-        burst_size=args.burst_size,
+        stats_interval=configlib.setting_flag("stats_interval", args.stats_interval),
+        burst_size=configlib.setting_flag("burst_size", args.burst_size),
         control_tcp=args.control_tcp,
         curve_keys=args.curve_keys,
         prometheus=args.prometheus,
-        num_mbufs=args.num_mbufs,
+        num_mbufs=configlib.setting_flag("num_mbufs", args.num_mbufs),
         eal_args=(config.eal_args + args.eal_args) if args.eal_args else None,
     )
-    return config.validate()
+    config.validate()
+    eal.check_user_args(config.eal_args)
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:

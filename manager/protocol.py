@@ -33,6 +33,10 @@ INTERNAL = "internal"
 
 STATS_TOPIC = b"stats"
 
+# No command takes a value nested deeper than a list of hops; a request
+# nested deeper is refused before any command sees it.
+MAX_DEPTH = 32
+
 
 def control_endpoint(name: str) -> str:
     """The ipc endpoint of manager `name`'s requests (ROUTER)."""
@@ -50,16 +54,42 @@ def pack(obj: Any) -> bytes:
 
 def unpack(data: bytes, max_len: int | None = None) -> Any:
     """Decode one message; raises ControlError(BAD_REQUEST) on anything
-    that is not exactly one well-formed msgpack value."""
+    that is not exactly one well-formed msgpack value, or that nests
+    deeper than MAX_DEPTH."""
     limit = max_len or len(data) or 1
     try:
-        return msgpack.unpackb(
+        msg = msgpack.unpackb(
             data, raw=False, strict_map_key=True,
             max_bin_len=limit, max_str_len=limit, max_array_len=limit, max_map_len=limit,
         )
-    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError,
-            TypeError) as e:
-        raise ControlError(BAD_REQUEST, f"not a msgpack message: {e}") from None
+    except (msgpack.StackError, RecursionError):
+        raise ControlError(BAD_REQUEST, _too_deep()) from None
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, TypeError) as e:
+        raise ControlError(BAD_REQUEST, f"not a msgpack message: {e or type(e).__name__}"
+                           ) from None
+    if nesting(msg) > MAX_DEPTH:
+        raise ControlError(BAD_REQUEST, _too_deep())
+    return msg
+
+
+def _too_deep() -> str:
+    return f"the message nests lists or maps more than {MAX_DEPTH} levels deep"
+
+
+def nesting(value: Any) -> int:
+    """How deep lists and maps nest in `value` (a scalar: 0), counted
+    without recursion so that no depth can exhaust the stack."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = (item.values() if isinstance(item, dict) else
+                    item if isinstance(item, list | tuple) else None)
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        if depth <= MAX_DEPTH:  # deeper is too deep already: no need to look further
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def request(cmd: str, args: dict | None = None, req_id: Any = None) -> dict:

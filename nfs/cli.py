@@ -65,8 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         known = ", ".join(bundled.bundled()) or "none built"
         print(f"onvm-nf: error: no bundled NF named '{name}' (bundled: {known})", file=sys.stderr)
         return 2
-    os.execv(binary, [str(binary), *rest])
-    return 1  # not reached
+    try:
+        os.execv(binary, [str(binary), *rest])
+    except OSError as e:
+        print(f"onvm-nf: error: cannot run {binary}: {e.strerror or e} (rebuild with "
+              "scripts/setup.sh)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

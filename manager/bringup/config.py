@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from onvm import options
 from onvm.contract import (
     BURST_MAX,
     DEFAULT_MANAGER,
@@ -32,7 +33,6 @@ from onvm.errors import ConfigError
 # The name rule of managers and chains (onvm/common.h).
 NAME_RE = re.compile(f"[{re.escape(NAME_CHARS)}]{{1,{NAME_MAX}}}")
 DIGITS_RE = re.compile(r"[0-9]+")
-
 
 @dataclass(frozen=True)
 class Hop:
@@ -53,22 +53,33 @@ def parse_chain(spec: str) -> list[Hop]:
     hops = []
     for text in (part.strip() for part in spec.split(",")):
         if text.startswith("out:"):
-            port = text[4:]
-            if not DIGITS_RE.fullmatch(port) or int(port) >= MAX_PORTS:
+            port = _digits_in(text[4:], 0, MAX_PORTS - 1)
+            if port is None:
                 raise ConfigError(
-                    f"chain hop '{text}': out: takes a port id from 0 to {MAX_PORTS - 1}"
+                    f"chain hop '{options.shown(text)}': out: takes a port id from 0 to "
+                    f"{MAX_PORTS - 1}"
                 )
-            hops.append(Hop("port", int(port)))
-        elif DIGITS_RE.fullmatch(text) and 1 <= int(text) < MAX_SERVICES:
-            hops.append(Hop("nf", int(text)))
+            hops.append(Hop("port", port))
+        elif (service := _digits_in(text, 1, MAX_SERVICES - 1)) is not None:
+            hops.append(Hop("nf", service))
         else:
             raise ConfigError(
-                f"chain hop '{text}' is neither a service id (1 to {MAX_SERVICES - 1}) "
-                f"nor an output port (out:N); example: --chain 1,2,out:1"
+                f"chain hop '{options.shown(text)}' is neither a service id (1 to "
+                f"{MAX_SERVICES - 1}) nor an output port (out:N); example: --chain 1,2,out:1"
             )
     if len(hops) > MAX_CHAIN_HOPS:
         raise ConfigError(f"chain '{spec}' has {len(hops)} hops; at most {MAX_CHAIN_HOPS}")
     return hops
+
+
+def _digits_in(text: str, lo: int, hi: int) -> int | None:
+    """`text` as a number from lo to hi if it is plain digits, else None."""
+    if not DIGITS_RE.fullmatch(text):
+        return None
+    try:
+        return options.integer(text, lo, hi)
+    except ValueError:
+        return None
 
 
 def parse_cores(spec: str | list[int]) -> list[int]:
@@ -81,12 +92,15 @@ def parse_cores(spec: str | list[int]) -> list[int]:
     for item in items:
         m = re.fullmatch(r"([0-9]+)(?:-([0-9]+))?", item)
         if not m:
-            raise ConfigError(f"cores: '{item}' is not a CPU number or range (e.g. 0,1 or 0-1)")
-        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+            raise ConfigError(f"cores: '{options.shown(item)}' is not a CPU number or range "
+                              "(e.g. 0,1 or 0-1)")
+        bounds = [_digits_in(m.group(i), 0, MAX_CPU) for i in (1, 2) if m.group(i)]
+        if None in bounds:
+            raise ConfigError(f"cores: '{options.shown(item)}' names a CPU beyond the largest "
+                              f"supported CPU {MAX_CPU}")
+        lo, hi = bounds[0], bounds[-1]
         if hi < lo:
             raise ConfigError(f"cores: range '{item}' runs backwards")
-        if hi > MAX_CPU:
-            raise ConfigError(f"cores: CPU {hi} is beyond the largest supported CPU {MAX_CPU}")
         cores.extend(range(lo, hi + 1))
     if not cores:
         raise ConfigError("cores: give at least one CPU (e.g. --cores 0,1)")
@@ -97,6 +111,56 @@ def parse_cores(spec: str | list[int]) -> list[int]:
 
 def _power_of_two(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
+
+
+UINT32_MAX = (1 << 32) - 1
+# Every numeric setting and its bounds, for the config file and the flags
+# alike: (lo, hi). Each is checked before DPDK starts, so no value reaches
+# a C type too small for it.
+WHOLE_SETTINGS: dict[str, tuple[int, int]] = {
+    "burst_size": (1, BURST_MAX),
+    "nf_ring_size": (64, 1 << 16),
+    "num_mbufs": (1024, UINT32_MAX),  # the hugepage check says how many fit
+    "mbuf_cache": (0, 512),  # DPDK's largest per-lcore cache
+    "max_flow_rules": (1, MAX_FLOW_RULES),
+    "port_rx_desc": (32, 32768),
+    "port_tx_desc": (32, 32768),
+    "chain_grace_ms": (0, 60000),
+    "max_request_bytes": (1024, 1 << 24),
+}
+SECONDS_SETTINGS: dict[str, tuple[float, float]] = {
+    "stats_interval": (0, 3600),  # 0: no stats tables
+    "nf_stop_timeout": (0.01, 600),
+    "stats_publish_interval": (0.01, 3600),
+}
+# Rings are powers of two. So are descriptor counts: every PMD takes a
+# power of two as it is (alignments of 8 or 32, mlx5's rounding up), where
+# another value may be refused or silently changed.
+POWERS_OF_TWO = {"nf_ring_size", "port_rx_desc", "port_tx_desc"}
+
+
+def check_setting(key: str, value: object, what: str | None = None) -> int | float:
+    """A numeric setting's value, as int or float, if within its bounds;
+    ConfigError naming `what` (default: the setting) otherwise."""
+    what = what or key
+    try:
+        if key in WHOLE_SETTINGS:
+            checked: int | float = options.integer(value, *WHOLE_SETTINGS[key])
+        else:
+            checked = options.number(value, *SECONDS_SETTINGS[key], " seconds")
+    except ValueError as e:
+        raise ConfigError(f"{what} {e}") from None
+    if key in POWERS_OF_TWO and not _power_of_two(checked):
+        lo, hi = WHOLE_SETTINGS[key]
+        raise ConfigError(f"{what} must be a power of two from {lo} to {hi}, not {checked}")
+    return checked
+
+
+def setting_flag(key: str, text: str | None) -> int | float | None:
+    """A numeric flag's text (None: not given) as the value of setting `key`."""
+    if text is None:
+        return None
+    return check_setting(key, text, "--" + key.replace("_", "-"))
 
 
 @dataclass
@@ -150,26 +214,9 @@ class Config:
                 f"core {missing[0]} does not exist or is not allowed here; "
                 f"available CPUs: {','.join(map(str, sorted(cpus)))}"
             )
-        if not 1 <= self.burst_size <= BURST_MAX:
-            raise ConfigError(f"burst_size must be from 1 to {BURST_MAX}")
-        if not _power_of_two(self.nf_ring_size) or self.nf_ring_size < 64:
-            raise ConfigError("nf_ring_size must be a power of two, at least 64")
-        if self.num_mbufs < 1024:
-            raise ConfigError("num_mbufs must be at least 1024")
-        if not 0 <= self.mbuf_cache <= 512:
-            raise ConfigError("mbuf_cache must be from 0 to 512")
-        if not 0 <= self.stats_interval <= 3600:
-            raise ConfigError("stats_interval must be from 0 to 3600 seconds (0: no stats)")
-        if not 0 < self.nf_stop_timeout <= 600:
-            raise ConfigError("nf_stop_timeout must be from 0 to 600 seconds")
-        if not 1 <= self.max_flow_rules <= MAX_FLOW_RULES:
-            raise ConfigError(f"max_flow_rules must be from 1 to {MAX_FLOW_RULES}")
+        for key in (*WHOLE_SETTINGS, *SECONDS_SETTINGS):
+            check_setting(key, getattr(self, key))
         self._validate_control()
-        for key in ("port_rx_desc", "port_tx_desc"):
-            if not 32 <= getattr(self, key) <= 32768:
-                raise ConfigError(f"{key} must be from 32 to 32768")
-        if not 0 <= self.chain_grace_ms <= 60000:
-            raise ConfigError("chain_grace_ms must be from 0 to 60000")
         if len(self.ports) > MAX_PORTS:
             raise ConfigError(f"at most {MAX_PORTS} ports")
         for port in self.ports:
@@ -187,19 +234,17 @@ class Config:
                 )
         if self.prometheus:
             parse_listen(self.prometheus, "prometheus")
-        if not 0.01 <= self.stats_publish_interval <= 3600:
-            raise ConfigError("stats_publish_interval must be from 0.01 to 3600 seconds")
-        if not 1024 <= self.max_request_bytes <= 1 << 24:
-            raise ConfigError("max_request_bytes must be from 1024 to 16777216")
 
 
 def parse_listen(spec: str, what: str) -> tuple[str, int]:
     """Parse "host:port" or "port" (loopback) into (host, port)."""
     host, _, port = spec.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
-    if not DIGITS_RE.fullmatch(port) or not 1 <= int(port) <= 65535:
-        raise ConfigError(f"{what} '{spec}': give host:port or a port from 1 to 65535")
-    return host, int(port)
+    port_number = _digits_in(port, 1, 65535)
+    if port_number is None:
+        raise ConfigError(f"{what} '{options.shown(spec)}': give host:port or a port from 1 "
+                          "to 65535")
+    return host, port_number
 
 
 # TOML table.key -> Config field, with the type each must have.
@@ -252,6 +297,9 @@ def load(path: str | os.PathLike[str] | None) -> Config:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    except ValueError:  # tomllib turns digits into an int whatever their number
+        raise ConfigError(f"config file {path} holds an integer too long to be any "
+                          "setting's value") from None
     for key, value in _flatten(data).items():
         if key not in _FIELDS:
             raise ConfigError(f"{path}: unknown setting '{key}' (known: {', '.join(_FIELDS)})")

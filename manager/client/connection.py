@@ -14,6 +14,7 @@ the manager only answers keys it was told to trust.
 from __future__ import annotations
 
 import itertools
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,13 @@ from typing import Any
 import zmq
 import zmq.auth
 
+from onvm import options
 from onvm.errors import ControlError
 from onvm.manager import protocol
 
 TIMEOUT = "timeout"  # error code of a request that got no reply in time
 UNREACHABLE = "unreachable"
+TIMEOUT_BOUNDS = (0.001, 86400.0)  # seconds per reply; ZeroMQ's limit is 24 days
 
 
 class Client:
@@ -34,17 +37,70 @@ class Client:
                  client_key: str | Path | None = None) -> None:
         self.name = name
         self.endpoint = endpoint or protocol.control_endpoint(name)
-        self.timeout = timeout
+        try:
+            self.timeout = options.number(timeout, *TIMEOUT_BOUNDS, " seconds")
+        except ValueError as e:
+            raise ControlError(protocol.BAD_ARGS, f"timeout {e}") from None
         self._curve = self._load_curve(server_key, client_key)
         self._ids = itertools.count(1)
+        self._probe()
         self.ctx = zmq.Context()
         self.sock: zmq.Socket | None = None
-        if self.endpoint.startswith("ipc://"):
-            path = Path(self.endpoint[len("ipc://"):])
-            if not path.exists():
-                raise ControlError(UNREACHABLE, f"no manager '{name}' is running here "
-                                   f"({path} does not exist): start one with onvm-manager start")
         self._connect()
+
+    def _probe(self) -> None:
+        """Fail at once, saying why, where ZeroMQ would wait out the timeout:
+        no socket, a socket left by a manager that is gone, one this user
+        may not open, a TCP port nothing listens on."""
+        if self.endpoint.startswith("ipc://"):
+            self._probe_ipc(self.endpoint[len("ipc://"):])
+        elif self.endpoint.startswith("tcp://"):
+            self._probe_tcp()
+
+    def _probe_ipc(self, path: str) -> None:
+        named = self.endpoint == protocol.control_endpoint(self.name)
+        start = (f"start one with onvm-manager start --name {self.name}" if named else
+                 "start the manager that serves it")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except FileNotFoundError:
+            raise ControlError(UNREACHABLE, f"no manager {repr(self.name) + ' ' if named else ''}"
+                               f"is running here ({path} does not exist): {start}") from None
+        except PermissionError:
+            raise ControlError(UNREACHABLE, f"{path} is for root, who runs the manager: run "
+                               "onvm-ctl as root (sudo), or reach the manager over TCP with "
+                               "keys (--connect tcp://HOST:PORT --keys DIR)") from None
+        except ConnectionRefusedError:
+            raise ControlError(UNREACHABLE, f"no manager listens on {path}: the manager that "
+                               f"made it is gone; {start}") from None
+        except OSError:
+            pass  # ZeroMQ's own connect decides
+        finally:
+            probe.close()
+
+    def _probe_tcp(self) -> None:
+        host, _, port = self.endpoint[len("tcp://"):].rpartition(":")
+        try:
+            port_number = options.integer(port, 1, 65535)
+        except ValueError as e:
+            raise ControlError(protocol.BAD_ARGS, f"{self.endpoint}: the port {e}") from None
+        try:
+            family, kind, proto, _, address = socket.getaddrinfo(
+                host.strip("[]"), port_number, type=socket.SOCK_STREAM)[0]
+        except OSError:
+            raise ControlError(UNREACHABLE, f"{self.endpoint}: no such host") from None
+        probe = socket.socket(family, kind, proto)
+        probe.settimeout(self.timeout)
+        try:
+            probe.connect(address)
+        except ConnectionRefusedError:
+            raise ControlError(UNREACHABLE, f"nothing listens on {self.endpoint}: is the "
+                               "manager running, with --control-tcp?") from None
+        except OSError:
+            pass  # a slow or filtered network: ZeroMQ's own wait decides
+        finally:
+            probe.close()
 
     @staticmethod
     def _load_curve(server_key, client_key):
@@ -84,7 +140,12 @@ class Client:
         msg = protocol.request(cmd, {k: v for k, v in args.items() if v is not None}, req_id)
         deadline_ms = int(self.timeout * 1000)
         try:
-            self.sock.send(protocol.pack(msg))
+            data = protocol.pack(msg)
+        except (OverflowError, TypeError, ValueError) as e:  # ints beyond 64 bits, objects
+            raise ControlError(protocol.BAD_ARGS, f"{cmd}: its arguments cannot be sent "
+                               f"({type(e).__name__}: {e})") from None
+        try:
+            self.sock.send(data)
         except zmq.Again:
             self._reconnect()
             raise ControlError(TIMEOUT, f"cannot reach {self.endpoint} within "

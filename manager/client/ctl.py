@@ -6,7 +6,11 @@
 Each subcommand is one request through onvm.manager.client (a few for the
 ones that wait); docs/CONTROL.md has the protocol. Exit codes: 0 ok, 1 an
 error reply, 2 usage, 3 the manager is unreachable or did not answer,
-130 interrupted.
+130 interrupted, 141 its output was closed early (`onvm-ctl ... | head`).
+
+Numbers are checked here only as far as they are onvm-ctl's own (--timeout)
+or the contract's (NF, service and port ids); the manager checks the rest
+against the command's schema and says what range it takes.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -23,14 +28,28 @@ from pathlib import Path
 import zmq
 import zmq.auth
 
+from onvm import options
+from onvm.contract import MAX_INSTANCES, MAX_NFS, MAX_PORTS, MAX_SERVICES
 from onvm.manager.client import text as tables
-from onvm.manager.client.connection import TIMEOUT, UNREACHABLE, Client
+from onvm.manager.client.connection import TIMEOUT, TIMEOUT_BOUNDS, UNREACHABLE, Client
 from onvm.manager.protocol import NOT_FOUND, ControlError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE  # what a shell shows for a reader that left
 POLL_SECONDS = 0.1  # capture.status and service.list polling
 SCALE_WAIT_SECONDS = 30.0
 DEFAULT_CAPTURE_COUNT = 100
+
+# What each number may be before it is sent: ids within the contract, the
+# rest whatever msgpack carries (whole numbers of 63 bits, finite numbers).
+INT63 = (1 << 63) - 1
+NF_ID = options.integer_arg(1, MAX_NFS - 1)
+SERVICE_ID = options.integer_arg(1, MAX_SERVICES - 1)
+PORT_ID = options.integer_arg(0, MAX_PORTS - 1)
+INSTANCES = options.integer_arg(0, MAX_INSTANCES)
+COUNT = options.integer_arg(0, INT63)
+TABLE_ID = options.integer_arg(1, INT63)
+SECONDS = options.number_arg(0, 1e9, " seconds")
 
 
 class UsageError(Exception):
@@ -57,8 +76,14 @@ def _flow_add(client, args):
 
 
 def _number_or_text(value: str | None) -> int | str | None:
-    """Ports and protocols: numbers as ints, ranges and names as given."""
-    return int(value) if value is not None and re.fullmatch("[0-9]+", value) else value
+    """Ports and protocols: numbers as ints, ranges and names as given (as
+    is a number too large to send: the manager names the range)."""
+    if value is None or not re.fullmatch("[0-9]+", value):
+        return value
+    try:
+        return options.integer(value, 0, INT63)
+    except ValueError:
+        return value
 
 
 def _stats(client, args):
@@ -102,11 +127,15 @@ def _scale(client, args):
     if not args.json:
         print(tables.scaled(result), flush=True)
     deadline = time.monotonic() + SCALE_WAIT_SECONDS
+    started = {s["pid"] for s in result.get("started", [])}
     while True:
         running = next((s for s in client.call("service.list") if s["id"] == args.service),
                        {"id": args.service, "instances": 0, "nfs": [], "names": []})
         if running["instances"] == args.instances:
             return {**result, "running": running}, tables.service_ready(running)
+        exited = [e for e in running.get("exited", []) if e["pid"] in started]
+        if exited:  # it is not coming back: no use waiting out the 30 s
+            raise ControlError("not_ready", tables.scale_exited(args.service, exited[0]))
         if time.monotonic() >= deadline:
             logs = ", ".join(s["log"] for s in result.get("started", []))
             raise ControlError("not_ready", f"service {args.service} has "
@@ -182,9 +211,9 @@ def _keys(args):
 def _parser() -> argparse.ArgumentParser:
     # The global options are accepted before or after the subcommand: each
     # subparser repeats them with SUPPRESS so an absent one keeps its default.
-    common = argparse.ArgumentParser(add_help=False)
+    common = options.ArgumentParser(add_help=False)
     _add_global_options(common, argparse.SUPPRESS)
-    parser = argparse.ArgumentParser(
+    parser = options.ArgumentParser(
         prog="onvm-ctl", description="Operate a running onvm manager.",
         epilog="docs/CONTROL.md describes every command and the protocol.")
     _add_global_options(parser, None)
@@ -207,7 +236,7 @@ def _parser() -> argparse.ArgumentParser:
     group = sub.add_parser("nf", help="NFs").add_subparsers(dest="action", required=True)
     add("list", _simple("nf.list", lambda r, a: tables.nfs(r)), "NFs and counters", group)
     add("stop", _simple("nf.stop", lambda r, a: f"NF {r['id']} is stopping", id="id"),
-        "ask an NF to leave", group).add_argument("id", type=int)
+        "ask an NF to leave", group).add_argument("id", type=NF_ID)
 
     group = sub.add_parser("service", help="services").add_subparsers(dest="action",
                                                                       required=True)
@@ -236,33 +265,35 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sport", metavar="P|LO-HI")
     p.add_argument("--dport", metavar="P|LO-HI")
     p.add_argument("--chain", required=True, metavar="NAME")
-    p.add_argument("--idle-timeout", type=float, metavar="S", help="delete after S idle seconds")
+    p.add_argument("--idle-timeout", type=SECONDS, metavar="S",
+                   help="delete after S idle seconds")
     add("delete", _simple("flow.delete", lambda r, a: f"deleted flow rule {r['id']}", id="id"),
-        "delete a flow rule", group).add_argument("id", type=int)
+        "delete a flow rule", group).add_argument("id", type=TABLE_ID)
 
     p = add("stats", _stats, "a stats table; --watch for a stream; 'reset' to zero them")
     p.add_argument("action", nargs="?", choices=["reset"])
     p.add_argument("--watch", action="store_true", help="print snapshots as they are published")
-    p.add_argument("--count", type=int, metavar="N", help="with --watch: stop after N")
+    p.add_argument("--count", type=options.integer_arg(1, INT63), metavar="N",
+                   help="with --watch: stop after N")
 
     p = add("scale", _scale, "run N instances of a bundled NF for a service "
             "(NF arguments after --)")
-    p.add_argument("service", type=int)
+    p.add_argument("service", type=SERVICE_ID)
     p.add_argument("--nf", metavar="NAME", help="the bundled NF to start (to scale up)")
-    p.add_argument("--instances", type=int, required=True, metavar="N")
+    p.add_argument("--instances", type=INSTANCES, required=True, metavar="N")
     p.add_argument("--wait", action="store_true",
                    help=f"wait up to {SCALE_WAIT_SECONDS:g} s for N instances")
 
     p = add("capture", _capture, "capture packets to a pcapng file")
     target = p.add_mutually_exclusive_group(required=True)
-    target.add_argument("--port", type=int, metavar="ID")
-    target.add_argument("--nf", type=int, metavar="ID")
+    target.add_argument("--port", type=PORT_ID, metavar="ID")
+    target.add_argument("--nf", type=NF_ID, metavar="ID")
     p.add_argument("--direction", choices=["rx", "tx", "in", "out"],
                    help="rx|tx for a port (default rx), in|out for an NF (default in)")
-    p.add_argument("--count", type=int, metavar="N",
+    p.add_argument("--count", type=COUNT, metavar="N",
                    help=f"packets (default {DEFAULT_CAPTURE_COUNT} if no --seconds)")
-    p.add_argument("--seconds", type=float, metavar="T")
-    p.add_argument("--snaplen", type=int, metavar="B")
+    p.add_argument("--seconds", type=SECONDS, metavar="T")
+    p.add_argument("--snaplen", type=COUNT, metavar="B")
     p.add_argument("-w", dest="write", required=True, metavar="FILE")
 
     add("keys", None, "create CURVE keys for the TCP endpoint").add_argument("dir", metavar="DIR")
@@ -282,7 +313,8 @@ def _add_global_options(parser: argparse.ArgumentParser, default) -> None:
                    help="DIR/server.key and DIR/client.key_secret")
     p.add_argument("--json", action="store_true", default=default,
                    help="print the raw result as JSON")
-    p.add_argument("--timeout", type=float, default=default, metavar="SECONDS",
+    p.add_argument("--timeout", type=options.number_arg(*TIMEOUT_BOUNDS, " seconds"),
+                   default=default, metavar="SECONDS",
                    help="seconds to wait for each reply (default 5)")
 
 
@@ -295,8 +327,14 @@ def _connect(args) -> Client:
             raise UsageError("give --keys DIR or --server-key/--client-key, not both")
         server_key = Path(args.keys, "server.key")
         client_key = Path(args.keys, "client.key_secret")
-    if args.connect and not re.fullmatch(r"tcp://.+:[0-9]{1,5}|ipc://.+", args.connect):
-        raise UsageError(f"--connect {args.connect}: give tcp://HOST:PORT")
+    tcp = re.fullmatch(r"tcp://.+:([0-9]+)", args.connect or "")
+    if args.connect and not (tcp or args.connect.startswith("ipc://")):
+        raise UsageError(f"--connect {options.shown(args.connect)}: give tcp://HOST:PORT")
+    if tcp:
+        try:
+            options.integer(tcp.group(1), 1, 65535)
+        except ValueError as e:
+            raise UsageError(f"--connect: the port {e}") from None
     return Client(name=args.name, endpoint=args.connect, timeout=args.timeout,
                   server_key=server_key, client_key=client_key)
 
@@ -304,8 +342,6 @@ def _connect(args) -> Client:
 def _run(args) -> tuple[object, str | None]:
     if args.command == "keys":
         return _keys(args)
-    if args.timeout <= 0:
-        raise UsageError("--timeout must be more than 0 seconds")
     client = _connect(args)
     try:
         return args.run(client, args)
@@ -328,7 +364,18 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE if e.code else EXIT_OK
     args.nf_args = nf_args
     try:
-        if nf_args and args.command != "scale":
+        return _answer(args)
+    except BrokenPipeError:
+        # The reader left (`| head`): nothing more can be said to it, and
+        # Python's own flush at exit must not fail on the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OUTPUT_CLOSED
+
+
+def _answer(args) -> int:
+    """Run the command and print its result or its one-line error."""
+    try:
+        if args.nf_args and args.command != "scale":
             raise UsageError("only scale takes arguments after --")
         result, text = _run(args)
     except UsageError as e:
@@ -343,9 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     if args.json and result is not None:
-        print(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2), flush=True)
     elif not args.json and text:
-        print(text)
+        print(text, flush=True)
     return EXIT_OK
 
 

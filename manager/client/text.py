@@ -198,6 +198,13 @@ def service_ready(s: dict) -> str:
     return f"service {s['id']}: {s['instances']} instances (NFs {_text(s['nfs'])})"
 
 
+def scale_exited(service: int, exited: dict) -> str:
+    """One line: an instance `scale --wait` waited for has exited."""
+    said = f": {exited['said']}" if exited.get("said") else ""
+    return (f"service {service}: {exited['nf']} (pid {exited['pid']}) exited with "
+            f"{exited['code']}{said} (log {exited['log']})")
+
+
 def keys_made(r: dict) -> str:
     return "\n".join([
         f"CURVE keys in {r['dir']}:", *(f"  {f}" for f in r["files"]),

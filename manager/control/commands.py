@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from onvm import DPDK_VERSION, __version__
+from onvm import DPDK_VERSION, __version__, options
+from onvm.contract import MAX_INSTANCES, MAX_NFS, MAX_PORTS, MAX_SERVICES
 from onvm.manager.protocol import (
     BAD_ARGS,
     CONFLICT,
@@ -20,6 +21,9 @@ from onvm.manager.protocol import (
     UNKNOWN_COMMAND,
     ControlError,
 )
+from onvm.manager.tables.capture import MAX_SECONDS as MAX_CAPTURE_SECONDS
+from onvm.manager.tables.capture import MAX_SNAPLEN
+from onvm.manager.tables.flows import MAX_IDLE_TIMEOUT
 
 if TYPE_CHECKING:
     from onvm.manager.manager import Manager
@@ -28,12 +32,32 @@ NUMBER = (int, float)
 HOPS = (str, list)
 PORTS = (int, str)
 
+# Bounds of the numbers commands take (Arg.bounds).
+SERVICE_ID = (1, MAX_SERVICES - 1)
+NF_ID = (1, MAX_NFS - 1)
+PORT_ID = (0, MAX_PORTS - 1)
+TABLE_ID = (1, (1 << 63) - 1)  # flow rule and capture ids count up from 1
+L4_PORT = (0, 65535)
+IDLE_SECONDS = (0, MAX_IDLE_TIMEOUT)
+CAPTURE_SECONDS = (0, MAX_CAPTURE_SECONDS)
+CAPTURE_PACKETS = (0, (1 << 32) - 1)
+
 
 @dataclass(frozen=True)
 class Arg:
+    """One argument: its types, and for a number (int or float) its bounds,
+    which every number has: a value beyond them, NaN or an infinity never
+    reaches a command."""
+
     types: type | tuple[type, ...]
     required: bool = False
     default: Any = None
+    bounds: tuple[float, float] | None = None
+
+    @property
+    def numeric(self) -> bool:
+        types = self.types if isinstance(self.types, tuple) else (self.types,)
+        return int in types or float in types
 
 
 @dataclass(frozen=True)
@@ -48,6 +72,10 @@ COMMANDS: dict[str, Command] = {}
 
 
 def command(cmd: str, summary: str, /, **args: Arg):
+    unbounded = [name for name, arg in args.items() if arg.numeric and arg.bounds is None]
+    if unbounded:
+        raise TypeError(f"{cmd}: numeric argument(s) {', '.join(unbounded)} need bounds")
+
     def register(fn):
         COMMANDS[cmd] = Command(cmd, summary, args, fn)
         return fn
@@ -77,6 +105,12 @@ def check_args(cmd: Command, given: dict) -> dict:
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise ControlError(BAD_ARGS, f"{cmd.name}: '{key}' must be {_type_name(types)}, "
                                f"not {type(value).__name__}")
+        if spec.bounds is not None and isinstance(value, int | float):
+            check = options.number if isinstance(value, float) else options.integer
+            try:
+                check(value, *spec.bounds)
+            except ValueError as e:
+                raise ControlError(BAD_ARGS, f"{cmd.name}: '{key}' {e}") from None
         out[key] = value
     return out
 
@@ -152,7 +186,7 @@ def _nf_list(m: Manager) -> list:
     return out
 
 
-@command("nf.stop", "ask an NF to leave", id=Arg(int, required=True))
+@command("nf.stop", "ask an NF to leave", id=Arg(int, required=True, bounds=NF_ID))
 def _nf_stop(m: Manager, id: int) -> dict:  # noqa: A002 - the protocol's name
     if not m.dp.nf_occupied(id):
         raise ControlError(NOT_FOUND, f"no NF {id}")
@@ -170,16 +204,19 @@ def _service_list(m: Manager) -> list:
             running.setdefault(slot.service_id, []).append(slot)
         elif slot.state == "starting":
             starting[slot.service_id] = starting.get(slot.service_id, 0) + 1
+    exited = m.scaler.exited
     return [{"id": sid, "instances": len(slots := running.get(sid, [])),
              "starting": starting.get(sid, 0),
              "nfs": [s.nf_id for s in sorted(slots, key=lambda s: s.instance)],
              "names": sorted({s.name for s in slots}),
-             "buckets": m.dp.service_buckets(sid)}
-            for sid in sorted(set(running) | set(starting))]
+             "buckets": m.dp.service_buckets(sid),
+             "exited": exited.get(sid, [])}
+            for sid in sorted(set(running) | set(starting) | set(exited))]
 
 
 @command("service.scale", "run N instances of a bundled NF for a service",
-         service=Arg(int, required=True), instances=Arg(int, required=True),
+         service=Arg(int, required=True, bounds=SERVICE_ID),
+         instances=Arg(int, required=True, bounds=(0, MAX_INSTANCES)),
          nf=Arg(str), nf_args=Arg(list, default=[]))
 def _service_scale(m: Manager, service: int, instances: int, nf: str | None,
                    nf_args: list) -> dict:
@@ -207,13 +244,15 @@ def _chain_delete(m: Manager, name: str) -> dict:
 
 
 @command("flow.add", "steer a 5-tuple (wildcards, CIDRs, port ranges) to a chain",
-         chain=Arg(str, required=True), src=Arg(str), dst=Arg(str), proto=Arg(PORTS),
-         sport=Arg(PORTS), dport=Arg(PORTS), idle_timeout=Arg(NUMBER, default=0))
+         chain=Arg(str, required=True), src=Arg(str), dst=Arg(str),
+         proto=Arg(PORTS, bounds=(0, 255)), sport=Arg(PORTS, bounds=L4_PORT),
+         dport=Arg(PORTS, bounds=L4_PORT), idle_timeout=Arg(NUMBER, default=0,
+                                                              bounds=IDLE_SECONDS))
 def _flow_add(m: Manager, **rule) -> dict:
     return m.flows.add(rule)
 
 
-@command("flow.delete", "delete a flow rule", id=Arg(int, required=True))
+@command("flow.delete", "delete a flow rule", id=Arg(int, required=True, bounds=TABLE_ID))
 def _flow_delete(m: Manager, id: int) -> dict:  # noqa: A002
     return m.flows.delete(id)
 
@@ -240,9 +279,11 @@ def _stats_reset(m: Manager) -> dict:
 # ---- capture ----
 
 @command("capture.start", "capture a port's rx/tx or an NF's in/out to a pcapng file",
-         path=Arg(str, required=True), port=Arg(int), nf=Arg(int), direction=Arg(str),
-         count=Arg(int, default=0), seconds=Arg(NUMBER, default=0),
-         snaplen=Arg(int, default=2048))
+         path=Arg(str, required=True), port=Arg(int, bounds=PORT_ID),
+         nf=Arg(int, bounds=NF_ID), direction=Arg(str),
+         count=Arg(int, default=0, bounds=CAPTURE_PACKETS),
+         seconds=Arg(NUMBER, default=0, bounds=CAPTURE_SECONDS),
+         snaplen=Arg(int, default=2048, bounds=(1, MAX_SNAPLEN)))
 def _capture_start(m: Manager, path: str, port: int | None, nf: int | None,
                    direction: str | None, count: int, seconds: float, snaplen: int) -> dict:
     if (port is None) == (nf is None):
@@ -254,12 +295,13 @@ def _capture_start(m: Manager, path: str, port: int | None, nf: int | None,
                             m.dp.nf_occupied)
 
 
-@command("capture.status", "a capture's progress (default: the latest)", id=Arg(int))
+@command("capture.status", "a capture's progress (default: the latest)",
+         id=Arg(int, bounds=TABLE_ID))
 def _capture_status(m: Manager, id: int | None) -> dict:  # noqa: A002
     return m.captures.status(id)
 
 
-@command("capture.stop", "end the running capture now", id=Arg(int))
+@command("capture.stop", "end the running capture now", id=Arg(int, bounds=TABLE_ID))
 def _capture_stop(m: Manager, id: int | None) -> dict:  # noqa: A002
     return m.captures.stop(id)
 

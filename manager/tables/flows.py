@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from onvm import rules
+from onvm import options, rules
 from onvm.contract import MAX_FLOW_RULES
 from onvm.errors import ControlError, RuleError
 from onvm.manager.protocol import BAD_ARGS, LIMIT, NOT_FOUND
@@ -25,6 +25,7 @@ ffi, lib = pydpdk.ffi, pydpdk.lib
 # A freed slot waits this long before reuse, so that late hits counted by
 # a worker still on the old rule set do not land on a new rule.
 SLOT_COOLDOWN = 1.0
+MAX_IDLE_TIMEOUT = 30 * 24 * 3600  # seconds: a month; 0 is never
 
 
 def parse_ports(value, what: str) -> tuple[int, int] | None:
@@ -78,9 +79,11 @@ class FlowRules:
             raise ControlError(LIMIT, f"{self.max_rules} flow rules already (max_flow_rules)")
         chain = args["chain"]
         self.chain_id(chain)
-        timeout = args.get("idle_timeout", 0)
-        if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0:
-            raise ControlError(BAD_ARGS, "idle_timeout: seconds, 0 for none")
+        try:  # NaN or an infinity would never expire, and is no JSON number
+            timeout = options.number(args.get("idle_timeout", 0), 0, MAX_IDLE_TIMEOUT,
+                                     " seconds")
+        except ValueError as e:
+            raise ControlError(BAD_ARGS, f"idle_timeout {e} (0: never)") from None
         match = Rule(
             src=args.get("src"), dst=args.get("dst"), proto=args.get("proto"),
             src_ports=parse_ports(args.get("sport"), "sport"),
@@ -94,7 +97,7 @@ class FlowRules:
         if not self._free_slots:
             raise ControlError(LIMIT, "no free rule slot yet: rules were deleted too fast")
         slot = self._free_slots.pop()
-        rule = FlowRule(self._next_id, match, chain, float(timeout), slot,
+        rule = FlowRule(self._next_id, match, chain, timeout, slot,
                         lib.onvm_mgr_flow_hits(self.sh, slot))
         self.rules.append(rule)
         try:

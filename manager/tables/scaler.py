@@ -36,12 +36,27 @@ class Spawned:
     started: float
 
 
+def _last_line(path: Path) -> str:
+    """The last non-empty line of a child's log: what it said as it exited."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            lines = [ln.strip() for ln in f.read().decode(errors="replace").splitlines()]
+    except OSError:
+        return ""
+    return next((ln for ln in reversed(lines) if ln), "")
+
+
 class Scaler:
     def __init__(self, dataplane: DataPlane, manager_name: str, runtime_dir: Path) -> None:
         self.dp = dataplane
         self.manager_name = manager_name
         self.runtime_dir = runtime_dir
         self.spawned: list[Spawned] = []
+        # Per service, children started by its last scale that have exited
+        # since (before joining, or after: a C NF joins before it checks its
+        # options): `scale --wait` reports them instead of waiting on.
+        self.exited: dict[int, list[dict]] = {}
         self._started = 0  # numbers the log files, never reused
 
     def scale(self, service: int, instances: int, nf: str | None, nf_args: list[str]) -> dict:
@@ -50,6 +65,7 @@ class Scaler:
         if not 0 <= instances <= MAX_INSTANCES:
             raise ControlError(BAD_ARGS, f"instances must be from 0 to {MAX_INSTANCES}")
         self.reap()
+        self.exited.pop(service, None)  # a new scale: earlier exits are history
         members = self._members(service)
         pending = self._pending(service, members)
         have = len(members) + len(pending)
@@ -117,6 +133,10 @@ class Scaler:
                 if code != 0:
                     log.warning("scale: %s (pid %d) exited with %d; see %s", s.nf, s.proc.pid,
                                 code, s.log_path)
+                self.exited.setdefault(s.service, []).append({
+                    "pid": s.proc.pid, "nf": s.nf, "code": code, "log": str(s.log_path),
+                    "said": _last_line(s.log_path),
+                })
                 self.spawned.remove(s)
             elif s.proc.pid not in joined and now - s.started > START_TIMEOUT:
                 log.warning("scale: %s (pid %d) did not join in %.0f s: killing it; see %s",

@@ -14,19 +14,36 @@ from __future__ import annotations
 import argparse
 import ipaddress
 
+from onvm import options
 from onvm.nflib import NEXT, NF, main, out_port
 from onvm.nflib.headers import Arp, mac_to_bytes
 
 
+def _ipv4(text: str) -> ipaddress.IPv4Address:
+    try:
+        return ipaddress.IPv4Address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{options.shown(text)}' is not an IPv4 address "
+                                         "such as 10.0.0.1") from None
+
+
+def _mac(text: str) -> str:
+    """A MAC checked now, so that a bad one fails here, not on the first request."""
+    try:
+        mac_to_bytes(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{options.shown(text)}' is not a MAC address such "
+                                         "as 02:00:00:00:00:01") from None
+    return text
+
+
 def run() -> None:
     nf = NF(name="arp_response.py")
-    parser = argparse.ArgumentParser(prog="arp_response.py")
-    parser.add_argument("--ip", action="append", required=True, type=ipaddress.IPv4Address,
+    parser = options.ArgumentParser(prog="arp_response.py")
+    parser.add_argument("--ip", action="append", required=True, type=_ipv4,
                         help="an IPv4 address to answer for (repeat for more)")
-    parser.add_argument("--mac", help="MAC to answer with (default: the port's)")
+    parser.add_argument("--mac", type=_mac, help="MAC to answer with (default: the port's)")
     args = parser.parse_args(nf.args)
-    if args.mac is not None:
-        mac_to_bytes(args.mac)  # a bad MAC fails here, not on the first request
     mine = {ip.packed for ip in args.ip}
     replies = {"sent": 0}
 

@@ -64,11 +64,21 @@ main(int argc, char **argv)
 	};
 	struct basic_monitor bm = {0};
 	struct onvm_nf_ctx *ctx;
-	int rc;
+	int nf_argc, rc;
 
-	if (onvm_nflib_init(argc, argv, "basic_monitor", &ctx) < 0) {
+	nf_argc = onvm_nflib_init(argc, argv, "basic_monitor", &ctx);
+	if (nf_argc < 0) {
 		fprintf(stderr, "basic_monitor: %s\n", onvm_nflib_strerror());
 		return 1;
+	}
+	/* It has no options of its own: what nflib left is a mistake. */
+	if (nf_argc > 1) {
+		fprintf(stderr,
+		        "basic_monitor: unknown argument '%s': basic_monitor "
+		        "takes only nflib's options (--service, --name, ...)\n",
+		        argv[1]);
+		onvm_nflib_fini(ctx);
+		return 2;
 	}
 	printf("basic_monitor: NF %u serving service %u\n",
 	       onvm_nflib_nf_id(ctx), onvm_nflib_service_id(ctx));

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import time
 
+from onvm import options
 from onvm.nflib import NF, main
 
 
 def run() -> None:
     nf = NF(name="basic_monitor.py")
+    # No options of its own: anything else given is a mistake to report.
+    options.ArgumentParser(prog="basic_monitor.py",
+                           description="Packet and bit rates every second.").parse_args(nf.args)
     totals = {"packets": 0, "bytes": 0}
     last = {"packets": 0, "bytes": 0, "time": time.monotonic()}
 

@@ -16,14 +16,16 @@ Rules file:
 
 from __future__ import annotations
 
-import argparse
 import tomllib
 from pathlib import Path
 
+from onvm import options
+from onvm.contract import BATCH_MAX
 from onvm.nflib import DROP, NEXT, NF, Classifier, Rule, RuleError, main, verdict_table
 from onvm.rules import check, port_range
 
 ACTIONS = {"pass": NEXT, "drop": DROP}
+FILE_KEYS = {"default", "rules"}
 RULE_KEYS = {"action", "proto", "src", "dst", "src_port", "dst_port"}
 
 
@@ -34,28 +36,49 @@ def _port_range(value, where: str) -> tuple[int, int] | None:
         raise RuleError(f"{where}: {e}") from None
 
 
-def load_rules(path: str | Path) -> tuple[list[Rule], list[int], int]:
-    """Rules, their verdicts, and the default verdict, from a TOML file."""
+def _action(value, where: str, what: str) -> int:
+    """The verdict of 'pass' or 'drop'; anything else (a number, a list) is refused."""
+    if not isinstance(value, str) or value not in ACTIONS:
+        raise RuleError(f"{where}: {what} must be 'pass' or 'drop', "
+                        f"not {options.shown(repr(value))}")
+    return ACTIONS[value]
+
+
+def _read(path: str | Path) -> dict:
     try:
-        data = tomllib.loads(Path(path).read_text())
+        return tomllib.loads(Path(path).read_text())
     except FileNotFoundError:
         raise RuleError(f"rules file {path} does not exist") from None
+    except IsADirectoryError:
+        raise RuleError(f"rules file {path} is a directory: give the TOML file in it") from None
+    except OSError as e:
+        raise RuleError(f"cannot read rules file {path}: {e.strerror or e}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise RuleError(f"rules file {path} is not valid TOML: {e}") from None
-    default = data.get("default", "drop")
-    if default not in ACTIONS:
-        raise RuleError(f"{path}: default must be 'pass' or 'drop', not '{default}'")
+    except ValueError:  # tomllib turns digits into an int whatever their number
+        raise RuleError(f"rules file {path} holds an integer too long for any field") from None
+
+
+def load_rules(path: str | Path) -> tuple[list[Rule], list[int], int]:
+    """Rules, their verdicts, and the default verdict, from a TOML file."""
+    data = _read(path)
+    unknown = set(data) - FILE_KEYS
+    if unknown:
+        raise RuleError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; a rules file "
+                        "holds `default` and [[rules]] tables")
+    default = _action(data.get("default", "drop"), str(path), "default")
+    specs = data.get("rules", [])
+    if not isinstance(specs, list):
+        raise RuleError(f"{path}: rules must be [[rules]] tables")
     rules, verdicts = [], []
-    for i, spec in enumerate(data.get("rules", []), start=1):
+    for i, spec in enumerate(specs, start=1):
         where = f"{path}: rule {i}"
         if not isinstance(spec, dict):
             raise RuleError(f"{where} is not a table")
         unknown = set(spec) - RULE_KEYS
         if unknown:
             raise RuleError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
-        action = spec.get("action")
-        if action not in ACTIONS:
-            raise RuleError(f"{where}: action must be 'pass' or 'drop', not '{action}'")
+        verdict = _action(spec.get("action"), where, "action")
         proto = spec.get("proto")
         rule = Rule(
             src=spec.get("src"), dst=spec.get("dst"),
@@ -68,8 +91,8 @@ def load_rules(path: str | Path) -> tuple[list[Rule], list[int], int]:
         except RuleError as e:
             raise RuleError(f"{where}: {e}") from None
         rules.append(rule)
-        verdicts.append(ACTIONS[action])
-    return rules, verdicts, ACTIONS[default]
+        verdicts.append(verdict)
+    return rules, verdicts, default
 
 
 class Firewall:
@@ -87,9 +110,10 @@ class Firewall:
 
 def run() -> None:
     nf = NF(name="firewall.py")
-    parser = argparse.ArgumentParser(prog="firewall.py")
+    parser = options.ArgumentParser(prog="firewall.py")
     parser.add_argument("--rules", required=True, help="TOML rules file")
-    parser.add_argument("--batch", type=int, default=512, help="packets per handler call")
+    parser.add_argument("--batch", type=options.integer_arg(1, BATCH_MAX), default=512,
+                        help=f"most packets per handler call, 1 to {BATCH_MAX}")
     args = parser.parse_args(nf.args)
     rules = load_rules(args.rules)  # a bad file stops the NF before it takes traffic
     nf.join()

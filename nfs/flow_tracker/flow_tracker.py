@@ -9,13 +9,13 @@ in the batch, never once per packet.
 
 from __future__ import annotations
 
-import argparse
 import ipaddress
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from onvm import options
 from onvm.nflib import NF, main
 
 PROTO_NAMES = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp"}
@@ -74,10 +74,13 @@ class FlowTable:
 
 def run() -> None:
     nf = NF(name="flow_tracker.py")
-    parser = argparse.ArgumentParser(prog="flow_tracker.py")
-    parser.add_argument("--idle-timeout", type=float, default=30.0, help="seconds")
-    parser.add_argument("--interval", type=float, default=5.0, help="seconds between reports")
-    parser.add_argument("--top", type=int, default=10, help="flows per report")
+    parser = options.ArgumentParser(prog="flow_tracker.py")
+    parser.add_argument("--idle-timeout", type=options.number_arg(0, 30 * 86400, " seconds"),
+                        default=30.0, help="seconds without packets before a flow is forgotten")
+    parser.add_argument("--interval", type=options.number_arg(0.01, 86400, " seconds"),
+                        default=5.0, help="seconds between reports")
+    parser.add_argument("--top", type=options.integer_arg(0, 10000), default=10,
+                        help="flows per report")
     args = parser.parse_args(nf.args)
     table = FlowTable(args.idle_timeout)
 

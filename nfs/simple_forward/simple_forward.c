@@ -47,6 +47,24 @@ simple_forward_number(const char *name, const char *text, long lo, long hi)
 	return v;
 }
 
+#define SIMPLE_FORWARD_USAGE                                                   \
+	"usage: simple_forward --service ID [--dest SERVICE | --out PORT]"
+
+/* What getopt found wrong with argv[optind - 1], in one line: getopt's own
+ * complaint is off (opterr), so the usage does not follow it on another. */
+static void
+simple_forward_bad_option(char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (optopt == 'd' || optopt == 'o')
+		fprintf(stderr, "simple_forward: %s needs a value (%s)\n", arg,
+		        SIMPLE_FORWARD_USAGE);
+	else
+		fprintf(stderr, "simple_forward: unknown option '%s' (%s)\n",
+		        arg, SIMPLE_FORWARD_USAGE);
+}
+
 static int
 simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 {
@@ -59,6 +77,7 @@ simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 	long v;
 	int c;
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
 		if (c == 'd') {
 			v = simple_forward_number("dest", optarg, 1,
@@ -68,14 +87,22 @@ simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 			v = simple_forward_number("out", optarg, 0,
 			                          ONVM_MAX_PORTS - 1);
 			sf->action = ONVM_ACTION_OUT;
+		} else if (c == 'h') {
+			v = -1;
+			fprintf(stderr, "%s\n", SIMPLE_FORWARD_USAGE);
 		} else {
 			v = -1;
-			fprintf(stderr, "usage: simple_forward --service ID "
-			                "[--dest SERVICE | --out PORT]\n");
+			simple_forward_bad_option(argv);
 		}
 		if (v < 0)
 			return -EINVAL;
 		sf->dest = (uint16_t)v;
+	}
+	if (optind < argc) {
+		fprintf(stderr,
+		        "simple_forward: unexpected argument '%s' (%s)\n",
+		        argv[optind], SIMPLE_FORWARD_USAGE);
+		return -EINVAL;
 	}
 	return 0;
 }

@@ -4,17 +4,19 @@
 
 from __future__ import annotations
 
-import argparse
-
+from onvm import options
+from onvm.contract import MAX_PORTS, MAX_SERVICES
 from onvm.nflib import NEXT, NF, main, out_port, to_service
 
 
 def run() -> None:
     nf = NF(name="simple_forward.py")
-    parser = argparse.ArgumentParser(prog="simple_forward.py")
+    parser = options.ArgumentParser(prog="simple_forward.py")
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--dest", type=int, help="service to send every packet to")
-    where.add_argument("--out", type=int, help="port to send every packet out of")
+    where.add_argument("--dest", type=options.integer_arg(1, MAX_SERVICES - 1),
+                       help="service to send every packet to")
+    where.add_argument("--out", type=options.integer_arg(0, MAX_PORTS - 1),
+                       help="port to send every packet out of")
     args = parser.parse_args(nf.args)
     verdict = NEXT
     if args.dest is not None:

@@ -30,7 +30,10 @@
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_memcpy.h>
+#include <rte_mempool.h>
+#include <rte_pause.h>
 #include <rte_prefetch.h>
+#include <rte_ring.h>
 #include <rte_udp.h>
 
 #include <onvm/nflib.h>
@@ -313,31 +316,74 @@ speed_tester_ready(struct speed_tester *st)
 	return onvm_nflib_shared(st->ctx)->services[st->dest].count > 0;
 }
 
-/* Inject the batch once, from the loop, in bursts. */
+/* Packets the manager's workers dropped at full NF rx rings so far, over
+ * every NF: a loop holds no more packets than its rings do, and the rest of
+ * an injection ends there. */
+static uint64_t
+speed_tester_ring_drops(const struct onvm_shared *sh)
+{
+	uint64_t drops = 0;
+	unsigned int w, nf;
+
+	for (w = 0; w < sh->num_workers; w++)
+		for (nf = 0; nf < ONVM_MAX_NFS; nf++)
+			drops += sh->workers[w].nf_enq_drop[nf];
+	return drops;
+}
+
+/* Until the manager has taken every injected packet off our tx ring and put
+ * it on an rx ring or dropped it, at most ST_SETTLE_US: only then do the
+ * drop counters say how many packets made it into the loop. */
+#define ST_SETTLE_US 100000
+#define ST_LAST_BURST_US 1000 /* the worker's burst in hand, once drained */
+
+static void
+speed_tester_settle(struct speed_tester *st)
+{
+	const struct rte_ring *tx = onvm_nflib_nf(st->ctx)->tx_ring;
+	uint64_t deadline =
+	    rte_rdtsc() + rte_get_tsc_hz() / 1000000 * ST_SETTLE_US;
+
+	while (rte_ring_count(tx) > 0 && rte_rdtsc() < deadline)
+		rte_pause();
+	rte_delay_us_block(ST_LAST_BURST_US);
+}
+
+/* Inject the batch once, from the loop, in bursts, and say how many of the
+ * packets are really in the loop. */
 static int
 speed_tester_inject(struct speed_tester *st)
 {
-	uint32_t done = 0;
+	const struct onvm_shared *sh = onvm_nflib_shared(st->ctx);
+	uint64_t drops_before, dropped;
+	uint32_t done = 0, looping;
 
 	if (st->injected || !speed_tester_ready(st))
 		return 0;
 	st->injected = 1;
+	drops_before = speed_tester_ring_drops(sh);
 	while (done < st->batch) {
 		uint32_t n = RTE_MIN(st->batch - done, (uint32_t)ST_BURST);
 		uint32_t sent = speed_tester_send_new(st, n, done);
 
 		done += sent;
-		if (sent < n) {
-			fprintf(stderr,
-			        "speed_tester: packet pool exhausted after %u "
-			        "packets\n",
-			        done);
-			break;
-		}
+		if (sent < n)
+			break; /* the packet pool or our tx ring is full */
 	}
+	speed_tester_settle(st);
+	dropped = speed_tester_ring_drops(sh) - drops_before;
+	looping = dropped < done ? done - (uint32_t)dropped : 0;
 	st->start_tsc = st->last_tsc = rte_rdtsc();
-	printf("speed_tester: injected %u packets of %u bytes to service %u\n",
-	       done, st->size, st->dest);
+	printf("speed_tester: injected %u packets of %u bytes to service %u",
+	       looping, st->size, st->dest);
+	if (looping < st->batch)
+		printf(
+		    " (%u asked: %" PRIu64 " dropped at full NF rings, %u not "
+		    "sent as the packet pool or the tx ring was full; ask for "
+		    "fewer --packets, or give the manager a larger "
+		    "nf_ring_size)",
+		    st->batch, dropped, st->batch - done);
+	printf("\n");
 	fflush(stdout);
 	return (int)done;
 }
@@ -467,6 +513,27 @@ speed_tester_report(struct onvm_nf_ctx *ctx, void *user)
 	       (double)(now - st->start_tsc) / hz >= st->duration;
 }
 
+#define ST_USAGE                                                               \
+	"usage: speed_tester --service ID [--dest SERVICE] [--packets N] "     \
+	"[--size 60..1514] [--duration SECONDS] [--chain] [--rate PPS] "       \
+	"[--latency]"
+
+/* What getopt found wrong with argv[optind - 1], in one line: getopt's own
+ * complaint is off (opterr), so the usage does not follow it on another. */
+static void
+speed_tester_bad_option(char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (optopt != 0 && strchr("dpstr", optopt) != NULL)
+		fprintf(stderr,
+		        "speed_tester: %s needs a value (" ST_USAGE ")\n", arg);
+	else
+		fprintf(stderr,
+		        "speed_tester: unknown option '%s' (" ST_USAGE ")\n",
+		        arg);
+}
+
 static int
 speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 {
@@ -484,6 +551,7 @@ speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 	long v;
 	int c;
 
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "d:p:s:t:r:cl", opts, NULL)) !=
 	       -1) {
 		if (c == 'c') {
@@ -496,7 +564,8 @@ speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 		}
 		if (c == 't') {
 			st->duration = strtod(optarg, &end);
-			if (*end == '\0' && st->duration >= 0)
+			if (*end == '\0' && isfinite(st->duration) &&
+			    st->duration >= 0)
 				continue;
 			fprintf(stderr,
 			        "speed_tester: --duration takes seconds\n");
@@ -510,8 +579,10 @@ speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 			                "per second, 1000 to 1e9\n");
 			return -EINVAL;
 		}
-		if (c == '?')
-			goto usage;
+		if (c == '?') {
+			speed_tester_bad_option(argv);
+			return -EINVAL;
+		}
 		v = strtol(optarg, &end, 10);
 		if (*end != '\0')
 			goto usage;
@@ -526,10 +597,25 @@ speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 	}
 	return 0;
 usage:
-	fprintf(stderr, "usage: speed_tester --service ID [--dest SERVICE] "
-	                "[--packets N] [--size 60..1514] [--duration SECONDS] "
-	                "[--chain] [--rate PPS] [--latency]\n");
+	fprintf(stderr, ST_USAGE "\n");
 	return -EINVAL;
+}
+
+/* A closed loop of more packets than the manager's pool holds can never
+ * be injected whole: refuse it, naming the pool's size. */
+static int
+speed_tester_beyond_pool(const struct speed_tester *st)
+{
+	unsigned int pool = onvm_nflib_shared(st->ctx)->pktmbuf_pool->size;
+
+	if (st->rate > 0 || st->batch <= pool)
+		return 0;
+	fprintf(stderr,
+	        "speed_tester: --packets %u is more than the manager's pool of "
+	        "%u mbufs: give at most %u (or start the manager with more "
+	        "--num-mbufs)\n",
+	        st->batch, pool, pool);
+	return 1;
 }
 
 /* The summary lines, over the steady part of the run. */
@@ -597,6 +683,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (speed_tester_parse(nf_argc, argv, &st) < 0) {
+		onvm_nflib_fini(st.ctx);
+		return 2;
+	}
+	if (speed_tester_beyond_pool(&st)) {
 		onvm_nflib_fini(st.ctx);
 		return 2;
 	}

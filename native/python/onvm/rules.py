@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from onvm.errors import RuleError
+from onvm.options import shown
 
 __all__ = ["PROTOCOLS", "Rule", "RuleError", "check", "port_range", "rule_fields"]
 
@@ -35,10 +36,15 @@ class Rule:
 def _network(text: str | None, what: str):
     if text is None or text == "any":
         return None
+    # Only text: ipaddress would take the number 10 for 0.0.0.10/32.
+    if not isinstance(text, str):
+        raise RuleError(f"{what} {shown(text)} is not an address: write an IPv4 or IPv6 "
+                        "address or CIDR as a string, e.g. \"10.0.0.0/8\"")
     try:
         return ipaddress.ip_network(text, strict=False)
     except ValueError:
-        raise RuleError(f"{what} '{text}' is not an IPv4 or IPv6 address or CIDR") from None
+        raise RuleError(f"{what} '{shown(text)}' is not an IPv4 or IPv6 address or CIDR"
+                        ) from None
 
 
 def _proto(value) -> int:
@@ -48,7 +54,8 @@ def _proto(value) -> int:
         return value
     if isinstance(value, str) and value.lower() in PROTOCOLS:
         return PROTOCOLS[value.lower()]
-    raise RuleError(f"protocol '{value}' is not one of {', '.join(PROTOCOLS)} or 0..255")
+    raise RuleError(f"protocol '{shown(value)}' is not one of {', '.join(PROTOCOLS)} or "
+                    "0..255")
 
 
 def port_range(value) -> tuple[int, int] | None:
@@ -61,7 +68,7 @@ def port_range(value) -> tuple[int, int] | None:
     m = PORT_RANGE_RE.fullmatch(value) if isinstance(value, str) else None
     if m:
         return (int(m.group(1)), int(m.group(2) or m.group(1)))
-    raise RuleError(f"port '{value}' is not a number, a range like 1024-65535 or 'any'")
+    raise RuleError(f"port '{shown(value)}' is not a number, a range like 1024-65535 or 'any'")
 
 
 def _ports(value, what: str) -> tuple[int, int]:
@@ -69,7 +76,7 @@ def _ports(value, what: str) -> tuple[int, int]:
         return (0, 65535)
     lo, hi = value
     if not (0 <= lo <= 65535 and 0 <= hi <= 65535):
-        raise RuleError(f"{what} range {lo}-{hi} is not within 0-65535")
+        raise RuleError(f"{what} range {shown(lo)}-{shown(hi)} is not within 0-65535")
     if lo > hi:
         raise RuleError(f"{what} range {lo}-{hi} runs backwards")
     return (lo, hi)

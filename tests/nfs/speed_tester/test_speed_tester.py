@@ -39,6 +39,33 @@ def test_speed_tester_loops_its_packets_and_sums_them_up(start_manager):
     assert mgr.stop() == 0
 
 
+INJECTED = re.compile(r"^speed_tester: injected (\d+) packets of 64 bytes to service 3 "
+                      r"\((\d+) asked: (\d+) dropped at full NF rings, (\d+) not sent", re.M)
+
+
+def test_speed_tester_says_how_many_packets_really_went_in(tmp_path, start_manager):
+    """More packets than its own rx ring holds (256 slots here): the manager
+    drops the rest as it hands them over, and the injected line counts only
+    those that are looping."""
+    config = tmp_path / "small_rings.toml"
+    config.write_text("[dataplane]\nnf_ring_size = 256\n")
+    mgr = start_manager("--config", str(config))
+    tester = mgr.start_nf("speed_tester", 3, "--", "--packets", "3000", "--duration", "1.5")
+    assert tester.wait(20) == 0
+    m = INJECTED.search(tester.output())
+    assert m, tester.output()
+    looping, asked, dropped, unsent = map(int, m.groups())
+    assert asked == 3000 and looping + dropped + unsent == asked
+    assert 0 < looping <= 2 * 255  # at most its rx and tx rings' worth
+    assert dropped > 0
+    # What it says is looping is what the manager counted as handed over.
+    snap = mgr.stats()
+    assert snap["dataplane"]["ring_full_drop"] >= dropped
+    wait_until(lambda: mgr.stats()["pool"]["available"] == mgr.stats()["pool"]["size"], 10,
+               "every packet back in the pool")
+    assert mgr.stop() == 0
+
+
 @pytest.mark.parametrize("args, message", [
     (("--size", "59"), "usage: speed_tester"),
     (("--packets", "0"), "usage: speed_tester"),
