@@ -33,6 +33,10 @@ POINTS = {
     ("nf", "out"): CapturePoint.NF_OUT,
 }
 TAKE_MAX = 512
+# Takes of TAKE_MAX per poll at most: the control loop must go on (requests,
+# signals) even when a port copies faster than a file is written; what the
+# ring cannot hold meanwhile is counted as missed.
+TAKES_PER_POLL = 8
 MAX_SNAPLEN = 65535
 MAX_SECONDS = 24 * 3600
 _ids = itertools.count(1)
@@ -168,7 +172,8 @@ class Captures:
         """At shutdown: end a running capture and keep what it got."""
         if self.current is not None:
             self._finish_copying()
-            self._take()
+            while self._take():  # the workers have stopped copying
+                pass
             self._close()
 
     def _finish_copying(self) -> None:
@@ -189,13 +194,14 @@ class Captures:
         self.current, self.writer = None, None
 
     def _take(self) -> int:
-        """Move copies from the ring to the file; returns how many were taken."""
+        """Move copies from the ring to the file, a bounded amount per call;
+        returns how many were taken."""
         cap, taken = self.current, 0
-        while True:
+        for _ in range(TAKES_PER_POLL):
             n = lib.onvm_mgr_capture_take(self.sh, self._recs, TAKE_MAX, self._buf,
                                           len(self._buf))
             if n == 0:
-                return taken
+                break
             taken += n
             data = ffi.buffer(self._buf, len(self._buf))
             for i in range(n):
@@ -208,6 +214,9 @@ class Captures:
                                   timestamp_ns=ts, orig_len=rec.origlen)
                 cap.packets += 1
             cap.missed = self._missed_now() - cap.missed_base
+            if cap.count and cap.packets >= cap.count:
+                break  # the rest are the poll's to stop and discard
+        return taken
 
     def _grow(self, snaplen: int) -> None:
         want = max(TAKE_MAX * 2048, snaplen * 8)  # take() needs a snaplen of room

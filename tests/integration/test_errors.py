@@ -117,3 +117,29 @@ def test_a_refused_start_leaves_the_running_manager_whole(start_manager, extra):
     first.wait_stats(lambda s: first.nf_stats(s, nf).get("rx", 0) > 0, 20,
                      "traffic through an NF that joined after the refused start")
     assert first.stop() == 0
+
+
+def test_nf_whose_manager_has_its_lock_but_no_dpdk_primary_gets_one_line(tmp_path):
+    """A manager still starting (its lock held, EAL not up): the NF cannot
+    join as a secondary and says so in one line, naming no errno of 0."""
+    import fcntl
+
+    name = f"err-{uuid.uuid4().hex[:8]}"
+    run = f"/run/onvm/{name}"
+    os.makedirs(run, mode=0o700)
+    fd = os.open(f"{run}/manager.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        result = subprocess.run(
+            [tool("onvm-nf"), "simple_forward", "--service", "1", "--name", name],
+            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        )
+    finally:
+        os.close(fd)
+        subprocess.run(["rm", "-rf", run, f"/var/run/dpdk/onvm-{name}"], check=False)
+        remove_dpdk_files(name)
+    assert result.returncode == 1
+    lines = [ln for ln in (result.stdout + result.stderr).splitlines() if ln.strip()]
+    assert len(lines) == 1, result.stdout + result.stderr
+    assert f"cannot join manager '{name}' as a DPDK secondary" in lines[0]
+    assert "Success" not in lines[0]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import uuid
@@ -17,6 +18,7 @@ import pytest
 from scapy.layers.inet import IP
 from scapy.layers.l2 import ARP, Ether
 
+from onvm.manager.bringup.runtime import remove_dpdk_files, runtime_dir
 from tests.support.harness import VENV_BIN, Proc, wait_until
 from tests.support.pcaps import read_pcap
 
@@ -74,8 +76,8 @@ class Example:
     def cleanup(self) -> None:
         for proc in reversed(self.procs):
             proc.kill()
-        from onvm.manager.bringup.runtime import remove_dpdk_files
         remove_dpdk_files(self.name)
+        shutil.rmtree(runtime_dir(self.name), ignore_errors=True)
 
 
 @pytest.fixture

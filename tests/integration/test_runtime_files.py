@@ -57,3 +57,23 @@ def test_a_capture_never_overwrites_or_follows_a_link(tmp_path, start_manager):
                "the capture to finish")
     assert mode(fresh) == 0o600
     assert mgr.stop() == 0
+
+
+def test_a_capture_of_a_port_at_line_rate_leaves_the_manager_answering(tmp_path,
+                                                                      start_manager):
+    """net_null receives as fast as the worker polls: the capture writes what
+    it can, counts the rest as missed, and the control loop goes on."""
+    mgr = start_manager("--port", "net_null0")
+    c = client(mgr, timeout=5.0)
+    started = c.call("capture.start", path=str(tmp_path / "flood.pcapng"), port=0, seconds=2)
+    answered = 0
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        assert c.call("status")["name"] == mgr.name
+        answered += 1
+        time.sleep(0.1)
+    assert answered >= 10
+    status = wait_until(lambda: (s := c.call("capture.status", id=started["id"]))["state"]
+                        == "done" and s, 10, "the capture to end")
+    assert status["packets"] > 0
+    assert mgr.stop() == 0

@@ -104,7 +104,7 @@ __onvm_eal_init(const struct __onvm_nf_options *o, const char *prog)
 	char *log = NULL;
 	size_t log_size = 0;
 	FILE *log_stream;
-	int rc;
+	int rc, err, saved_stderr, quiet;
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=" ONVM_FILE_PREFIX_FMT,
 	         o->manager);
@@ -115,11 +115,26 @@ __onvm_eal_init(const struct __onvm_nf_options *o, const char *prog)
 	snprintf(lcores, sizeof(lcores), "--lcores=%d@%s", ONVM_NF_LCORE_ID,
 	         cpus);
 
-	/* Keep DPDK's own lines for the error message, off the terminal. */
+	/* Keep DPDK's own lines for the error message, off the terminal: its
+	 * log, and what it prints straight to stderr when it gives up (the
+	 * same words reach the log too). */
 	log_stream = open_memstream(&log, &log_size);
 	if (log_stream)
 		rte_openlog_stream(log_stream);
+	fflush(stderr);
+	saved_stderr = dup(STDERR_FILENO);
+	quiet = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (saved_stderr >= 0 && quiet >= 0)
+		dup2(quiet, STDERR_FILENO);
 	rc = rte_eal_init((int)RTE_DIM(eal_argv) - 1, eal_argv);
+	err = rte_errno;
+	if (saved_stderr >= 0) {
+		fflush(stderr);
+		dup2(saved_stderr, STDERR_FILENO);
+		close(saved_stderr);
+	}
+	if (quiet >= 0)
+		close(quiet);
 	if (log_stream) {
 		fflush(log_stream);
 		rte_openlog_stream(NULL);
@@ -127,11 +142,16 @@ __onvm_eal_init(const struct __onvm_nf_options *o, const char *prog)
 		fclose(log_stream);
 		free(log);
 	}
-	if (rc < 0)
+	if (rc < 0 && err != 0)
 		return __onvm_nflib_error(
-		    rte_errno ? rte_errno : EIO,
+		    err,
 		    "cannot join manager '%s' as a DPDK secondary: %s (%s)",
-		    o->manager, rte_strerror(rte_errno), detail);
+		    o->manager, rte_strerror(err), detail);
+	if (rc < 0) /* an errno of 0 would read "Success" */
+		return __onvm_nflib_error(
+		    EIO, "cannot join manager '%s' as a DPDK secondary: %s",
+		    o->manager,
+		    detail[0] ? detail : "EAL initialisation failed");
 	return 0;
 }
 
