@@ -453,9 +453,15 @@ def test_different_flows_spread_over_buckets():
 
 
 def canonical(key: bytes) -> bytes:
-    """The key with its endpoints in canonical order: lower (address, port) first."""
+    """The key with its endpoints in canonical order: the lower first, each
+    address compared as two 64-bit words as an x86 CPU loads them, then the
+    ports as stored."""
     src, dst, sport, dport, rest = key[:16], key[16:32], key[32:34], key[34:36], key[36:]
-    if (src, sport) > (dst, dport):
+
+    def order(addr: bytes, port: bytes) -> tuple[int, int, int]:
+        return (*struct.unpack("<QQ", addr), struct.unpack("<H", port)[0])
+
+    if order(src, sport) > order(dst, dport):
         src, dst, sport, dport = dst, src, dport, sport
     return src + dst + sport + dport + rest
 
