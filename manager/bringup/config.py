@@ -190,6 +190,9 @@ class Config:
     stats_publish_interval: float = 1.0
     prometheus: str = ""
     max_request_bytes: int = 65536
+    # Where clients over TCP may write captures (ipc clients, root on this
+    # host, may name any new file).
+    capture_dir: str = "/var/lib/onvm/captures"
 
     @property
     def control_core(self) -> int:
@@ -234,6 +237,9 @@ class Config:
                 )
         if self.prometheus:
             parse_listen(self.prometheus, "prometheus")
+        if not os.path.isabs(self.capture_dir) or "\0" in self.capture_dir:
+            raise ConfigError(f"capture_dir '{self.capture_dir[:80]}' must be an absolute path "
+                              "(e.g. /var/lib/onvm/captures)")
 
 
 def parse_listen(spec: str, what: str) -> tuple[str, int]:
@@ -267,6 +273,7 @@ _FIELDS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "control.stats_publish_interval": ("stats_publish_interval", (int, float)),
     "control.prometheus": ("prometheus", str),
     "control.max_request_bytes": ("max_request_bytes", int),
+    "control.capture_dir": ("capture_dir", str),
     "ports.devargs": ("ports", list),
     "chains.default": ("chain", str),
     "eal.args": ("eal_args", list),

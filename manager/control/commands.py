@@ -53,6 +53,9 @@ class Arg:
     required: bool = False
     default: Any = None
     bounds: tuple[float, float] | None = None
+    # A file the manager creates: a remote (TCP) client may only name one
+    # inside the manager's capture_dir.
+    output_file: bool = False
 
     @property
     def numeric(self) -> bool:
@@ -115,12 +118,31 @@ def check_args(cmd: Command, given: dict) -> dict:
     return out
 
 
-def execute(manager: Manager, name: str, args: dict) -> Any:
+def confine(path: str, directory: str) -> str:
+    """`path` for a remote client: inside `directory` (a relative path is
+    taken there), symbolic links and '..' resolved; else bad_args."""
+    inside = os.path.realpath(directory)
+    full = os.path.normpath(os.path.join(inside, path))
+    parent = os.path.realpath(os.path.dirname(full))
+    if os.path.commonpath([parent, inside]) != inside or full == inside:
+        raise ControlError(BAD_ARGS, f"'{path[:200]}' is outside the capture directory "
+                           f"{directory}: over TCP a file goes there (name it relative to it)")
+    os.makedirs(inside, mode=0o700, exist_ok=True)
+    return os.path.join(parent, os.path.basename(full))
+
+
+def execute(manager: Manager, name: str, args: dict, remote: bool = False) -> Any:
+    """Run command `name`; `remote`: the request came over TCP."""
     cmd = COMMANDS.get(name)
     if cmd is None:
         raise ControlError(UNKNOWN_COMMAND, f"unknown command '{name}'; "
                            f"known: {', '.join(sorted(COMMANDS))}")
-    return cmd.fn(manager, **check_args(cmd, args))
+    checked = check_args(cmd, args)
+    if remote:
+        for key, spec in cmd.args.items():
+            if spec.output_file and checked[key] is not None:
+                checked[key] = confine(checked[key], manager.config.capture_dir)
+    return cmd.fn(manager, **checked)
 
 
 # ---- manager ----
@@ -279,7 +301,7 @@ def _stats_reset(m: Manager) -> dict:
 # ---- capture ----
 
 @command("capture.start", "capture a port's rx/tx or an NF's in/out to a pcapng file",
-         path=Arg(str, required=True), port=Arg(int, bounds=PORT_ID),
+         path=Arg(str, required=True, output_file=True), port=Arg(int, bounds=PORT_ID),
          nf=Arg(int, bounds=NF_ID), direction=Arg(str),
          count=Arg(int, default=0, bounds=CAPTURE_PACKETS),
          seconds=Arg(NUMBER, default=0, bounds=CAPTURE_SECONDS),

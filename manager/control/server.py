@@ -62,6 +62,7 @@ class ControlServer:
         self.ctx = zmq.Context()
         self.auth: ThreadAuthenticator | None = None
         self.routers: list[zmq.Socket] = []
+        self.remote_routers: list[zmq.Socket] = []  # TCP: its clients are not root here
         self.pubs: list[zmq.Socket] = []
         self._endpoints: dict[str, str] = {}
         try:
@@ -113,6 +114,8 @@ class ControlServer:
             endpoint = f"tcp://{host}:{port_no}"
             sock.bind(endpoint)
             (self.routers if kind == zmq.ROUTER else self.pubs).append(sock)
+            if kind == zmq.ROUTER:
+                self.remote_routers.append(sock)
             self._endpoints[key] = endpoint
 
     def endpoints(self) -> dict[str, str]:
@@ -142,14 +145,15 @@ class ControlServer:
             head, body = frames[:1], frames[1]
         else:
             head, body = frames[:1], None
-        reply = self.handle(body)
+        reply = self.handle(body, remote=sock in self.remote_routers)
         try:
             sock.send_multipart([*head, protocol.pack(reply)], zmq.NOBLOCK)
         except (zmq.Again, zmq.ZMQError):
             pass  # the client is gone or not reading: its reply is dropped
 
-    def handle(self, body: bytes | None) -> dict:
-        """One request in, one reply out; never raises."""
+    def handle(self, body: bytes | None, remote: bool = False) -> dict:
+        """One request in, one reply out; never raises. `remote`: it came
+        over TCP, so files it names are kept inside the capture directory."""
         req_id = None
         try:
             if body is None:
@@ -158,7 +162,7 @@ class ControlServer:
             msg = protocol.unpack(body, self.max_bytes)
             req_id = protocol.request_id(msg)  # so that even an envelope error finds its caller
             cmd, args, req_id = protocol.parse_request(msg)
-            return protocol.ok(commands.execute(self.manager, cmd, args), req_id)
+            return protocol.ok(commands.execute(self.manager, cmd, args, remote), req_id)
         except ControlError as e:
             return protocol.error(e.code, e.message, req_id)
         except Exception as e:  # a bug must not take the manager down
@@ -178,7 +182,7 @@ class ControlServer:
     def close(self) -> None:
         for sock in self.routers + self.pubs:
             sock.close(linger=200)  # lets the reply to `shutdown` leave
-        self.routers, self.pubs = [], []
+        self.routers, self.pubs, self.remote_routers = [], [], []
         if self.auth is not None:
             self.auth.stop()
             self.auth = None

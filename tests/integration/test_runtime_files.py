@@ -77,3 +77,46 @@ def test_a_capture_of_a_port_at_line_rate_leaves_the_manager_answering(tmp_path,
                         == "done" and s, 10, "the capture to end")
     assert status["packets"] > 0
     assert mgr.stop() == 0
+
+
+def test_over_tcp_a_capture_stays_in_the_capture_directory(tmp_path, start_manager):
+    from onvm.manager.client import Client
+    from tests.integration.test_control_robust import free_tcp_port, make_keys
+    from tests.support.control_helpers import OPEN_CLIENTS
+
+    keys = make_keys(tmp_path / "keys")
+    captures = tmp_path / "captures"
+    config = tmp_path / "manager.toml"
+    config.write_text(f'[control]\ncapture_dir = "{captures}"\n')
+    port = free_tcp_port()
+    mgr = start_manager("--config", str(config), "--port", "net_null0,no-rx=1",
+                        "--control-tcp", f"127.0.0.1:{port}", "--curve-keys", str(keys))
+    remote = Client(mgr.name, f"tcp://127.0.0.1:{port}", timeout=10,
+                    server_key=keys / "server.key", client_key=keys / "client.key_secret")
+    OPEN_CLIENTS.append(remote)
+    (tmp_path / "outside").mkdir()
+    (captures / "sub").mkdir(parents=True)
+    (captures / "escape").symlink_to(tmp_path / "outside")
+    for path in (str(tmp_path / "outside" / "x.pcapng"), "../outside/x.pcapng",
+                 "escape/x.pcapng", "/etc/passwd", str(captures)):
+        with pytest.raises(ControlError) as err:
+            remote.call("capture.start", path=path, port=0, seconds=0.2)
+        assert err.value.code == "bad_args"
+        assert "outside the capture directory" in err.value.message, (path, err.value.message)
+    assert list((tmp_path / "outside").iterdir()) == []
+    for path, where in (("first.pcapng", captures / "first.pcapng"),
+                        (str(captures / "sub" / "second.pcapng"),
+                         captures / "sub" / "second.pcapng")):
+        started = remote.call("capture.start", path=path, port=0, seconds=0.2)
+        assert started["path"] == str(where)
+        wait_until(lambda s=started: remote.call("capture.status", id=s["id"])["state"]
+                   == "done", 10, "the capture to finish")
+        assert where.exists() and mode(where) == 0o600
+    # Root on this host, over ipc, may still write where it likes (a new file).
+    local = client(mgr)
+    elsewhere = tmp_path / "outside" / "local.pcapng"
+    started = local.call("capture.start", path=str(elsewhere), port=0, seconds=0.2)
+    wait_until(lambda: local.call("capture.status", id=started["id"])["state"] == "done",
+               10, "the ipc capture to finish")
+    assert elsewhere.exists()
+    assert mgr.stop() == 0

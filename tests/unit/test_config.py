@@ -162,6 +162,7 @@ curve_keys = "/etc/onvm/keys"
 stats_publish_interval = 0.5
 prometheus = "9100"
 max_request_bytes = 4096
+capture_dir = "/srv/onvm/captures"
 
 [ports]
 devargs = ["net_null0", "net_null1"]
@@ -205,6 +206,7 @@ def test_load_sets_every_documented_key(tmp_path):
         stats_publish_interval=0.5,
         prometheus="9100",
         max_request_bytes=4096,
+        capture_dir="/srv/onvm/captures",
         ports=["net_null0", "net_null1"],
         chain=[Hop("nf", 1), Hop("port", 1)],
         eal_args=["--log-level=8"],
@@ -512,3 +514,18 @@ def test_override_nothing_is_equal():
 def test_override_unknown_flag_raises():
     with pytest.raises(TypeError):
         override(Config(), no_such_field=1)
+
+
+# As written in TOML (\u0000 is a NUL character).
+@pytest.mark.parametrize("value", ["captures", "", "./x", "/tmp/a\\u0000b"])
+def test_capture_dir_must_be_an_absolute_path(tmp_path, value):
+    path = tmp_path / "c.toml"
+    path.write_text(f'[control]\ncapture_dir = "{value}"\n')
+    with pytest.raises(ConfigError, match="capture_dir .* must be an absolute path"):
+        configlib.load(path).validate(available_cpus={0, 1})
+
+
+def test_capture_dir_from_the_config_file(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[control]\ncapture_dir = "/srv/captures"\n')
+    assert configlib.load(path).validate(available_cpus={0, 1}).capture_dir == "/srv/captures"
