@@ -10,9 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from onvm import options
@@ -296,17 +294,7 @@ def load(path: str | os.PathLike[str] | None) -> Config:
     config = Config()
     if path is None:
         return config
-    try:
-        data = tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except OSError as e:
-        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
-    except ValueError:  # tomllib turns digits into an int whatever their number
-        raise ConfigError(f"config file {path} holds an integer too long to be any "
-                          "setting's value") from None
+    data = options.read_toml(path, "config file", ConfigError)
     for key, value in _flatten(data).items():
         if key not in _FIELDS:
             raise ConfigError(f"{path}: unknown setting '{key}' (known: {', '.join(_FIELDS)})")

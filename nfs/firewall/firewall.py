@@ -16,7 +16,6 @@ Rules file:
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from onvm import options
@@ -44,24 +43,9 @@ def _action(value, where: str, what: str) -> int:
     return ACTIONS[value]
 
 
-def _read(path: str | Path) -> dict:
-    try:
-        return tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise RuleError(f"rules file {path} does not exist") from None
-    except IsADirectoryError:
-        raise RuleError(f"rules file {path} is a directory: give the TOML file in it") from None
-    except OSError as e:
-        raise RuleError(f"cannot read rules file {path}: {e.strerror or e}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise RuleError(f"rules file {path} is not valid TOML: {e}") from None
-    except ValueError:  # tomllib turns digits into an int whatever their number
-        raise RuleError(f"rules file {path} holds an integer too long for any field") from None
-
-
 def load_rules(path: str | Path) -> tuple[list[Rule], list[int], int]:
     """Rules, their verdicts, and the default verdict, from a TOML file."""
-    data = _read(path)
+    data = options.read_toml(path, "rules file", RuleError)
     unknown = set(data) - FILE_KEYS
     if unknown:
         raise RuleError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; a rules file "

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """What users type, read one way on both sides: whole numbers and real
-numbers within bounds, and command lines whose errors are one line.
+numbers within bounds, command lines whose errors are one line, and the
+TOML files they write (config, rules).
 
 onvm-manager's flags and config file, onvm-ctl and the bundled Python NFs
 read every number through here. A value that is not a number, NaN or
@@ -13,8 +14,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
+import tomllib
 from collections.abc import Callable
+from pathlib import Path
+
+from onvm.errors import OnvmError
 
 __all__ = ["ArgumentParser", "integer", "integer_arg", "number", "number_arg", "shown"]
 
@@ -116,3 +122,23 @@ class ArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
+
+
+def read_toml(path: str | os.PathLike[str], what: str,
+              error: type[OnvmError] = OnvmError) -> dict:
+    """A TOML file users wrote (`what`: "config file", "rules file"), or
+    `error` with one line saying what is wrong with it."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise error(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise error(f"cannot read {what} {path}: it is a directory (give the TOML file in "
+                    "it)") from None
+    except OSError as e:
+        raise error(f"cannot read {what} {path}: {e.strerror or e}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise error(f"{what} {path} is not valid TOML: {e}") from None
+    except ValueError:  # tomllib turns digits into an int whatever their number
+        raise error(f"{what} {path} holds an integer too long to be any value") from None
+
