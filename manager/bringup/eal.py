@@ -16,6 +16,7 @@ import re
 import sys
 from typing import TYPE_CHECKING
 
+from onvm._build_info import SANITIZE
 from onvm.contract import DPDK_LOG_FILE
 from onvm.errors import ConfigError, DpdkError, EnvironmentProblem
 from onvm.manager.bringup.runtime import file_prefix, runtime_dir
@@ -102,6 +103,9 @@ def check_user_args(args: list[str]) -> None:
         i += 1
 
 
+SANITIZED_BASE_VIRTADDR = 0x500000000000  # 80 TiB: below ASan's allocator, above its shadow
+
+
 def eal_args(config: Config) -> list[str]:
     """argv for rte_eal_init: lcore 0 is the control thread, 1.. the workers."""
     check_user_args(config.eal_args)
@@ -120,6 +124,12 @@ def eal_args(config: Config) -> list[str]:
             args += ["-a", p]
     else:
         args.append("--no-pci")
+    if SANITIZE != "none":
+        # AddressSanitizer reserves DPDK's default base (4 GiB) as its shadow
+        # gap, and the kernel's own choice may be taken in an NF: a sanitized
+        # build puts the hugepage memory where neither ASan nor the loader
+        # maps anything, so every NF can map it at the manager's addresses.
+        args.append(f"--base-virtaddr={SANITIZED_BASE_VIRTADDR:#x}")
     return args + config.eal_args
 
 
