@@ -16,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
+from onvm import options
 from onvm.bench import report
 
 # Scenario name -> module; imported only when chosen.
@@ -26,6 +27,7 @@ SCENARIOS = {
     "latency": "latency",
     "python": "python_nfs",
     "shared-core": "shared_core",
+    "soak": "soak",
 }
 
 
@@ -34,7 +36,8 @@ def _module(name: str):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="onvm-bench", description=__doc__,
+    # onvm.options' parser: a bad value is one line, as in the other tools.
+    parser = options.ArgumentParser(prog="onvm-bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="scenario", required=True)
     for name in SCENARIOS:
