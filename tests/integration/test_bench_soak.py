@@ -25,6 +25,7 @@ def test_soak_writes_verdicts_and_series(tmp_path):
     assert result["layout"]["manager"] and result["load_pct"] == 50
     assert isinstance(result["lost_nothing"], bool)
     assert isinstance(result["leaked_nothing"], bool)
+    assert isinstance(result["saturated"], bool)
     assert result["samples"] and set(result["pool"]) >= {"size", "start", "after_stop"}
     assert set(result["drops"]["dataplane"]) == {
         "act_drop", "chain_end", "chain_gone", "no_dest", "ring_full_drop"}
