@@ -47,23 +47,9 @@ simple_forward_number(const char *name, const char *text, long lo, long hi)
 	return v;
 }
 
+#define SIMPLE_FORWARD_OPTIONS "d:o:h"
 #define SIMPLE_FORWARD_USAGE                                                   \
 	"usage: simple_forward --service ID [--dest SERVICE | --out PORT]"
-
-/* What getopt found wrong with argv[optind - 1], in one line: getopt's own
- * complaint is off (opterr), so the usage does not follow it on another. */
-static void
-simple_forward_bad_option(char **argv)
-{
-	const char *arg = argv[optind - 1];
-
-	if (optopt == 'd' || optopt == 'o')
-		fprintf(stderr, "simple_forward: %s needs a value (%s)\n", arg,
-		        SIMPLE_FORWARD_USAGE);
-	else
-		fprintf(stderr, "simple_forward: unknown option '%s' (%s)\n",
-		        arg, SIMPLE_FORWARD_USAGE);
-}
 
 static int
 simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
@@ -78,7 +64,8 @@ simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "d:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, SIMPLE_FORWARD_OPTIONS, opts,
+	                        NULL)) != -1) {
 		if (c == 'd') {
 			v = simple_forward_number("dest", optarg, 1,
 			                          ONVM_MAX_SERVICES - 1);
@@ -92,7 +79,9 @@ simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 			fprintf(stderr, "%s\n", SIMPLE_FORWARD_USAGE);
 		} else {
 			v = -1;
-			simple_forward_bad_option(argv);
+			onvm_nflib_option_error("simple_forward",
+			                        SIMPLE_FORWARD_USAGE,
+			                        SIMPLE_FORWARD_OPTIONS, argv);
 		}
 		if (v < 0)
 			return -EINVAL;

@@ -513,26 +513,11 @@ speed_tester_report(struct onvm_nf_ctx *ctx, void *user)
 	       (double)(now - st->start_tsc) / hz >= st->duration;
 }
 
+#define ST_OPTIONS "d:p:s:t:r:cl"
 #define ST_USAGE                                                               \
 	"usage: speed_tester --service ID [--dest SERVICE] [--packets N] "     \
 	"[--size 60..1514] [--duration SECONDS] [--chain] [--rate PPS] "       \
 	"[--latency]"
-
-/* What getopt found wrong with argv[optind - 1], in one line: getopt's own
- * complaint is off (opterr), so the usage does not follow it on another. */
-static void
-speed_tester_bad_option(char **argv)
-{
-	const char *arg = argv[optind - 1];
-
-	if (optopt != 0 && strchr("dpstr", optopt) != NULL)
-		fprintf(stderr,
-		        "speed_tester: %s needs a value (" ST_USAGE ")\n", arg);
-	else
-		fprintf(stderr,
-		        "speed_tester: unknown option '%s' (" ST_USAGE ")\n",
-		        arg);
-}
 
 static int
 speed_tester_parse(int argc, char **argv, struct speed_tester *st)
@@ -552,8 +537,7 @@ speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "d:p:s:t:r:cl", opts, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, ST_OPTIONS, opts, NULL)) != -1) {
 		if (c == 'c') {
 			st->follow_chain = 1;
 			continue;
@@ -580,7 +564,8 @@ speed_tester_parse(int argc, char **argv, struct speed_tester *st)
 			return -EINVAL;
 		}
 		if (c == '?') {
-			speed_tester_bad_option(argv);
+			onvm_nflib_option_error("speed_tester", ST_USAGE,
+			                        ST_OPTIONS, argv);
 			return -EINVAL;
 		}
 		v = strtol(optarg, &end, 10);

@@ -112,6 +112,25 @@ int onvm_nflib_init(int argc, char **argv, const char *nf_name,
 int onvm_nflib_parse_args(int argc, char **argv);
 
 /**
+ * For an NF's own option parsing with getopt() or getopt_long() and
+ * opterr = 0 (so getopt prints nothing itself): when it returned '?', say in
+ * one line on stderr what it refused, an option that needs a value or an
+ * unknown one, followed by the NF's usage.
+ *
+ * @param nf_name
+ *   What the line starts with ("simple_forward").
+ * @param usage
+ *   The NF's usage text, one line.
+ * @param optstring
+ *   The short options given to getopt: a known option it refused lacks
+ *   its value.
+ * @param argv
+ *   The argv getopt parsed.
+ */
+void onvm_nflib_option_error(const char *nf_name, const char *usage,
+                             const char *optstring, char *const argv[]);
+
+/**
  * Run the packet loop until the NF is stopped (signal, manager request,
  * periodic callback, or the manager going away).
  *

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* nflib command-line options, taken out of argv wherever they appear. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nflib_internal.h"
 
@@ -134,4 +136,18 @@ __onvm_nflib_parse_args(int argc, char **argv, struct __onvm_nf_options *o)
 		    ONVM_MAX_SERVICES - 1);
 	argv[out] = NULL;
 	return out;
+}
+
+void
+onvm_nflib_option_error(const char *nf_name, const char *usage,
+                        const char *optstring, char *const argv[])
+{
+	const char *arg = argv[optind - 1];
+
+	if (optopt != 0 && strchr(optstring, optopt) != NULL)
+		fprintf(stderr, "%s: %s needs a value (%s)\n", nf_name, arg,
+		        usage);
+	else
+		fprintf(stderr, "%s: unknown option '%s' (%s)\n", nf_name, arg,
+		        usage);
 }
