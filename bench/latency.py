@@ -17,8 +17,10 @@ Loads are fractions of the maximum loop rate of the same loop, measured
 first in the same run (closed loop, no pacing), so 50% means the data plane
 and the NFs' core are half busy whatever the length.
 
-End to end is speed_tester back to speed_tester: a loop of length L is L
-hops (length 1 is one hop: speed_tester -> manager -> speed_tester). Per hop
+End to end is speed_tester back to speed_tester: a loop of length L is
+speed_tester and L-1 forwarding NFs, L hops; length 1 is the self-loop,
+speed_tester sending to itself (speed_tester -> manager -> speed_tester),
+one hop and no forwarder. Per hop
 is what each added NF adds: (p(L_max) - p(L_min)) / (L_max - L_min), per
 percentile and load; percentiles do not add exactly, so this is the usual
 estimate, not a measured distribution. On a shared core an added NF costs a
@@ -150,6 +152,19 @@ def run(args) -> dict:
     }
 
 
+def headline(result: dict) -> list[tuple[str, float, bool]]:
+    """The closed-loop maxima it measured first, as hop rates."""
+    return [(f"{_loop_label(int(length))}, closed loop: hop Mpps", mpps * int(length), True)
+            for length, mpps in result["max_loop_mpps"].items()]
+
+
+def _loop_label(length: int) -> str:
+    """What a loop of `length` is: speed_tester alone is a self-loop, not a chain."""
+    if length == 1:
+        return "self-loop (speed_tester to itself)"
+    return f"speed_tester + {length - 1} NF" + ("s" if length > 2 else "")
+
+
 def per_hop(points: list[dict], lengths: list[int], loads: list[int]) -> list[dict]:
     """What each added NF adds, per load, from the shortest and the longest
     loop; with one length only, that loop divided by its length."""
@@ -172,23 +187,25 @@ def render(result: dict) -> str:
             f"{m['cpus']} CPUs ({m['cpu_model']}), DPDK {m['dpdk']}\n"
             f"layout: {result['layout']['manager']}; {result['layout']['nfs']}\n"
             "max loop Mpps (closed loop, this run): "
-            + ", ".join(f"{k} NF: {v:.2f}" for k, v in result["max_loop_mpps"].items()))
-    rows = [[p["length"], f"{p['load_pct']}%" + (" *" if p["saturated"] else ""),
+            + ", ".join(f"{_loop_label(int(k))}: {v:.2f}"
+                        for k, v in result["max_loop_mpps"].items()))
+    rows = [[_loop_label(p["length"]), p["length"],
+             f"{p['load_pct']}%" + (" *" if p["saturated"] else ""),
              f"{p['offered_mpps']:.2f}",
              report.fmt(p["sent_mpps"]), report.fmt(p["received_mpps"]),
              *(report.fmt(p[k], 1) for k in (*PERCENTILES, "max"))] for p in result["points"]]
     end_to_end = report.table(
-        ["NFs", "load", "offered Mpps", "sent Mpps", "back Mpps", "p50 us", "p99 us",
+        ["loop", "hops", "load", "offered Mpps", "sent Mpps", "back Mpps", "p50 us", "p99 us",
          "p99.9 us", "max us"], rows)
     hops = result["per_hop"]
     lo, hi = hops[0]["from_lengths"]
     hop_rows = [[f"{h['load_pct']}%" + (" *" if h["saturated"] else ""),
                  *(f"{h[p]:.2f}" for p in PERCENTILES)] for h in hops]
-    how = (f"added per NF: ({hi}-NF loop - {lo}-NF loop) / {hi - lo}" if hi > lo
-           else f"the {hi}-NF loop / {hi}")
+    how = (f"added per hop: ({_loop_label(hi)} - {_loop_label(lo)}) / {hi - lo}" if hi > lo
+           else f"{_loop_label(hi)} / {hi} hop(s)")
     per_hop_table = report.table(["load", "p50 us", "p99 us", "p99.9 us"], hop_rows)
-    return (f"{head}\nend to end (speed_tester back to speed_tester; the 1-NF loop is one "
-            f"hop), median (min-max):\n{end_to_end}\nper hop ({how}; medians):\n"
+    return (f"{head}\nend to end (speed_tester back to speed_tester; hops: passes through "
+            f"the manager per loop), median (min-max):\n{end_to_end}\nper hop ({how}; medians):\n"
             f"{per_hop_table}\n(* saturated: speed_tester sent under {SATURATED:.0%} of the "
             "offered rate, so the loop was full and its latency is queueing)")
 
@@ -203,7 +220,7 @@ def plot(result: dict, path: Path) -> None:
             loads = [p["load_pct"] for p in pts]
             for key, style in styles.items():
                 ax.plot(loads, [p[key]["median"] for p in pts], style,
-                        label=f"{length} NF {key.replace('p999', 'p99.9')}")
+                        label=f"{_loop_label(length)} {key.replace('p999', 'p99.9')}")
         ax.set_xlabel("offered load, % of the max loop rate")
         ax.set_ylabel("end-to-end latency, us")
         ax.set_yscale("log")

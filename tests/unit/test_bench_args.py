@@ -34,3 +34,15 @@ def test_soak_bad_value_is_one_line(args, message):
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"onvm-bench soak: error: {message}")
+
+
+@pytest.mark.parametrize("scenario", ["null", "speed_tester", "soak"])
+def test_no_limits_takes_no_value(scenario):
+    result = subprocess.run([BENCH, scenario, "--no-limits=3"], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"onvm-bench {scenario}: error: argument --no-limits: "
+                               "ignored explicit argument '3'")
