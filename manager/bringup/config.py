@@ -124,6 +124,9 @@ WHOLE_SETTINGS: dict[str, tuple[int, int]] = {
     "port_rx_desc": (32, 32768),
     "port_tx_desc": (32, 32768),
     "chain_grace_ms": (0, 60000),
+    "idle_sleep_us": (0, 1_000_000),
+    "wake_batch": (1, 1 << 16),
+    "wake_delay_us": (0, 1_000_000),
     "max_request_bytes": (1024, 1 << 24),
 }
 SECONDS_SETTINGS: dict[str, tuple[float, float]] = {
@@ -179,6 +182,10 @@ class Config:
     port_rx_desc: int = 1024
     port_tx_desc: int = 1024
     chain_grace_ms: int = 1000
+    # Shared-core NFs: see [dataplane] in configs/manager.toml.
+    idle_sleep_us: int = 200
+    wake_batch: int = 32
+    wake_delay_us: int = 20
     nf_stop_timeout: float = 3.0
     eal_args: list[str] = field(default_factory=list)
     # Control plane: the ipc endpoints are always on; TCP and Prometheus
@@ -266,6 +273,9 @@ _FIELDS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "dataplane.port_rx_desc": ("port_rx_desc", int),
     "dataplane.port_tx_desc": ("port_tx_desc", int),
     "dataplane.chain_grace_ms": ("chain_grace_ms", int),
+    "dataplane.idle_sleep_us": ("idle_sleep_us", int),
+    "dataplane.wake_batch": ("wake_batch", int),
+    "dataplane.wake_delay_us": ("wake_delay_us", int),
     "control.tcp": ("control_tcp", str),
     "control.curve_keys": ("curve_keys", str),
     "control.stats_publish_interval": ("stats_publish_interval", (int, float)),

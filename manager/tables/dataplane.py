@@ -62,6 +62,9 @@ class DataPlane:
                 "num_workers": len(config.worker_cores),
                 "wait_for_chain": int(config.wait_for_chain),
                 "chain_grace_ms": config.chain_grace_ms,
+                "idle_sleep_us": config.idle_sleep_us,
+                "wake_batch": config.wake_batch,
+                "wake_delay_us": config.wake_delay_us,
                 "worker_cpu_mask": sum(1 << c for c in config.worker_cores if c < 64),
             },
         )
@@ -214,7 +217,8 @@ class DataPlane:
             }
         totals = {
             key: sum(getattr(w[i], key) for i in range(n))
-            for key in ("act_drop", "chain_end", "chain_gone", "no_dest", "reclaimed", "loops")
+            for key in ("act_drop", "chain_end", "chain_gone", "no_dest", "reclaimed", "loops",
+                        "rx_held")
         }
         totals["ring_full_drop"] = sum(
             w[i].nf_enq_drop[nf_id] for i in range(n) for nf_id in range(MAX_NFS)

@@ -155,6 +155,9 @@ max_flow_rules = 512
 port_rx_desc = 512
 port_tx_desc = 256
 chain_grace_ms = 50
+idle_sleep_us = 500
+wake_batch = 8
+wake_delay_us = 5
 
 [control]
 tcp = "0.0.0.0:5555"
@@ -201,6 +204,9 @@ def test_load_sets_every_documented_key(tmp_path):
         port_rx_desc=512,
         port_tx_desc=256,
         chain_grace_ms=50,
+        idle_sleep_us=500,
+        wake_batch=8,
+        wake_delay_us=5,
         control_tcp="0.0.0.0:5555",
         curve_keys="/etc/onvm/keys",
         stats_publish_interval=0.5,
@@ -474,6 +480,13 @@ def test_validate_rejects_empty_port(devargs):
         ("port_rx_desc", 0),
         ("port_tx_desc", -1),
         ("chain_grace_ms", -1),
+        ("idle_sleep_us", -1),
+        ("idle_sleep_us", 10**30),
+        ("idle_sleep_us", float("nan")),
+        ("wake_batch", 0),
+        ("wake_batch", 1 << 17),
+        ("wake_delay_us", 1_000_001),
+        ("wake_delay_us", "20us"),
     ],
 )
 def test_validate_rejects_unusable_sizes(field, value):

@@ -21,7 +21,7 @@ extern "C" {
 
 /* Bumped whenever a layout below changes: an NF built against another
  * version refuses to attach instead of misreading the tables. */
-#define ONVM_ABI_VERSION 3
+#define ONVM_ABI_VERSION 4
 #define ONVM_SHARED_MAGIC 0x6f6e766dU /* "onvm" */
 
 /* Limits. NF id 0, service id 0 and chain body 0 mean "none". */
@@ -210,6 +210,8 @@ struct onvm_worker_stats {
 	uint64_t no_dest;    /* unknown service, no instance, or bad port */
 	uint64_t reclaimed;  /* mbufs returned from dead NFs */
 	uint64_t loops;
+	uint64_t
+	    rx_held; /* loops without port RX: an NF ring was short of room */
 	volatile uint64_t epoch; /* bumped every loop; retirement grace */
 	uint64_t capture_copied; /* packets copied for a capture */
 	uint64_t capture_missed; /* capture pool or ring full */
@@ -239,7 +241,8 @@ struct onvm_capture {
 
 struct onvm_port_info {
 	uint8_t enabled;
-	uint8_t reserved;
+	/* The port's RSS hash is symmetric and stands for the flow hash. */
+	uint8_t rss_flow_hash;
 	uint16_t port_id;
 	uint8_t mac[6];
 };
@@ -256,6 +259,15 @@ struct onvm_shared {
 	uint32_t wait_for_chain;
 	volatile uint32_t running;       /* 0 asks workers and NFs to stop */
 	volatile uint32_t ports_enabled; /* RX starts once set */
+	/* Services with more than one instance. While there are none, no
+	 * route needs a flow hash and port RX computes none. */
+	volatile uint32_t scaled_services;
+	/* Shared-core NFs: one idle this long sleeps; the manager wakes a
+	 * sleeping one once wake_batch packets wait for it, or its first has
+	 * waited wake_delay (see [dataplane] in configs/manager.toml). */
+	uint32_t wake_batch;
+	uint64_t idle_sleep_tsc;
+	uint64_t wake_delay_tsc;
 	uint64_t tsc_hz;
 	uint64_t worker_cpu_mask; /* CPUs the manager's workers poll on */
 	struct rte_mempool *pktmbuf_pool;

@@ -115,6 +115,9 @@ onvm_mgr_create(const struct onvm_mgr_config *cfg)
 	sh->ports_enabled = !cfg->wait_for_chain;
 	sh->tsc_hz = rte_get_tsc_hz();
 	sh->worker_cpu_mask = cfg->worker_cpu_mask;
+	sh->wake_batch = RTE_MAX(cfg->wake_batch, 1u);
+	sh->idle_sleep_tsc = sh->tsc_hz / 1000000 * cfg->idle_sleep_us;
+	sh->wake_delay_tsc = sh->tsc_hz / 1000000 * cfg->wake_delay_us;
 	__onvm_mgr.cfg = *cfg;
 
 	sh->pktmbuf_pool = rte_pktmbuf_pool_create(

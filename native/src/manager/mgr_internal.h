@@ -42,6 +42,10 @@ struct __onvm_worker {
 	 * longer allowed to hold port RX for everyone else. */
 	uint64_t stalled_nf_mask;
 	uint32_t dirty_port_mask;
+	/* Sleeping shared-core NFs fed but not woken yet (see wake_batch),
+	 * and since when each has waited. */
+	uint64_t wake_pending_mask;
+	uint64_t wake_pending_since[ONVM_MAX_NFS];
 	struct __onvm_pkt_buffer to_nf[ONVM_MAX_NFS];
 	struct __onvm_pkt_buffer to_port[ONVM_MAX_PORTS];
 } __rte_cache_aligned;

@@ -14,6 +14,10 @@
 #define ONVM_REGISTER_TIMEOUT_MS 5000
 #define ONVM_LIVENESS_PERIOD_MS 100
 #define ONVM_IDLE_SPINS 64
+/* Most packets taken from the rx ring, and handed back, at once. Each ring
+ * operation moves cache lines between the manager's core and the NF's, at a
+ * fixed cost per operation: a backlog goes in a few large ones. */
+#define ONVM_NF_RING_BATCH 512
 /* How long a stopping NF waits for room to hand its last packets back. */
 #define ONVM_SEND_STOP_WAIT_MS 1000
 

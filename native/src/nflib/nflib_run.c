@@ -257,6 +257,8 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 	const unsigned int burst =
 	    h->batch_max ? RTE_MIN(h->batch_max, (uint32_t)ONVM_BATCH_MAX)
 	                 : ctx->sh->burst_size;
+	const unsigned int take = RTE_MAX(
+	    burst, (unsigned int)RTE_MIN(ONVM_NF_RING_BATCH, ONVM_BATCH_MAX));
 	uint32_t own_verdicts[ONVM_BATCH_MAX];
 	uint32_t *verdicts = h->verdicts ? h->verdicts : own_verdicts;
 	/* One TSC read per loop: the end of one starts the next. */
@@ -264,6 +266,7 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 	uint64_t next_periodic = now + period;
 	uint64_t next_liveness = now + liveness;
 	struct rte_mbuf *pkts[ONVM_BATCH_MAX];
+	uint64_t idle_since = 0;
 	unsigned int idle = 0;
 	int rc = 0;
 
@@ -273,19 +276,25 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 		__onvm_batch_policy();
 	while (!onvm_nflib_stopping(ctx)) {
 		unsigned int n = rte_ring_dequeue_burst(
-		    ctx->nf->rx_ring, (void **)pkts, burst, NULL);
+		    ctx->nf->rx_ring, (void **)pkts, take, NULL);
 
 		if (n != 0) {
 			uint64_t start = now;
+			unsigned int done, k;
 
 			idle = 0;
-			if (h->verdict)
-				__onvm_run_verdicts(ctx, h, pkts, n, verdicts,
-				                    user);
-			else
-				__onvm_run_burst(ctx, h, pkts, n, user);
+			/* Handlers see at most `burst` packets a call. */
+			for (done = 0; done < n; done += k) {
+				k = RTE_MIN(n - done, burst);
+				if (h->verdict)
+					__onvm_run_verdicts(ctx, h, pkts + done,
+					                    k, verdicts, user);
+				else
+					__onvm_run_burst(ctx, h, pkts + done, k,
+					                 user);
+				ctx->nf->stats.batches++;
+			}
 			ctx->nf->stats.rx += n;
-			ctx->nf->stats.batches++;
 			__onvm_return_burst(ctx, pkts, n);
 			now = rte_rdtsc();
 			ctx->nf->stats.busy_cycles += now - start;
@@ -316,6 +325,15 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 		    idle >= ONVM_IDLE_SPINS) {
 			uint64_t until = RTE_MIN(next_periodic, next_liveness);
 
+			if (idle == ONVM_IDLE_SPINS)
+				idle_since = now;
+			/* Idle a while: any other NF of this core runs first;
+			 * idle longer: sleep until the manager has a batch. */
+			if (now - idle_since < ctx->sh->idle_sleep_tsc) {
+				sched_yield();
+				now = rte_rdtsc();
+				continue;
+			}
 			__onvm_sleep(ctx, (until > now ? until - now : 0) *
 			                          1000000000ULL / hz +
 			                      1000);
