@@ -36,6 +36,7 @@ extern "C" {
 #define ONVM_MAX_WORKERS 8
 #define ONVM_BURST_MAX 64
 #define ONVM_NF_NAME_LEN 32
+#define ONVM_POOL_OPS_NAMESIZE 32 /* RTE_MEMPOOL_OPS_NAMESIZE */
 #define ONVM_DEFAULT_CHAIN 0
 #define ONVM_MAX_FLOW_RULES 4096
 #define ONVM_MAX_CPU 1023 /* the largest CPU number a core option names */
@@ -271,6 +272,10 @@ struct onvm_shared {
 	uint64_t tsc_hz;
 	uint64_t worker_cpu_mask; /* CPUs the manager's workers poll on */
 	struct rte_mempool *pktmbuf_pool;
+	/* The pool's mempool handler. Handlers are numbered per process, in
+	 * registration order, and the pool holds the manager's number: an NF
+	 * checks that its handler of that number has this name. */
+	char pktmbuf_pool_ops[ONVM_POOL_OPS_NAMESIZE];
 	struct rte_ring *mgr_msg_ring; /* NF/control -> control worker */
 	/* Flow rules in force, manager only: an immutable set swapped whole. */
 	void *volatile flow_rules;

@@ -16,6 +16,7 @@
 #include <rte_mbuf.h>
 #include <rte_memzone.h>
 #include <rte_ring.h>
+#include <rte_string_fns.h>
 
 #include "mgr_internal.h"
 
@@ -125,6 +126,9 @@ onvm_mgr_create(const struct onvm_mgr_config *cfg)
 	    RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (sh->pktmbuf_pool == NULL)
 		return NULL;
+	rte_strscpy(sh->pktmbuf_pool_ops,
+	            rte_mempool_get_ops(sh->pktmbuf_pool->ops_index)->name,
+	            sizeof(sh->pktmbuf_pool_ops));
 	sh->mgr_msg_ring = rte_ring_create(ONVM_MGR_MSG_RING, 1024,
 	                                   rte_socket_id(), RING_F_SC_DEQ);
 	if (sh->mgr_msg_ring == NULL)
