@@ -158,6 +158,7 @@ chain_grace_ms = 50
 idle_sleep_us = 500
 wake_batch = 8
 wake_delay_us = 5
+nf_to_nf = "direct"
 
 [control]
 tcp = "0.0.0.0:5555"
@@ -207,6 +208,7 @@ def test_load_sets_every_documented_key(tmp_path):
         idle_sleep_us=500,
         wake_batch=8,
         wake_delay_us=5,
+        nf_to_nf="direct",
         control_tcp="0.0.0.0:5555",
         curve_keys="/etc/onvm/keys",
         stats_publish_interval=0.5,
@@ -542,3 +544,16 @@ def test_capture_dir_from_the_config_file(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[control]\ncapture_dir = "/srv/captures"\n')
     assert configlib.load(path).validate(available_cpus={0, 1}).capture_dir == "/srv/captures"
+
+
+@pytest.mark.parametrize("mode", ["", "Direct", "both", "direct ", "x" * 5000, "\0"])
+def test_nf_to_nf_takes_manager_or_direct(mode):
+    with pytest.raises(ConfigError, match="nf_to_nf .*give manager or direct"):
+        Config(nf_to_nf=mode).validate(available_cpus=TWO_CPUS)
+
+
+def test_nf_to_nf_of_the_wrong_type_in_a_file(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text("[dataplane]\nnf_to_nf = 1\n")
+    with pytest.raises(ConfigError, match="nf_to_nf"):
+        configlib.load(path)
