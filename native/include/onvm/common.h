@@ -21,7 +21,7 @@ extern "C" {
 
 /* Bumped whenever a layout below changes: an NF built against another
  * version refuses to attach instead of misreading the tables. */
-#define ONVM_ABI_VERSION 3
+#define ONVM_ABI_VERSION 4
 #define ONVM_SHARED_MAGIC 0x6f6e766dU /* "onvm" */
 
 /* Limits. NF id 0, service id 0 and chain body 0 mean "none". */
@@ -37,7 +37,7 @@ extern "C" {
 #define ONVM_BURST_MAX 64
 #define ONVM_NF_NAME_LEN 32
 #define ONVM_DEFAULT_CHAIN 0
-#define ONVM_MAX_FLOW_RULES 4096
+#define ONVM_MAX_FLOW_RULES 16384 /* 128 KiB of hit counters per worker */
 #define ONVM_MAX_CPU 1023 /* the largest CPU number a core option names */
 
 /* Names of managers and chains: 1 to ONVM_NAME_MAX of these characters,
