@@ -28,6 +28,7 @@ SCENARIOS = {
     "python": "python_nfs",
     "shared-core": "shared_core",
     "soak": "soak",
+    "flows": "flows",
 }
 
 

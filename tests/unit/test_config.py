@@ -478,7 +478,7 @@ def test_validate_rejects_empty_port(devargs):
     "field, value",
     [
         ("max_flow_rules", 0),
-        ("max_flow_rules", 5000),
+        ("max_flow_rules", 16385),
         ("port_rx_desc", 0),
         ("port_tx_desc", -1),
         ("chain_grace_ms", -1),

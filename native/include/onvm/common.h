@@ -38,7 +38,7 @@ extern "C" {
 #define ONVM_NF_NAME_LEN 32
 #define ONVM_POOL_OPS_NAMESIZE 32 /* RTE_MEMPOOL_OPS_NAMESIZE */
 #define ONVM_DEFAULT_CHAIN 0
-#define ONVM_MAX_FLOW_RULES 4096
+#define ONVM_MAX_FLOW_RULES 16384 /* 128 KiB of hit counters per worker */
 #define ONVM_MAX_CPU 1023 /* the largest CPU number a core option names */
 /* Direct hand-over between NFs: each NF pair's ring, and the most packets
  * one hand-over moves. */
