@@ -30,6 +30,7 @@ SCENARIOS = {
     "python": "python_nfs",
     "shared-core": "shared_core",
     "soak": "soak",
+    "flows": "flows",
 }
 
 

@@ -15,9 +15,10 @@ so the ratio is what splitting the work over k processes on one core costs:
 context switches, wake-ups and smaller batches.
 
 Throughput is the packets all service-2 instances handle per second. NF
-start is the time from spawning `onvm-nf simple_forward` to its log line
-saying it serves its service, printed once the manager has marked it
-running; the NF binary started directly (no Python launcher) is timed too.
+start is the time from spawning `onvm-nf simple_forward` (the launcher,
+which brings an editable build up to date and execs the NF binary) to its
+log line saying it serves its service, printed once the manager has marked
+it running; the NF binary started directly (no launcher) is timed too.
 """
 
 from __future__ import annotations

@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="serve Prometheus metrics over HTTP (loopback unless a host is given)")
     start.add_argument("--burst-size", metavar="N", help="packets per burst, 1 to 64")
     start.add_argument("--num-mbufs", metavar="N", help="packet pool size")
+    start.add_argument("--nf-to-nf", metavar="MODE",
+                       help="who hands packets from one NF to the next: manager (its "
+                       "workers) or direct (the NFs themselves)")
     start.add_argument("eal_args", nargs="*", metavar="EAL_ARGS", help=argparse.SUPPRESS)
     return parser
 
@@ -70,6 +73,7 @@ def build_config(args: argparse.Namespace) -> configlib.Config:
         curve_keys=args.curve_keys,
         prometheus=args.prometheus,
         num_mbufs=configlib.setting_flag("num_mbufs", args.num_mbufs),
+        nf_to_nf=args.nf_to_nf,
         eal_args=(config.eal_args + args.eal_args) if args.eal_args else None,
     )
     config.validate()

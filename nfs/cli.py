@@ -6,8 +6,10 @@
     onvm-nf path/to/my_nf.py --service ID [...]              your own Python NF
     onvm-nf --list
 
-A C NF replaces this process (exec), so signals and exit codes are its own;
-a Python NF runs in it as __main__.
+The installed `onvm-nf` is a shell script (nfs/onvm-nf.in) that execs a
+bundled C NF itself, without Python, and runs this module for the rest. Here
+too a C NF replaces the process (exec), so signals and exit codes are its
+own; a Python NF runs in it as __main__.
 """
 
 from __future__ import annotations

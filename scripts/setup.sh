@@ -133,10 +133,19 @@ open_build_log() {
     touch "$log" && chmod a+rw "$log"
 }
 
+# meson-python's editable installs carry no scripts: `onvm-nf` is the
+# build's launcher (nfs/onvm-nf.in), linked so that a rebuild updates it.
+link_nf_launcher() {
+    local launcher="$ROOT/build/nfs/onvm-nf"
+    [ -x "$launcher" ] || die "$launcher was not built (see build/meson-logs/meson-log.txt)"
+    ln -sfn "$launcher" "$VENV/bin/onvm-nf"
+}
+
 install_packages
 install_ovs
 pkg-config --exists libdpdk || die "pkg-config cannot find libdpdk after installing libdpdk-dev"
 reserve_hugepages
 make_venv
+link_nf_launcher
 open_build_log
 say "ready: $VENV"

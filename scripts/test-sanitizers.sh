@@ -40,6 +40,12 @@ export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 
 nf="$(python -c 'from onvm import bundled; print(bundled.c_nf_binary("simple_forward"))')"
 ldd "$nf" | grep -q libasan || { echo "test-sanitizers: $nf is not built with ASan" >&2; exit 1; }
+# Its own `onvm-nf`, which runs this build's C NFs (importing onvm above
+# brought the build up to date; scripts/setup.sh links .venv's).
+case $BUILD in
+/*) ln -sfn "$BUILD/nfs/onvm-nf" "$VENV/bin/onvm-nf" ;;
+*) ln -sfn "$ROOT/$BUILD/nfs/onvm-nf" "$VENV/bin/onvm-nf" ;;
+esac
 
 echo "test-sanitizers: pytest"
 exec timeout --kill-after=30 900 python -m pytest -ra -p no:cacheprovider \

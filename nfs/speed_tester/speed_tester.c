@@ -272,8 +272,9 @@ speed_tester_fill(struct rte_mbuf *m, const struct speed_tester *st,
 	rte_memcpy(data, st->frame, st->size);
 	/* Distinct flows, so several instances of a service share the load. */
 	udp->src_port = rte_cpu_to_be_16((uint16_t)(1024 + seq));
-	/* The flow hash the manager would have computed at RX. */
+	/* A flow hash of its own, cheaper than the manager's. */
 	m->hash.rss = seq * 2654435761U;
+	m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
 }
 
 /* Packets allocated, filled, stamped and sent; those the tx ring did not

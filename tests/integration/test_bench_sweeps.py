@@ -74,6 +74,23 @@ def test_shared_core(tmp_path):
     assert positive(result["nf_start"]["onvm_nf_ms"]) and positive(result["nf_start"]["binary_ms"])
 
 
+@pytest.mark.parametrize("family", [[], ["--ipv6"]])
+def test_flows_sweep(tmp_path, family):
+    result = bench(tmp_path, "flows", "--rules", "10,1", *family)
+    assert result["ip_version"] == (6 if family else 4)
+    rows = {r["rules"]: r for r in result["counts"]}
+    assert set(rows) == {0, 1, 10}  # the 0-rule reference is always measured
+    for n, row in rows.items():
+        assert positive(row["mpps"]) and positive(row["cycles_per_packet"])
+        assert row["x_0_rules"]["median"] > 0 and row["drops"] == 0
+        assert positive(row["single_add_seconds"])
+        if n:  # every packet the ports took hit the last rule, the only one it matches
+            assert row["matched"] == 1.0 and positive(row["bulk_add_seconds"])
+        else:
+            assert row["matched"] is None
+    assert rows[0]["x_0_rules"]["median"] == 1.0
+
+
 @pytest.mark.parametrize("length", [1, 2])
 def test_speed_tester_latency_summary_is_ordered(tmp_path, length):
     """An open-loop run with --latency ends with percentiles that parse and

@@ -46,5 +46,5 @@ def test_nf_registration_is_fast(tmp_path, start_manager):
     mgr = start_manager()
     started = time.monotonic()
     mgr.start_nf("simple_forward", 1)
-    assert time.monotonic() - started < 3.0  # includes Python start-up of onvm-nf
+    assert time.monotonic() - started < 3.0  # includes the onvm-nf launcher
     assert mgr.stop() == 0

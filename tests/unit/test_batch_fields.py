@@ -188,13 +188,34 @@ def test_in_port_comes_from_the_mbuf():
     assert batch.in_port.tolist() == [0, 3, 65535]
 
 
-def test_flow_hash_comes_from_the_mbuf_rss_hash():
+RX_RSS_HASH = 1 << 1  # RTE_MBUF_F_RX_RSS_HASH: hash.rss holds the flow hash
+
+
+def test_flow_hash_comes_from_the_mbuf_rss_hash_when_marked():
     fakes = [FakeMbuf(RAW["udp4"]) for _ in range(3)]
     for fake, rss in zip(fakes, (0, 0xDEADBEEF, 7), strict=True):
         fake.rss = rss
+        fake.m.ol_flags = RX_RSS_HASH
     batch = Batch()
     batch._load(mbuf_array(fakes), 3)
     assert batch.flow_hash.tolist() == [0, 0xDEADBEEF, 7]
+
+
+def test_flow_hash_is_the_keys_when_no_route_needed_one():
+    """Port RX leaves the hash out when nothing needs it: the batch then
+    gives what the manager would have computed, not hash.rss's leftovers."""
+    fakes = [FakeMbuf(RAW[name]) for name in ("udp4", "tcp4", "icmp4")]
+    for fake in fakes:
+        fake.rss = 0x12345678
+    batch = Batch()
+    batch._load(mbuf_array(fakes), 3)
+    expected = []
+    for fake in fakes:
+        key = ffi.new("struct onvm_flow_key *")
+        lib.onvm_flow_key_parse(fake.m, key)
+        expected.append(lib.onvm_flow_key_hash(key))
+    assert batch.flow_hash.tolist() == expected
+    assert 0x12345678 not in expected
 
 
 def test_length_is_the_whole_frame_not_the_ip_length():

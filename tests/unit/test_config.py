@@ -155,6 +155,10 @@ max_flow_rules = 512
 port_rx_desc = 512
 port_tx_desc = 256
 chain_grace_ms = 50
+idle_sleep_us = 500
+wake_batch = 8
+wake_delay_us = 5
+nf_to_nf = "direct"
 
 [control]
 tcp = "0.0.0.0:5555"
@@ -201,6 +205,10 @@ def test_load_sets_every_documented_key(tmp_path):
         port_rx_desc=512,
         port_tx_desc=256,
         chain_grace_ms=50,
+        idle_sleep_us=500,
+        wake_batch=8,
+        wake_delay_us=5,
+        nf_to_nf="direct",
         control_tcp="0.0.0.0:5555",
         curve_keys="/etc/onvm/keys",
         stats_publish_interval=0.5,
@@ -470,10 +478,17 @@ def test_validate_rejects_empty_port(devargs):
     "field, value",
     [
         ("max_flow_rules", 0),
-        ("max_flow_rules", 5000),
+        ("max_flow_rules", 16385),
         ("port_rx_desc", 0),
         ("port_tx_desc", -1),
         ("chain_grace_ms", -1),
+        ("idle_sleep_us", -1),
+        ("idle_sleep_us", 10**30),
+        ("idle_sleep_us", float("nan")),
+        ("wake_batch", 0),
+        ("wake_batch", 1 << 17),
+        ("wake_delay_us", 1_000_001),
+        ("wake_delay_us", "20us"),
     ],
 )
 def test_validate_rejects_unusable_sizes(field, value):
@@ -529,3 +544,16 @@ def test_capture_dir_from_the_config_file(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[control]\ncapture_dir = "/srv/captures"\n')
     assert configlib.load(path).validate(available_cpus={0, 1}).capture_dir == "/srv/captures"
+
+
+@pytest.mark.parametrize("mode", ["", "Direct", "both", "direct ", "x" * 5000, "\0"])
+def test_nf_to_nf_takes_manager_or_direct(mode):
+    with pytest.raises(ConfigError, match="nf_to_nf .*give manager or direct"):
+        Config(nf_to_nf=mode).validate(available_cpus=TWO_CPUS)
+
+
+def test_nf_to_nf_of_the_wrong_type_in_a_file(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text("[dataplane]\nnf_to_nf = 1\n")
+    with pytest.raises(ConfigError, match="nf_to_nf"):
+        configlib.load(path)

@@ -214,6 +214,26 @@ onvm_flow_key_hash(const struct onvm_flow_key *key)
 	return rte_hash_crc_8byte(swap ? swapped_tail : tail, h);
 }
 
+/**
+ * The flow hash of packet @p m. Port RX computes it only when a route may
+ * need it (a service with several instances, or flow rules in force), so
+ * whoever needs it asks here: m->hash.rss when RTE_MBUF_F_RX_RSS_HASH says
+ * it holds the flow hash (the manager's, or a port's symmetric RSS hash),
+ * else onvm_flow_key_hash() of the packet's key, kept for later hops.
+ */
+static inline uint32_t
+onvm_pkt_flow_hash(struct rte_mbuf *m)
+{
+	struct onvm_flow_key key;
+
+	if (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH)
+		return m->hash.rss;
+	onvm_flow_key_parse(m, &key);
+	m->hash.rss = onvm_flow_key_hash(&key);
+	m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
+	return m->hash.rss;
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,6 +13,7 @@ struct rte_mbuf {
 	uint32_t pkt_len;
 	uint16_t data_len;
 	uint16_t nb_segs;
+	uint64_t ol_flags;
 	...;
 };
 char *rte_pktmbuf_append(struct rte_mbuf *m, uint16_t len);

@@ -3,7 +3,8 @@
 
 C NFs are executables `onvm-nf-NAME`; Python NFs are modules onvm.nfs.NAME,
 run as `onvm-nf NAME.py`. The lists come from nfs/meson.build, through the
-build. The manager's scaler and `onvm-nf` both ask here.
+build. The manager's scaler and onvm.nfs.cli ask here; the `onvm-nf`
+launcher (nfs/onvm-nf.in) looks in the same places itself.
 """
 
 from __future__ import annotations

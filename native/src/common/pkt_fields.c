@@ -147,8 +147,11 @@ __onvm_parse_one(const struct rte_mbuf *m, struct onvm_pkt_fields *f,
 	if (groups & ONVM_FIELDS_META) {
 		f->length[i] = (uint16_t)rte_pktmbuf_pkt_len(m);
 		f->in_port[i] = m->port;
-		/* The manager's flow hash travels in the mbuf. */
-		f->flow_hash[i] = m->hash.rss;
+		/* The manager's flow hash travels in the mbuf, when a route
+		 * needed one; else it is the key's, as it would have been. */
+		f->flow_hash[i] = m->ol_flags & RTE_MBUF_F_RX_RSS_HASH
+		                      ? m->hash.rss
+		                      : onvm_flow_key_hash(key);
 	}
 	f->verdicts[i] = ONVM_VERDICT(ONVM_ACTION_NEXT, 0);
 }

@@ -76,22 +76,12 @@ __onvm_flush_nf(struct __onvm_worker *w, uint16_t nf_id)
 	buf->count = 0;
 }
 
-/* Wake the shared-core NFs of `fed` that sleep. One fence for them all:
- * it pairs with each NF's store of `sleeping` then check of its ring, so
- * either the NF sees its packets or this sees it asleep. */
-static void
-__onvm_wake_fed(struct __onvm_worker *w, uint64_t fed)
+static unsigned int
+__onvm_rx_waiting(const struct onvm_shared *sh, unsigned int id,
+                  const void *arg)
 {
-	rte_smp_mb();
-	while (fed) {
-		struct onvm_nf *nf = &w->sh->nfs[__builtin_ctzll(fed)];
-
-		fed &= fed - 1;
-		if (nf->sleeping) {
-			nf->sleeping = 0;
-			__onvm_wake_word(&nf->sleeping);
-		}
-	}
+	RTE_SET_USED(arg);
+	return rte_ring_count(sh->nfs[id].rx_ring);
 }
 
 static void
@@ -128,8 +118,9 @@ __onvm_flush_all(struct __onvm_worker *w)
 		if (w->sh->nfs[id].flags & ONVM_NF_FLAG_SHARED_CORE)
 			shared_fed |= UINT64_C(1) << id;
 	}
-	if (shared_fed)
-		__onvm_wake_fed(w, shared_fed);
+	if (shared_fed | w->wake_pending.mask)
+		__onvm_wake_batched(w->sh, &w->wake_pending, shared_fed,
+		                    __onvm_rx_waiting, NULL);
 	while (w->dirty_port_mask) {
 		unsigned int id = __builtin_ctz(w->dirty_port_mask);
 
@@ -188,9 +179,13 @@ __onvm_to_service(struct __onvm_worker *w, struct rte_mbuf *m,
 {
 	uint16_t nf_id = 0;
 
-	if (likely(service_id < ONVM_MAX_SERVICES))
-		nf_id = __onvm_service_pick(&w->sh->services[service_id],
-		                            m->hash.rss);
+	if (likely(service_id < ONVM_MAX_SERVICES)) {
+		const struct onvm_service *s = &w->sh->services[service_id];
+
+		/* One instance needs no hash: any bucket names it. */
+		nf_id = __onvm_service_pick(
+		    s, s->count > 1 ? onvm_pkt_flow_hash(m) : 0);
+	}
 	if (unlikely(nf_id == 0)) {
 		w->stats->no_dest++;
 		__onvm_drop(m);
@@ -211,26 +206,20 @@ static inline void
 __onvm_to_hop(struct __onvm_worker *w, struct rte_mbuf *m,
               struct onvm_pkt_meta *meta)
 {
-	const struct onvm_chain_body *body = &w->sh->chains.bodies[meta->chain];
 	struct onvm_chain_hop hop;
-	uint8_t length = body->length;
 
-	RTE_BUILD_BUG_ON((ONVM_MAX_CHAIN_HOPS & (ONVM_MAX_CHAIN_HOPS - 1)) !=
-	                 0);
-	hop = body->hops[meta->chain_index & (ONVM_MAX_CHAIN_HOPS - 1)];
-	/* Read the hop, then the generation (the writer bumps it before
-	 * rewriting): a body reused since the packet began is not its chain. */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (unlikely(__atomic_load_n(&body->generation, __ATOMIC_RELAXED) !=
-	             meta->chain_gen)) {
+	switch (__onvm_chain_hop(w->sh, meta->chain, meta->chain_gen,
+	                         meta->chain_index, &hop)) {
+	case __ONVM_HOP_GONE:
 		w->stats->chain_gone++;
 		__onvm_drop(m);
 		return;
-	}
-	if (unlikely(meta->chain_index >= length)) {
+	case __ONVM_HOP_END:
 		w->stats->chain_end++;
 		__onvm_drop(m);
 		return;
+	default:
+		break;
 	}
 	if (hop.kind == ONVM_HOP_NF)
 		__onvm_to_service(w, m, hop.dest);
@@ -274,7 +263,7 @@ __onvm_route_from_nf(struct __onvm_worker *w, struct rte_mbuf **pkts,
 /* Start a packet from a port on hop 0 of chain body `body`. */
 static inline void
 __onvm_start(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t body,
-             uint64_t now)
+             uint32_t gen, uint64_t now)
 {
 	struct onvm_pkt_meta *meta = onvm_pkt_meta(m);
 
@@ -283,10 +272,24 @@ __onvm_start(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t body,
 	meta->destination = 0;
 	meta->owner = ONVM_OWNER_MANAGER;
 	meta->chain = body;
-	meta->chain_gen = __atomic_load_n(
-	    &w->sh->chains.bodies[body].generation, __ATOMIC_RELAXED);
+	meta->chain_gen = gen;
 	meta->timestamp = now;
 	__onvm_to_hop(w, m, meta);
+}
+
+static inline uint32_t
+__onvm_body_gen(const struct __onvm_worker *w, uint16_t body)
+{
+	return __atomic_load_n(&w->sh->chains.bodies[body].generation,
+	                       __ATOMIC_RELAXED);
+}
+
+/* The flow hash of a packet from a port, into hash.rss, marked as there. */
+static inline void
+__onvm_hash(struct rte_mbuf *m, const struct onvm_flow_key *key)
+{
+	m->hash.rss = onvm_flow_key_hash(key);
+	m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
 }
 
 /* A burst from a port, with flow rules in force: keys for the whole
@@ -301,11 +304,12 @@ __onvm_receive_by_rules(struct __onvm_worker *w, struct rte_mbuf **pkts,
 	uint32_t results[ONVM_BURST_MAX];
 	unsigned int i;
 
+	/* Every header at once: their misses overlap. */
+	for (i = 0; i < n; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < n; i++) {
-		if (i + 1 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
 		onvm_flow_key_parse(pkts[i], &keys[i]);
-		pkts[i]->hash.rss = onvm_flow_key_hash(&keys[i]);
+		__onvm_hash(pkts[i], &keys[i]);
 	}
 	onvm_classifier_classify(rules->classifier, keys, n, results);
 	for (i = 0; i < n; i++) {
@@ -317,17 +321,22 @@ __onvm_receive_by_rules(struct __onvm_worker *w, struct rte_mbuf **pkts,
 			w->stats->flow_hits[slot]++;
 			body = head[rules->chain_of_slot[slot]];
 		}
-		__onvm_start(w, pkts[i], body, now);
+		__onvm_start(w, pkts[i], body, __onvm_body_gen(w, body), now);
 	}
 }
 
-/* A burst from a port: flow hash, then a flow rule or the default chain. */
+/* A burst from a port onto the default chain. The flow hash only when a
+ * service has several instances to choose from, and then a port's own
+ * symmetric RSS hash where it has one; another hash a port gave is not a
+ * flow hash and is marked so. */
 static void
-__onvm_receive(struct __onvm_worker *w, struct rte_mbuf **pkts, unsigned int n)
+__onvm_receive(struct __onvm_worker *w, uint16_t port_id,
+               struct rte_mbuf **pkts, unsigned int n)
 {
 	const struct __onvm_flow_rules *rules = __atomic_load_n(
 	    (struct __onvm_flow_rules **)&w->sh->flow_rules, __ATOMIC_ACQUIRE);
-	uint16_t default_body = w->sh->chains.head[ONVM_DEFAULT_CHAIN];
+	uint16_t body = w->sh->chains.head[ONVM_DEFAULT_CHAIN];
+	uint32_t gen = __onvm_body_gen(w, body);
 	uint64_t now = rte_rdtsc();
 	unsigned int i;
 
@@ -335,15 +344,24 @@ __onvm_receive(struct __onvm_worker *w, struct rte_mbuf **pkts, unsigned int n)
 		__onvm_receive_by_rules(w, pkts, n, rules, now);
 		return;
 	}
-	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-		struct onvm_flow_key key;
+	if (w->sh->ports[port_id].rss_flow_hash) {
+		for (i = 0; i < n; i++)
+			__onvm_start(w, pkts[i], body, gen, now);
+	} else if (w->sh->scaled_services) {
+		for (i = 0; i < n; i++)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+		for (i = 0; i < n; i++) {
+			struct onvm_flow_key key;
 
-		if (i + 1 < n)
-			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-		onvm_flow_key_parse(m, &key);
-		m->hash.rss = onvm_flow_key_hash(&key);
-		__onvm_start(w, m, default_body, now);
+			onvm_flow_key_parse(pkts[i], &key);
+			__onvm_hash(pkts[i], &key);
+			__onvm_start(w, pkts[i], body, gen, now);
+		}
+	} else {
+		for (i = 0; i < n; i++) {
+			pkts[i]->ol_flags &= ~RTE_MBUF_F_RX_RSS_HASH;
+			__onvm_start(w, pkts[i], body, gen, now);
+		}
 	}
 }
 
@@ -389,7 +407,7 @@ __onvm_poll_ports(struct __onvm_worker *w)
 		w->stats->port_rx[port_id] += n;
 		if (__onvm_capturing(w->sh, ONVM_CAPTURE_PORT_RX, port_id))
 			__onvm_capture_copy(w, pkts, n, 0);
-		__onvm_receive(w, pkts, n);
+		__onvm_receive(w, port_id, pkts, n);
 	}
 }
 
@@ -423,9 +441,13 @@ onvm_mgr_worker_main(void *arg)
 	struct onvm_shared *sh = w->sh;
 
 	while (likely(__atomic_load_n(&sh->running, __ATOMIC_RELAXED))) {
-		if (likely(sh->ports_enabled) &&
-		    likely(w->congested_nf_mask == 0 || !__onvm_congested(w)))
-			__onvm_poll_ports(w);
+		if (likely(sh->ports_enabled)) {
+			if (likely(w->congested_nf_mask == 0 ||
+			           !__onvm_congested(w)))
+				__onvm_poll_ports(w);
+			else
+				w->stats->rx_held++;
+		}
 		__onvm_poll_nfs(w);
 		__onvm_flush_all(w);
 		if (w->index == 0)

@@ -39,6 +39,10 @@ __onvm_service_add(struct onvm_shared *sh, uint16_t service_id, uint16_t nf_id)
 
 	if (s->count >= ONVM_MAX_INSTANCES)
 		return -ENOSPC;
+	/* Before the buckets move: from here on port RX hashes every packet
+	 * (one already past it is hashed when picked). */
+	if (s->count == 1)
+		__atomic_fetch_add(&sh->scaled_services, 1, __ATOMIC_RELEASE);
 	__onvm_service_write_begin(s);
 	s->instances[s->count++] = nf_id;
 	sh->nfs[nf_id].instance = (uint16_t)(s->count - 1);
@@ -93,4 +97,6 @@ __onvm_service_remove(struct onvm_shared *sh, uint16_t service_id,
 		    s->count ? s->instances[next++ % s->count] : 0;
 	}
 	__onvm_service_write_end(s);
+	if (s->count == 1)
+		__atomic_fetch_sub(&sh->scaled_services, 1, __ATOMIC_RELEASE);
 }

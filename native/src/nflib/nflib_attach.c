@@ -174,10 +174,20 @@ __onvm_avoid_worker_cpus(uint64_t worker_mask)
 		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+/* Name of this process's mempool handler number @p index, or NULL. */
+static const char *
+__onvm_pool_ops_name(int32_t index)
+{
+	if (index < 0 || (uint32_t)index >= rte_mempool_ops_table.num_ops)
+		return NULL;
+	return rte_mempool_get_ops(index)->name;
+}
+
 static int
 __onvm_attach_shared(struct onvm_nf_ctx *ctx)
 {
 	const struct rte_memzone *mz = rte_memzone_lookup(ONVM_MZ_SHARED);
+	const char *mine;
 
 	if (mz == NULL)
 		return __onvm_nflib_error(
@@ -194,6 +204,21 @@ __onvm_attach_shared(struct onvm_nf_ctx *ctx)
 		    "NF against the running onvm",
 		    ctx->opts.manager, ctx->sh->abi_version, ONVM_ABI_VERSION);
 	ctx->pool = ctx->sh->pktmbuf_pool;
+	/* Getting and putting packets go through the handler of the pool's
+	 * number in this process: another one would corrupt the pool. */
+	mine = __onvm_pool_ops_name(ctx->pool->ops_index);
+	if (mine == NULL || strncmp(mine, ctx->sh->pktmbuf_pool_ops,
+	                            sizeof(ctx->sh->pktmbuf_pool_ops)) != 0)
+		return __onvm_nflib_error(
+		    EPROTO,
+		    "manager '%s' keeps packets with mempool handler %d "
+		    "('%.*s'), which this NF has as '%s': link the NF with "
+		    "librte_mempool_ring first (README, Writing a C NF) and "
+		    "leave --mbuf-pool-ops-name out of the manager's EAL "
+		    "arguments",
+		    ctx->opts.manager, (int)ctx->pool->ops_index,
+		    (int)sizeof(ctx->sh->pktmbuf_pool_ops),
+		    ctx->sh->pktmbuf_pool_ops, mine ? mine : "none");
 	if (ctx->opts.core < 0)
 		__onvm_avoid_worker_cpus(ctx->sh->worker_cpu_mask);
 	if (onvm_pkt_meta_lookup() < 0 ||
