@@ -37,7 +37,13 @@ from pathlib import Path
 
 from onvm.bench import machine, report
 from onvm.bench.procs import ManagerProc
-from onvm.bench.speed_chain import LAYOUT, chain_args, measure, start_loop
+from onvm.bench.speed_chain import (
+    LAYOUT,
+    add_nf_to_nf_arg,
+    chain_args,
+    measure,
+    start_loop,
+)
 
 NAME = "latency"
 HELP = "end-to-end and per-hop latency p50/p99/p99.9 at 10/50/90%% of the max loop rate"
@@ -68,9 +74,9 @@ def parse_summary(output: str) -> dict:
 
 
 def measure_latency(workdir: Path, length: int, rate: float, seconds: float,
-                    size: int) -> dict:
+                    size: int, nf_to_nf: str = "manager") -> dict:
     """One open-loop run at `rate` packets/s; percentiles in us."""
-    mgr = ManagerProc(workdir, chain_args(length), prefix="bench")
+    mgr = ManagerProc(workdir, chain_args(length, nf_to_nf), prefix="bench")
     try:
         mgr.wait_ready()
         duration = RAMP_SECONDS + seconds
@@ -101,6 +107,7 @@ def add_args(parser) -> None:
     parser.add_argument("--lengths", default="1,2",
                         help="chain lengths, NFs in the loop (default 1,2)")
     parser.add_argument("--size", type=int, default=64, help="frame size in bytes")
+    add_nf_to_nf_arg(parser)
 
 
 def _numbers(text: str, what: str, lo: int, hi: int) -> list[int]:
@@ -123,12 +130,13 @@ def run(args) -> dict:
         for length in lengths:
             # The reference: the closed loop's rate, same loop, this run.
             max_mpps = measure(workdir, length, args.seconds, MAX_RATE_PACKETS,
-                               args.size)["loop_mpps"]
+                               args.size, args.nf_to_nf)["loop_mpps"]
             max_rates[length] = max_mpps
             for load in loads:
                 # speed_tester paces no slower than MIN_RATE packets/s.
                 rate = max(max_mpps * 1e6 * load / 100, MIN_RATE)
-                runs = [measure_latency(workdir, length, rate, args.seconds, args.size)
+                runs = [measure_latency(workdir, length, rate, args.seconds, args.size,
+                                        args.nf_to_nf)
                         for _ in range(args.repeat)]
                 point = {"length": length, "load_pct": load, "offered_mpps": rate / 1e6,
                          "samples": sum(r["samples"] for r in runs)}
@@ -141,6 +149,7 @@ def run(args) -> dict:
     return {
         "scenario": NAME,
         "machine": machine.describe(),
+        "nf_to_nf": args.nf_to_nf,
         "layout": {**LAYOUT,
                    "traffic": f"speed_tester open loop (--rate, --latency), {args.size}-byte "
                               "UDP frames; it shares CPU 0 with the NFs"},
@@ -185,7 +194,8 @@ def render(result: dict) -> str:
     m = result["machine"]
     head = (f"latency: {result['repeat']} runs of {result['seconds']} s per point; "
             f"{m['cpus']} CPUs ({m['cpu_model']}), DPDK {m['dpdk']}\n"
-            f"layout: {result['layout']['manager']}; {result['layout']['nfs']}\n"
+            f"layout: {result['layout']['manager']}; {result['layout']['nfs']}; "
+            f"NF to NF: {result.get('nf_to_nf', 'manager')}\n"
             "max loop Mpps (closed loop, this run): "
             + ", ".join(f"{_loop_label(int(k))}: {v:.2f}"
                         for k, v in result["max_loop_mpps"].items()))

@@ -56,12 +56,23 @@ LAYOUT = {
 }
 
 
-def chain_args(length: int) -> list[str]:
-    """Manager arguments for a loop of `length` NFs."""
+NF_TO_NF = ("manager", "direct")
+
+
+def chain_args(length: int, nf_to_nf: str = "manager") -> list[str]:
+    """Manager arguments for a loop of `length` NFs, NF to NF by `nf_to_nf`
+    (see [dataplane] nf_to_nf in configs/manager.toml)."""
+    mode = ["--nf-to-nf", nf_to_nf]
     if length == 1:
-        return []
+        return mode
     hops = [str(s) for s in range(2, length + 1)] + [str(SPEED_TESTER_SERVICE)]
-    return ["--chain", ",".join(hops)]
+    return [*mode, "--chain", ",".join(hops)]
+
+
+def add_nf_to_nf_arg(parser) -> None:
+    parser.add_argument("--nf-to-nf", choices=NF_TO_NF, default="manager",
+                        help="who hands packets from one NF to the next: the manager's "
+                             "worker (default) or the NFs directly")
 
 
 def start_loop(mgr: ManagerProc, length: int, speed_tester_args: list[str]
@@ -126,9 +137,10 @@ def window(mgr: ManagerProc, tester: Proc, nfs: list[Proc], seconds: float) -> d
     }
 
 
-def measure(workdir: Path, length: int, seconds: float, packets: int, size: int) -> dict:
+def measure(workdir: Path, length: int, seconds: float, packets: int, size: int,
+            nf_to_nf: str = "manager") -> dict:
     """One run: a fresh manager, the loop, a warm-up, a measured window."""
-    mgr = ManagerProc(workdir, chain_args(length), prefix="bench")
+    mgr = ManagerProc(workdir, chain_args(length, nf_to_nf), prefix="bench")
     try:
         mgr.wait_ready()
         tester, forwarders = start_loop(
@@ -153,6 +165,7 @@ def add_args(parser) -> None:
     parser.add_argument("--packets", type=int, default=1024,
                         help="packets speed_tester keeps looping (default 1024)")
     parser.add_argument("--size", type=int, default=64, help="frame size in bytes")
+    add_nf_to_nf_arg(parser)
 
 
 FIGURES = ("loop_mpps", "hop_mpps", "nf_cpu", "nf_ns_per_hop", "switches_per_s",
@@ -171,7 +184,8 @@ def run(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="onvm-bench-") as tmp:
         for length in [SELF_LOOP, *range(BASELINE, max(args.max_length, BASELINE) + 1)]:
             measured[length] = [measure(Path(tmp), length, args.seconds, args.packets,
-                                        args.size) for _ in range(args.repeat)]
+                                        args.size, args.nf_to_nf)
+                                for _ in range(args.repeat)]
     self_loop = summarize(SELF_LOOP, measured.pop(SELF_LOOP))
     rows = [summarize(length, runs) for length, runs in measured.items()]
     base = rows[0]["hop_mpps"]["median"]
@@ -184,6 +198,7 @@ def run(args) -> dict:
                    "traffic": f"speed_tester: {args.packets} packets of {args.size} bytes "
                               "looping (UDP, one flow per packet)"},
         "seconds": args.seconds, "repeat": args.repeat, "warmup_seconds": WARMUP_SECONDS,
+        "nf_to_nf": args.nf_to_nf,
         "baseline_length": BASELINE,
         "lengths": rows,
         "self_loop": self_loop,
@@ -217,7 +232,8 @@ def render(result: dict) -> str:
     m = result["machine"]
     head = (f"speed_tester loop: {result['repeat']} runs of {result['seconds']} s per length; "
             f"{m['cpus']} CPUs ({m['cpu_model']}), DPDK {m['dpdk']}\n"
-            f"layout: {result['layout']['manager']}; {result['layout']['nfs']}")
+            f"layout: {result['layout']['manager']}; {result['layout']['nfs']}; "
+            f"NF to NF: {result.get('nf_to_nf', 'manager')}")
     last = result["lengths"][-1]["forwarders"]
     return (head + "\n" + report.table(
         ["forwarders", "hops", "loop Mpps", "hop Mpps", "hop x base", "NF CPU", "NF ns/hop",

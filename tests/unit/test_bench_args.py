@@ -86,3 +86,14 @@ def test_flows_rule_counts_are_sorted_unique_and_hold_the_reference():
 
     assert rule_counts("1000, 1,100,1") == [0, 1, 100, 1000]
     assert rule_counts("0") == [0]
+
+
+@pytest.mark.parametrize("scenario", ["speed_tester", "latency"])
+@pytest.mark.parametrize("value", ["", "Direct", "both", "x" * 5000])
+def test_nf_to_nf_is_manager_or_direct(scenario, value):
+    result = subprocess.run([BENCH, scenario, "--nf-to-nf", value], capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "argument --nf-to-nf: invalid choice" in lines[0]
