@@ -215,11 +215,13 @@ def measure(workdir: Path, pcap: Path, n: int, version: int, seconds: float,
         after, cpu_after = mgr.stats(), _worker_cpu_seconds(mgr.pid)
         nf.signal(signal.SIGINT)  # the loop drains: the rest is timed without traffic
         nf.wait(15)
-        settled = _settled(mgr)
+        _settled(mgr)  # the loop has drained
         matched = None
         if n:
             hit = next(r for r in client.call("flow.list") if r["id"] == bulk["last_id"])
-            received = settled["ports"]["0"]["rx"] + settled["ports"]["1"]["rx"]
+            # Live counters, read after the hits: the stats file lags them.
+            ports = client.call("stats")["ports"]
+            received = ports["0"]["rx"] + ports["1"]["rx"]
             matched = hit["hits"] / received if received else 0.0
         singles = []
         if n + SINGLE_ADDS <= max_rules:
