@@ -90,6 +90,20 @@ def test_a_capture_of_an_nf_input_takes_its_packets_through_the_manager(
     assert read_pcap(tmp_path / "out1.pcap") == packets
 
 
+def test_an_nf_sending_to_its_own_service_goes_through_the_manager(start_manager):
+    """speed_tester looping to itself: its own ring would be the one it waits
+    on, so those packets take the manager's way, at full speed."""
+    mgr = start_manager()
+    tester = mgr.start_nf("speed_tester", 1, "--", "--dest", "1", "--packets", "1024")
+    base = mgr.wait_stats(lambda s: mgr.nf_stats(s, tester)["rx"] > 0, 10, "the loop")
+    snap = mgr.wait_stats(
+        lambda s: mgr.nf_stats(s, tester)["rx"] > mgr.nf_stats(base, tester)["rx"] + 1_000_000,
+        20, "a million packets round the loop")
+    stats = mgr.nf_stats(snap, tester)
+    assert stats["direct"] == 0 and stats["direct_fallback"] == 0, stats
+    assert mgr.stop() == 0
+
+
 test_two_nf_chain = test_pcap_chain.test_two_nf_chain_output_equals_input
 test_flows_stay_on_one_instance = test_drop_and_balance.test_flows_stay_on_one_instance
 test_both_directions_reach_one_instance = (

@@ -80,7 +80,9 @@ __onvm_direct_dest(const struct onvm_nf_ctx *ctx, struct rte_mbuf *m)
 	s = &sh->services[service];
 	nf_id =
 	    __onvm_service_pick(s, s->count > 1 ? onvm_pkt_flow_hash(m) : 0);
-	if (nf_id == 0 ||
+	/* To itself through the manager: waiting for room on a ring it
+	 * drains itself would never end. */
+	if (nf_id == 0 || nf_id == ctx->nf_id ||
 	    __atomic_load_n(&sh->nfs[nf_id].state, __ATOMIC_ACQUIRE) !=
 	        ONVM_NF_RUNNING ||
 	    __onvm_capturing_nf(sh, ONVM_CAPTURE_NF_IN, nf_id))
