@@ -104,6 +104,23 @@ def test_an_nf_sending_to_its_own_service_goes_through_the_manager(start_manager
     assert mgr.stop() == 0
 
 
+def test_a_loop_of_nfs_with_full_rings_keeps_moving(start_manager):
+    """speed_tester -> simple_forward -> speed_tester with more packets than
+    both direct rings hold: each NF finds the next one's ring full while
+    that one waits on its own. Neither may wait for the other (they would
+    for ever); the loop keeps going, through the manager when it must."""
+    mgr = start_manager("--chain", "2,1")
+    forward = mgr.start_nf("simple_forward", 2)
+    tester = mgr.start_nf("speed_tester", 1, "--", "--dest", "2", "--chain",
+                          "--packets", "4096")
+    base = mgr.wait_stats(lambda s: mgr.nf_stats(s, tester)["rx"] > 0, 10, "the loop")
+    snap = mgr.wait_stats(
+        lambda s: mgr.nf_stats(s, tester)["rx"] > mgr.nf_stats(base, tester)["rx"] + 2_000_000,
+        20, "two million packets round the loop")
+    assert mgr.nf_stats(snap, forward)["direct"] > 0
+    assert mgr.stop() == 0
+
+
 test_two_nf_chain = test_pcap_chain.test_two_nf_chain_output_equals_input
 test_flows_stay_on_one_instance = test_drop_and_balance.test_flows_stay_on_one_instance
 test_both_directions_reach_one_instance = (

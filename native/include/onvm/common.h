@@ -141,7 +141,9 @@ enum onvm_nf_to_nf {
 struct onvm_handoff {
 	volatile uint32_t n; /* packets being handed over, 0 when none */
 	uint16_t dest;       /* the NF they go to */
-	uint16_t reserved;
+	/* 1 while the NF waits for room on that ring: an NF whose next NF
+	 * waits too does not wait (a loop of NFs would wait for ever). */
+	volatile uint16_t waiting;
 	uint32_t tail_before; /* that ring's prod.tail before publishing */
 	struct rte_mbuf *pkts[ONVM_HANDOFF_MAX];
 };

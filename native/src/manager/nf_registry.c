@@ -72,6 +72,7 @@ __onvm_register(struct onvm_shared *sh, uint16_t nf_id, uint32_t generation)
 	/* Its rings from other NFs were drained when the slot was retired. */
 	nf->direct_in_mask = 0;
 	nf->handoff.n = 0;
+	nf->handoff.waiting = 0;
 	memset(&nf->stats, 0, sizeof(nf->stats));
 	nf->sleeping = 0;
 	nf->crashed = 0;

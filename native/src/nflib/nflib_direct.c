@@ -90,6 +90,27 @@ __onvm_direct_dest(const struct onvm_nf_ctx *ctx, struct rte_mbuf *m)
 	return nf_id;
 }
 
+/* True when NF @p to waits for room, on a ring whose NF waits ... back to
+ * NF @p self: a loop of NFs each waiting on the next would wait for ever. */
+static int
+__onvm_wait_loop(const struct onvm_shared *sh, uint16_t self, uint16_t to)
+{
+	unsigned int steps;
+
+	for (steps = 0; steps < ONVM_MAX_NFS; steps++) {
+		const struct onvm_handoff *h = &sh->nfs[to].handoff;
+
+		if (!h->waiting)
+			return 0;
+		to = h->dest;
+		if (to == self)
+			return 1;
+		if (to == 0 || to >= ONVM_MAX_NFS)
+			return 0;
+	}
+	return 1;
+}
+
 static unsigned int
 __onvm_direct_waiting(const struct onvm_shared *sh, unsigned int id,
                       const void *arg)
@@ -113,21 +134,32 @@ __onvm_hand_to(struct onvm_nf_ctx *ctx, uint16_t to)
 	uint64_t bit = UINT64_C(1) << ctx->nf_id, deadline = 0;
 
 	/* The only producer: room only grows while this waits. Waiting is
-	 * the backpressure of a slower next NF. */
-	while (rte_ring_free_count(r) < n) {
-		uint64_t now = rte_rdtsc();
+	 * the backpressure of a slower next NF; but not in a loop of NFs
+	 * that all wait, which would never end. */
+	if (rte_ring_free_count(r) < n) {
+		h->dest = to;
+		h->waiting = 1;
+		rte_smp_mb();
+		while (rte_ring_free_count(r) < n) {
+			uint64_t now = rte_rdtsc();
 
-		if (deadline == 0)
-			deadline = now + rte_get_tsc_hz() / 1000 *
-			                     ONVM_DIRECT_STALL_MS;
-		if (__atomic_load_n(&dest->state, __ATOMIC_ACQUIRE) !=
-		        ONVM_NF_RUNNING ||
-		    now > deadline)
-			return 0;
-		if (self->flags & ONVM_NF_FLAG_SHARED_CORE)
-			sched_yield(); /* it may be the next NF's core too */
-		else
-			rte_pause();
+			if (deadline == 0)
+				deadline = now + rte_get_tsc_hz() / 1000 *
+				                     ONVM_DIRECT_STALL_MS;
+			if (__atomic_load_n(&dest->state, __ATOMIC_ACQUIRE) !=
+			        ONVM_NF_RUNNING ||
+			    __onvm_wait_loop(sh, ctx->nf_id, to) ||
+			    now > deadline) {
+				h->waiting = 0;
+				return 0;
+			}
+			if (self->flags & ONVM_NF_FLAG_SHARED_CORE)
+				sched_yield(); /* maybe the next NF's core too
+				                */
+			else
+				rte_pause();
+		}
+		h->waiting = 0;
 	}
 	if (!(dest->direct_in_mask & bit))
 		__atomic_fetch_or(&dest->direct_in_mask, bit, __ATOMIC_RELEASE);
