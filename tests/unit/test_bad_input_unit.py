@@ -116,7 +116,8 @@ CONFIG_FILES = [
     config("toml-eal-file-prefix", "[eal]\nargs = ['--file-prefix=x']\n", "use --name"),
     config("toml-chain-5000-digit", f"[chains]\ndefault = '{BIG}'\n", "chain hop '999"),
     config("toml-cores-5000-digit", f"[manager]\ncores = '{BIG}'\n", "beyond the largest"),
-    manager("config-is-a-directory", "--config", "{tmp}", says="cannot read config file"),
+    manager("config-is-a-directory", "--config", "{tmp}",
+            says="is a directory: give the TOML file in it"),
     manager("config-missing", "--config", "{tmp}/nope.toml", says="does not exist"),
 ]
 

@@ -342,7 +342,7 @@ def test_load_missing_file(tmp_path):
 
 
 def test_load_directory_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="is a directory: give the TOML file in it"):
         load(tmp_path)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import shlex
-import sys
 from pathlib import Path
 
 from onvm import options
@@ -161,19 +160,9 @@ def read(path: str | Path, chain: str | None = None,
     where = source_name(path)
     if not where:
         raise RuleError("no rules file named (an empty path): give --file RULES")
-    try:
-        if str(path) == "-":
-            data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
-        else:
-            with open(path, "rb") as f:
-                data = f.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise RuleError(f"rules file {where} does not exist") from None
-    except IsADirectoryError:
-        raise RuleError(f"rules file {where} is a directory: give a file of rules, one a "
-                        "line") from None
-    except OSError as e:
-        raise RuleError(f"cannot read rules file {where}: {e.strerror or e}") from None
+    data = options.read_user_file(path, "rules file",
+                                  RuleError, "give a file of rules, one a line",
+                                  MAX_FILE_BYTES)
     if len(data) > MAX_FILE_BYTES:
         raise RuleError(f"rules file {where} is larger than {MAX_FILE_BYTES >> 20} MiB: "
                         "not a rules file, or split it")

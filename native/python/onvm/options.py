@@ -16,9 +16,9 @@ import argparse
 import math
 import os
 import re
+import sys
 import tomllib
 from collections.abc import Callable
-from pathlib import Path
 
 from onvm.errors import OnvmError
 
@@ -124,19 +124,31 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
 
 
+def read_user_file(path: str | os.PathLike[str], what: str, error: type[OnvmError],
+                   is_a_directory: str, limit: int | None = None) -> bytes:
+    """The bytes of a file users named (`what`: "config file", "rules file";
+    "-": standard input), at most `limit` + 1 of them; or `error` with one
+    line saying what is wrong (`is_a_directory`: what to give instead)."""
+    try:
+        if str(path) == "-":
+            return sys.stdin.buffer.read(-1 if limit is None else limit + 1)
+        with open(path, "rb") as f:
+            return f.read(-1 if limit is None else limit + 1)
+    except FileNotFoundError:
+        raise error(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise error(f"{what} {path} is a directory: {is_a_directory}") from None
+    except OSError as e:
+        raise error(f"cannot read {what} {path}: {e.strerror or e}") from None
+
+
 def read_toml(path: str | os.PathLike[str], what: str,
               error: type[OnvmError] = OnvmError) -> dict:
     """A TOML file users wrote (`what`: "config file", "rules file"), or
     `error` with one line saying what is wrong with it."""
+    data = read_user_file(path, what, error, "give the TOML file in it")
     try:
-        return tomllib.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise error(f"{what} {path} does not exist") from None
-    except IsADirectoryError:
-        raise error(f"cannot read {what} {path}: it is a directory (give the TOML file in "
-                    "it)") from None
-    except OSError as e:
-        raise error(f"cannot read {what} {path}: {e.strerror or e}") from None
+        return tomllib.loads(data.decode())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise error(f"{what} {path} is not valid TOML: {e}") from None
     except ValueError:  # tomllib turns digits into an int whatever their number
