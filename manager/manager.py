@@ -77,9 +77,10 @@ class Manager:
                 self.dp.num_workers,
                 self.config.port_rx_desc,
                 self.config.port_tx_desc,
+                self.config.rx_queues,
             )
             self.ports.append(port)
-            self.dp.enable_port(port.port_id)
+            self.dp.enable_port(port.port_id, port.rx_queues, port.rss_flow_hash)
         self.dp.set_chain(0, self.config.chain)
         self.registry = NfRegistry(self.dp)
         self.stats = Stats(self.dp, {p.port_id: p.name for p in self.ports})
@@ -105,7 +106,8 @@ class Manager:
             c.burst_size,
         )
         for p in self.ports:
-            log.info("port %d: %s (%s, %s)", p.port_id, p.devargs, p.driver, p.mac)
+            log.info("port %d: %s (%s, %s)%s", p.port_id, p.devargs, p.driver, p.mac,
+                     _rx_spread(p, len(c.worker_cores)))
         log.info("control: %s", ", ".join(f"{k} {v}" for k, v in self.server.endpoints().items()))
         if self.prometheus:
             log.info("prometheus: http://%s:%d/metrics", *parse_listen(c.prometheus, "prometheus"))
@@ -245,6 +247,16 @@ class Manager:
             remove_dpdk_files(self.config.name)
         self.lock.release()
         return final
+
+
+def _rx_spread(port: ports.Port, workers: int) -> str:
+    """How a port's RX is spread, when it has several queues."""
+    if port.rx_queues == 1:
+        return ""
+    how = ("RSS, symmetric key: its hash is the flow hash" if port.rss_flow_hash
+           else "RSS" if port.rss else "one per file or ring")
+    return (f"; {port.rx_queues} RX queues ({how}) over "
+            f"{min(port.rx_queues, workers)} worker(s)")
 
 
 def summary(snap: dict) -> str:

@@ -20,6 +20,7 @@ from onvm.contract import (
     MAX_CHAIN_HOPS,
     MAX_CPU,
     MAX_FLOW_RULES,
+    MAX_PORT_RX_QUEUES,
     MAX_PORTS,
     MAX_SERVICES,
     MAX_WORKERS,
@@ -102,13 +103,33 @@ def parse_cores(spec: str | list[int]) -> list[int]:
         cores.extend(range(lo, hi + 1))
     if not cores:
         raise ConfigError("cores: give at least one CPU (e.g. --cores 0,1)")
-    if len(set(cores)) != len(cores):
-        raise ConfigError(f"cores: {spec} names a CPU twice")
+    # The control thread sleeps between ticks, so a worker may share its
+    # CPU (as the one worker does with a single CPU): 0,0,1 is two workers
+    # on two CPUs. Two busy-polling workers on one CPU only take turns.
+    workers = cores[1:]
+    if len(set(workers)) != len(workers):
+        raise ConfigError(f"cores: {spec} names a worker CPU twice (the first CPU, the "
+                          "control thread's, may be named once more, e.g. 0,0,1)")
     return cores
 
 
 def _power_of_two(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
+
+
+RX_QUEUES_AUTO = "auto"
+
+
+def parse_rx_queues(value: object, what: str = "rx_queues") -> str | int:
+    """[dataplane] rx_queues: "auto" (one per worker) or a count."""
+    if isinstance(value, str) and value.strip().lower() == RX_QUEUES_AUTO:
+        return RX_QUEUES_AUTO
+    try:
+        return options.integer(value, 1, MAX_PORT_RX_QUEUES)
+    except ValueError:
+        raise ConfigError(f"{what} takes \"auto\" (one RX queue per worker on ports "
+                          f"with RSS) or a count from 1 to {MAX_PORT_RX_QUEUES}, not "
+                          f"'{options.shown(value)}'") from None
 
 
 UINT32_MAX = (1 << 32) - 1
@@ -181,6 +202,8 @@ class Config:
     max_flow_rules: int = 1024
     port_rx_desc: int = 1024
     port_tx_desc: int = 1024
+    # RX queues of a port with RSS: "auto" (one per worker) or a count.
+    rx_queues: str | int = RX_QUEUES_AUTO
     chain_grace_ms: int = 1000
     # Shared-core NFs: see [dataplane] in configs/manager.toml.
     idle_sleep_us: int = 200
@@ -224,6 +247,7 @@ class Config:
             )
         for key in (*WHOLE_SETTINGS, *SECONDS_SETTINGS):
             check_setting(key, getattr(self, key))
+        parse_rx_queues(self.rx_queues)
         self._validate_control()
         if len(self.ports) > MAX_PORTS:
             raise ConfigError(f"at most {MAX_PORTS} ports")
@@ -272,6 +296,7 @@ _FIELDS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "dataplane.max_flow_rules": ("max_flow_rules", int),
     "dataplane.port_rx_desc": ("port_rx_desc", int),
     "dataplane.port_tx_desc": ("port_tx_desc", int),
+    "dataplane.rx_queues": ("rx_queues", (str, int)),
     "dataplane.chain_grace_ms": ("chain_grace_ms", int),
     "dataplane.idle_sleep_us": ("idle_sleep_us", int),
     "dataplane.wake_batch": ("wake_batch", int),
@@ -316,6 +341,8 @@ def load(path: str | os.PathLike[str] | None) -> Config:
             value = parse_chain(value)
         elif attr == "cores":
             value = parse_cores(value)
+        elif attr == "rx_queues":
+            value = parse_rx_queues(value, f"{path}: 'dataplane.rx_queues'")
         elif attr in ("ports", "eal_args"):
             if not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{path}: '{key}' must be a list of strings")

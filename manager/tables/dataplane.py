@@ -78,8 +78,10 @@ class DataPlane:
     def pool(self):
         return self.sh.pktmbuf_pool
 
-    def enable_port(self, port_id: int) -> None:
-        pydpdk.check(lib.onvm_mgr_port_enable(self.sh, port_id), f"enabling port {port_id}")
+    def enable_port(self, port_id: int, rx_queues: int = 1, rss_flow_hash: bool = False) -> None:
+        """Hand a started port to the workers: its RX queues spread over them."""
+        pydpdk.check(lib.onvm_mgr_port_enable(self.sh, port_id, rx_queues, int(rss_flow_hash)),
+                     f"enabling port {port_id}")
 
     def set_chain(self, chain_id: int, hops: list[Hop]) -> None:
         """Publish a chain; raises ConfigError for hops the data plane refuses."""
@@ -190,6 +192,7 @@ class DataPlane:
             if self.sh.ports[p].enabled:
                 ports[p] = {
                     "rx": sum(w[i].port_rx[p] for i in range(n)),
+                    "rx_workers": [w[i].port_rx[p] for i in range(n)],
                     "tx": sum(w[i].port_tx[p] for i in range(n)),
                     "tx_drop": sum(w[i].port_tx_drop[p] for i in range(n)),
                 }

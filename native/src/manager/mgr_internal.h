@@ -21,6 +21,13 @@ struct __onvm_pkt_buffer {
 	struct rte_mbuf *pkts[ONVM_BURST_MAX];
 };
 
+/* One RX queue of one port; exactly one worker polls it, so the packets
+ * of a flow, which the port keeps on one queue, stay in order. */
+struct __onvm_rx_queue {
+	uint16_t port_id;
+	uint16_t queue_id;
+};
+
 /* One data-plane lcore: private buffers and its share of the work. */
 struct __onvm_worker {
 	struct onvm_shared *sh;
@@ -28,7 +35,8 @@ struct __onvm_worker {
 	unsigned int index;
 	unsigned int lcore;
 	uint16_t n_rx_ports;
-	uint16_t rx_ports[ONVM_MAX_PORTS];
+	struct __onvm_rx_queue
+	    rx_ports[ONVM_MAX_PORTS * ONVM_MAX_PORT_RX_QUEUES];
 	/* NFs whose tx ring this worker drains; written by the control
 	 * worker, read here each loop. */
 	volatile uint64_t tx_nf_mask;
