@@ -57,6 +57,7 @@ class Manager:
         self._stop = False
         self._wake_r, self._wake_w = -1, -1
         self.started = 0.0
+        self.nf_cpus: list[int] = []
 
     # ---- start ----
 
@@ -65,11 +66,12 @@ class Manager:
         preflight.check_all(self.config)
         self.lock.acquire()
         remove_dpdk_files(self.config.name)  # left by a crashed manager of this name
+        self.nf_cpus = self.config.nf_cpus()  # EAL is about to pin this thread
         eal.init(self.config)
         self._eal_up = True
         pydpdk.check(pydpdk.lib.onvm_mgr_hide_ports_from_secondaries(),
                      "keeping NFs off the ports")
-        self.dp = DataPlane(self.config)
+        self.dp = DataPlane(self.config, self.nf_cpus)
         for devargs in self.config.ports:
             port = ports.setup(
                 devargs,
@@ -105,6 +107,8 @@ class Manager:
             c.name, c.control_core, ",".join(map(str, c.worker_cores)), c.num_mbufs,
             c.burst_size,
         )
+        log.info("CPUs for dedicated NFs (onvm-nf --dedicated): %s",
+                 ",".join(map(str, self.nf_cpus)) or "none (every CPU runs the manager)")
         for p in self.ports:
             log.info("port %d: %s (%s, %s)%s", p.port_id, p.devargs, p.driver, p.mac,
                      _rx_spread(p, len(c.worker_cores)))

@@ -20,6 +20,7 @@ from onvm.contract import (
     MAX_CHAIN_HOPS,
     MAX_CPU,
     MAX_FLOW_RULES,
+    MAX_NFS,
     MAX_PORT_RX_QUEUES,
     MAX_PORTS,
     MAX_SERVICES,
@@ -230,6 +231,13 @@ class Config:
     def worker_cores(self) -> list[int]:
         """CPUs of the data-plane workers; with one core, it is shared."""
         return self.cores[1:] or self.cores[:1]
+
+    def nf_cpus(self, available_cpus: set[int] | None = None) -> list[int]:
+        """The CPUs a dedicated NF (onvm-nf --dedicated) may be given, lowest
+        first: those of `available_cpus` (default: this process's) that run
+        neither the control thread nor a worker; at most one per NF slot."""
+        cpus = available_cpus if available_cpus is not None else os.sched_getaffinity(0)
+        return sorted(set(cpus) - set(self.cores))[:MAX_NFS - 1]
 
     def validate(self, available_cpus: set[int] | None = None) -> Config:
         if not NAME_RE.fullmatch(self.name):

@@ -51,7 +51,10 @@ class NfSlot:
 class DataPlane:
     """Shared region, workers and the control-plane writes to them."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, nf_cpus: list[int] = ()) -> None:
+        """`nf_cpus`: the CPUs dedicated NFs may be given (Config.nf_cpus,
+        taken before EAL pins this thread to the control CPU)."""
+        nf_cpus = list(nf_cpus)
         cfg = ffi.new(
             "struct onvm_mgr_config *",
             {
@@ -66,6 +69,8 @@ class DataPlane:
                 "wake_batch": config.wake_batch,
                 "wake_delay_us": config.wake_delay_us,
                 "worker_cpu_mask": sum(1 << c for c in config.worker_cores if c < 64),
+                "n_nf_cpus": len(nf_cpus),
+                "nf_cpus": nf_cpus,
             },
         )
         self.sh = pydpdk.check_ptr(lib.onvm_mgr_create(cfg), "creating shared memory")

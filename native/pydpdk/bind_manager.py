@@ -34,7 +34,7 @@ BIND = [
     "onvm_mgr_chain_set",
     "onvm_mgr_nf_dead", "onvm_mgr_nf_stop", "onvm_mgr_nf_reclaim",
     "onvm_mgr_nf_release_rejected",
-    "__onvm_service_add", "__onvm_service_remove",
+    "__onvm_service_add", "__onvm_service_remove", "__onvm_dedicated_cpu",
     "struct onvm_rule", "onvm_mgr_flow_rules_set", "onvm_mgr_flow_rules_gc",
     "onvm_mgr_flow_hits",
     "struct onvm_capture_record", "onvm_mgr_capture_start", "onvm_mgr_capture_stop",

@@ -39,6 +39,11 @@ struct onvm_mgr_config {
 	uint32_t wake_delay_us;  /* ...or once its first has waited this long */
 	uint64_t
 	    worker_cpu_mask; /* CPUs of the workers: floating NFs avoid them */
+	/* CPUs a dedicated NF may be given, in the order they are handed out:
+	 * those of the machine that run neither the control thread nor a
+	 * worker. */
+	uint32_t n_nf_cpus;
+	uint16_t nf_cpus[ONVM_MAX_NFS];
 };
 
 /**

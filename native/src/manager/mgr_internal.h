@@ -108,6 +108,12 @@ __onvm_capturing(const struct onvm_shared *sh, uint32_t point, uint16_t id)
 /* Control worker (nf_registry.c). */
 void __onvm_control_poll(struct __onvm_worker *w);
 
+/* The CPU for dedicated NF @p nf_id: the first of @p cfg's nf_cpus that no
+ * other NF of @p sh runs on (dedicated, or pinned with --core); -1 if every
+ * one is taken. */
+int __onvm_dedicated_cpu(const struct onvm_shared *sh,
+                         const struct onvm_mgr_config *cfg, uint16_t nf_id);
+
 /* Service table writer (services.c), control worker only. */
 int __onvm_service_add(struct onvm_shared *sh, uint16_t service_id,
                        uint16_t nf_id);
