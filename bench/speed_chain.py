@@ -17,6 +17,11 @@ speed_tester) and the hop rate (packets per second handled by all the NFs
 together, which is the loop rate times L, measured from each NF's counter).
 The hop rate is the data plane's throughput; the loop rate falls as 1/L
 even on an ideal data plane.
+
+With --cores (onvm.bench.layout) on a bigger machine: the manager runs on
+the layout's control and worker CPUs, and the L NFs of a loop busy-poll a
+CPU each of the layout's NF CPUs while there are enough (speed_tester
+first); past that they share those CPUs in shared-core mode.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from onvm.bench import layout as layouts
 from onvm.bench import machine, report
 from onvm.bench.procs import ManagerProc, Proc
 
@@ -49,15 +55,18 @@ def chain_args(length: int) -> list[str]:
     return ["--chain", ",".join(hops)]
 
 
-def start_loop(mgr: ManagerProc, length: int, speed_tester_args: list[str]
-               ) -> tuple[Proc, list[Proc]]:
-    """The forwarders, then speed_tester; returns (speed_tester, forwarders)."""
-    forwarders = [mgr.start_nf("simple_forward", s) for s in range(2, length + 1)]
+def start_loop(mgr: ManagerProc, length: int, speed_tester_args: list[str],
+               placement: list[list[str]] | None = None) -> tuple[Proc, list[Proc]]:
+    """The forwarders, then speed_tester; returns (speed_tester, forwarders).
+    `placement`: onvm-nf options of each NF, speed_tester's first."""
+    place = placement or [[] for _ in range(length)]
+    forwarders = [mgr.start_nf("simple_forward", s, *place[s - 1])
+                  for s in range(2, length + 1)]
     if length == 1:
         loop = ["--dest", str(SPEED_TESTER_SERVICE)]
     else:
         loop = ["--dest", "2", "--chain"]
-    tester = mgr.start_nf("speed_tester", SPEED_TESTER_SERVICE, "--", *loop,
+    tester = mgr.start_nf("speed_tester", SPEED_TESTER_SERVICE, *place[0], "--", *loop,
                           *speed_tester_args)
     return tester, forwarders
 
@@ -102,13 +111,16 @@ def window(mgr: ManagerProc, tester: Proc, nfs: list[Proc], seconds: float) -> d
     }
 
 
-def measure(workdir: Path, length: int, seconds: float, packets: int, size: int) -> dict:
+def measure(workdir: Path, length: int, seconds: float, packets: int, size: int,
+            layout: layouts.Layout | None = None) -> dict:
     """One run: a fresh manager, the loop, a warm-up, a measured window."""
-    mgr = ManagerProc(workdir, chain_args(length), prefix="bench")
+    cores = ["--cores", layout.manager_cores] if layout else []
+    mgr = ManagerProc(workdir, cores + chain_args(length), prefix="bench")
     try:
         mgr.wait_ready()
         tester, forwarders = start_loop(
-            mgr, length, ["--packets", str(packets), "--size", str(size)])
+            mgr, length, ["--packets", str(packets), "--size", str(size)],
+            layout.nf_placement(length) if layout else None)
         mgr.wait_stats(lambda s: mgr.nf_stats(s, tester)["rx"] > 0, 10,
                        "packets back at speed_tester")
         time.sleep(WARMUP_SECONDS)
@@ -127,6 +139,9 @@ def add_args(parser) -> None:
     parser.add_argument("--packets", type=int, default=1024,
                         help="packets speed_tester keeps looping (default 1024)")
     parser.add_argument("--size", type=int, default=64, help="frame size in bytes")
+    layouts.add_arg(parser, testpmd=None, testpmd_alone=True,
+                    roles_help="nfs: a CPU per NF of the loop while there are enough; no "
+                               "testpmd")
 
 
 FIGURES = ("loop_mpps", "hop_mpps", "nf_cpu", "switches_per_s", "sleeps_per_s", "batch")
@@ -136,7 +151,8 @@ def run(args) -> dict:
     rows = []
     with tempfile.TemporaryDirectory(prefix="onvm-bench-") as tmp:
         for length in range(1, args.max_length + 1):
-            runs = [measure(Path(tmp), length, args.seconds, args.packets, args.size)
+            runs = [measure(Path(tmp), length, args.seconds, args.packets, args.size,
+                            args.cores)
                     for _ in range(args.repeat)]
             row = {"length": length,
                    "ring_drops": sum(r["ring_drops"] for r in runs)}
@@ -148,13 +164,28 @@ def run(args) -> dict:
     return {
         "scenario": NAME,
         "machine": machine.describe(),
-        "layout": {**LAYOUT,
+        "layout": {**describe(args.cores),
                    "traffic": f"speed_tester: {args.packets} packets of {args.size} bytes "
                               "looping (UDP, one flow per packet)"},
         "seconds": args.seconds, "repeat": args.repeat, "warmup_seconds": WARMUP_SECONDS,
         "lengths": rows,
         "longest_vs_1_hop": rows[-1]["hop_vs_1"],
     }
+
+
+def describe(layout: layouts.Layout | None) -> dict:
+    if layout is None:
+        return dict(LAYOUT)
+    if layout.nfs:
+        nfs = (f"NFs on CPU(s) {','.join(map(str, layout.nfs))}: one each, busy-polling, "
+               f"for loops of up to {len(layout.nfs)} NFs; longer loops share them in "
+               "shared-core mode")
+    else:
+        nfs = "NFs float in shared-core mode off the workers' CPUs"
+    return {"manager": f"control thread on CPU {layout.control}, {len(layout.workers)} "
+                       f"data-plane worker(s) on CPU(s) {','.join(map(str, layout.workers))} "
+                       "(busy polling)",
+            "nfs": nfs, "cores": layout.describe()}
 
 
 def render(result: dict) -> str:
