@@ -3,8 +3,10 @@
 JSON (and, for sweeps, a PNG plot). They measure; they never pass or fail.
 
 A scenario is a module of onvm.bench with NAME, HELP, add_args(parser),
-run(args) -> result dict, render(result) -> str and, for sweeps,
-plot(result, path).
+run(args) -> result dict, render(result) -> str, headline(result) (its
+figures to set against the physical limits, see onvm.bench.limits) and,
+for sweeps, plot(result, path). After the scenario, the limits of the same
+run (testpmd io, DPDK's ring_perf) are measured unless --no-limits.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import sys
 from pathlib import Path
 
 from onvm import options
-from onvm.bench import report
+from onvm.bench import limits, report
 
 # Scenario name -> module; imported only when chosen.
 SCENARIOS = {
@@ -28,6 +30,7 @@ SCENARIOS = {
     "python": "python_nfs",
     "shared-core": "shared_core",
     "soak": "soak",
+    "flows": "flows",
 }
 
 
@@ -44,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
         mod = _module(name)
         p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
         mod.add_args(p)
+        p.add_argument("--no-limits", action="store_true",
+                       help="skip the physical limits measured after the scenario "
+                            "(testpmd io, ring_perf) and the ratios to them")
         p.add_argument("--json", type=Path, default=Path(f"bench-{name}.json"),
                        help=f"JSON output (default bench-{name}.json)")
         if hasattr(mod, "plot"):
@@ -63,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         result = mod.run(args)
+        if not args.no_limits:
+            limits.attach(result, mod)
     except (RuntimeError, TimeoutError, OSError) as e:
         print(f"onvm-bench: error: {e}", file=sys.stderr)
         return 1
@@ -70,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         print("onvm-bench: interrupted; what it started is stopped", file=sys.stderr)
         return 130
     print(mod.render(result))
+    if "limits" in result:
+        print(limits.render(result))
     report.write_json(result, args.json)
     print(f"JSON: {args.json}")
     if hasattr(mod, "plot"):

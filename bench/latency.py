@@ -17,8 +17,10 @@ Loads are fractions of the maximum loop rate of the same loop, measured
 first in the same run (closed loop, no pacing), so 50% means the data plane
 and the NFs' core are half busy whatever the length.
 
-End to end is speed_tester back to speed_tester: a loop of length L is L
-hops (length 1 is one hop: speed_tester -> manager -> speed_tester). Per hop
+End to end is speed_tester back to speed_tester: a loop of length L is
+speed_tester and L-1 forwarding NFs, L hops; length 1 is the self-loop,
+speed_tester sending to itself (speed_tester -> manager -> speed_tester),
+one hop and no forwarder. Per hop
 is what each added NF adds: (p(L_max) - p(L_min)) / (L_max - L_min), per
 percentile and load; percentiles do not add exactly, so this is the usual
 estimate, not a measured distribution. On a shared core an added NF costs a
@@ -35,7 +37,13 @@ from pathlib import Path
 
 from onvm.bench import machine, report
 from onvm.bench.procs import ManagerProc
-from onvm.bench.speed_chain import LAYOUT, chain_args, measure, start_loop
+from onvm.bench.speed_chain import (
+    LAYOUT,
+    add_nf_to_nf_arg,
+    chain_args,
+    measure,
+    start_loop,
+)
 
 NAME = "latency"
 HELP = "end-to-end and per-hop latency p50/p99/p99.9 at 10/50/90%% of the max loop rate"
@@ -66,9 +74,9 @@ def parse_summary(output: str) -> dict:
 
 
 def measure_latency(workdir: Path, length: int, rate: float, seconds: float,
-                    size: int) -> dict:
+                    size: int, nf_to_nf: str = "manager") -> dict:
     """One open-loop run at `rate` packets/s; percentiles in us."""
-    mgr = ManagerProc(workdir, chain_args(length), prefix="bench")
+    mgr = ManagerProc(workdir, chain_args(length, nf_to_nf), prefix="bench")
     try:
         mgr.wait_ready()
         duration = RAMP_SECONDS + seconds
@@ -99,6 +107,7 @@ def add_args(parser) -> None:
     parser.add_argument("--lengths", default="1,2",
                         help="chain lengths, NFs in the loop (default 1,2)")
     parser.add_argument("--size", type=int, default=64, help="frame size in bytes")
+    add_nf_to_nf_arg(parser)
 
 
 def _numbers(text: str, what: str, lo: int, hi: int) -> list[int]:
@@ -121,12 +130,13 @@ def run(args) -> dict:
         for length in lengths:
             # The reference: the closed loop's rate, same loop, this run.
             max_mpps = measure(workdir, length, args.seconds, MAX_RATE_PACKETS,
-                               args.size)["loop_mpps"]
+                               args.size, args.nf_to_nf)["loop_mpps"]
             max_rates[length] = max_mpps
             for load in loads:
                 # speed_tester paces no slower than MIN_RATE packets/s.
                 rate = max(max_mpps * 1e6 * load / 100, MIN_RATE)
-                runs = [measure_latency(workdir, length, rate, args.seconds, args.size)
+                runs = [measure_latency(workdir, length, rate, args.seconds, args.size,
+                                        args.nf_to_nf)
                         for _ in range(args.repeat)]
                 point = {"length": length, "load_pct": load, "offered_mpps": rate / 1e6,
                          "samples": sum(r["samples"] for r in runs)}
@@ -139,6 +149,7 @@ def run(args) -> dict:
     return {
         "scenario": NAME,
         "machine": machine.describe(),
+        "nf_to_nf": args.nf_to_nf,
         "layout": {**LAYOUT,
                    "traffic": f"speed_tester open loop (--rate, --latency), {args.size}-byte "
                               "UDP frames; it shares CPU 0 with the NFs"},
@@ -148,6 +159,19 @@ def run(args) -> dict:
         "per_hop": per_hop(points, lengths, loads),
         "unit": "us",
     }
+
+
+def headline(result: dict) -> list[tuple[str, float, bool]]:
+    """The closed-loop maxima it measured first, as hop rates."""
+    return [(f"{_loop_label(int(length))}, closed loop: hop Mpps", mpps * int(length), True)
+            for length, mpps in result["max_loop_mpps"].items()]
+
+
+def _loop_label(length: int) -> str:
+    """What a loop of `length` is: speed_tester alone is a self-loop, not a chain."""
+    if length == 1:
+        return "self-loop (speed_tester to itself)"
+    return f"speed_tester + {length - 1} NF" + ("s" if length > 2 else "")
 
 
 def per_hop(points: list[dict], lengths: list[int], loads: list[int]) -> list[dict]:
@@ -170,25 +194,28 @@ def render(result: dict) -> str:
     m = result["machine"]
     head = (f"latency: {result['repeat']} runs of {result['seconds']} s per point; "
             f"{m['cpus']} CPUs ({m['cpu_model']}), DPDK {m['dpdk']}\n"
-            f"layout: {result['layout']['manager']}; {result['layout']['nfs']}\n"
+            f"layout: {result['layout']['manager']}; {result['layout']['nfs']}; "
+            f"NF to NF: {result.get('nf_to_nf', 'manager')}\n"
             "max loop Mpps (closed loop, this run): "
-            + ", ".join(f"{k} NF: {v:.2f}" for k, v in result["max_loop_mpps"].items()))
-    rows = [[p["length"], f"{p['load_pct']}%" + (" *" if p["saturated"] else ""),
+            + ", ".join(f"{_loop_label(int(k))}: {v:.2f}"
+                        for k, v in result["max_loop_mpps"].items()))
+    rows = [[_loop_label(p["length"]), p["length"],
+             f"{p['load_pct']}%" + (" *" if p["saturated"] else ""),
              f"{p['offered_mpps']:.2f}",
              report.fmt(p["sent_mpps"]), report.fmt(p["received_mpps"]),
              *(report.fmt(p[k], 1) for k in (*PERCENTILES, "max"))] for p in result["points"]]
     end_to_end = report.table(
-        ["NFs", "load", "offered Mpps", "sent Mpps", "back Mpps", "p50 us", "p99 us",
+        ["loop", "hops", "load", "offered Mpps", "sent Mpps", "back Mpps", "p50 us", "p99 us",
          "p99.9 us", "max us"], rows)
     hops = result["per_hop"]
     lo, hi = hops[0]["from_lengths"]
     hop_rows = [[f"{h['load_pct']}%" + (" *" if h["saturated"] else ""),
                  *(f"{h[p]:.2f}" for p in PERCENTILES)] for h in hops]
-    how = (f"added per NF: ({hi}-NF loop - {lo}-NF loop) / {hi - lo}" if hi > lo
-           else f"the {hi}-NF loop / {hi}")
+    how = (f"added per hop: ({_loop_label(hi)} - {_loop_label(lo)}) / {hi - lo}" if hi > lo
+           else f"{_loop_label(hi)} / {hi} hop(s)")
     per_hop_table = report.table(["load", "p50 us", "p99 us", "p99.9 us"], hop_rows)
-    return (f"{head}\nend to end (speed_tester back to speed_tester; the 1-NF loop is one "
-            f"hop), median (min-max):\n{end_to_end}\nper hop ({how}; medians):\n"
+    return (f"{head}\nend to end (speed_tester back to speed_tester; hops: passes through "
+            f"the manager per loop), median (min-max):\n{end_to_end}\nper hop ({how}; medians):\n"
             f"{per_hop_table}\n(* saturated: speed_tester sent under {SATURATED:.0%} of the "
             "offered rate, so the loop was full and its latency is queueing)")
 
@@ -203,7 +230,7 @@ def plot(result: dict, path: Path) -> None:
             loads = [p["load_pct"] for p in pts]
             for key, style in styles.items():
                 ax.plot(loads, [p[key]["median"] for p in pts], style,
-                        label=f"{length} NF {key.replace('p999', 'p99.9')}")
+                        label=f"{_loop_label(length)} {key.replace('p999', 'p99.9')}")
         ax.set_xlabel("offered load, % of the max loop rate")
         ax.set_ylabel("end-to-end latency, us")
         ax.set_yscale("log")

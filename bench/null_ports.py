@@ -1,22 +1,26 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Scenario `null`: the manager's cost per packet against testpmd's, with
-no traffic generator in the way. net_null RX makes a packet every time it
-is polled and net_null TX frees what it is given, so each side runs as
-fast as its own forwarding allows:
+"""Scenario `null`: the manager's cost per packet against testpmd's and
+OVS-DPDK's, with no traffic generator in the way. net_null RX makes a
+packet every time it is polled and net_null TX frees what it is given, so
+each side runs as fast as its own forwarding allows:
 
     onvm:     net_null0 -> manager -> simple_forward (C) -> manager -> net_null1
     testpmd:  net_null0 -> testpmd io -> net_null1
+    OVS-DPDK: net_null0 -> ovs-vswitchd (1 PMD, rule p0 -> p1) -> net_null1
 
-Port 1 is `no-rx` on both sides: it only sinks. The figure is the TX rate
-of port 1, from the manager's counters and from testpmd's port stats, on
-the same two CPUs, in the same run.
+Port 1 is `no-rx` on every side: it only sinks. The figure is the TX rate
+of port 1, from the manager's counters, testpmd's port stats and OVS's
+port counters, on the same two CPUs, in the same run. OVS-DPDK runs when
+it is installed (scripts/setup.sh installs it, its services masked), as a
+private instance of the benchmark's own (onvm.bench.ovs).
 
 With --cores (onvm.bench.layout) on a bigger machine: the manager's workers
 poll one RSS queue of net_null0 each; the NF CPUs run a chain of as many
 simple_forwards, one busy-polling each CPU (net_null's frames carry no
 flows to spread over instances of one service); testpmd's first CPU runs
 its main lcore and each further one a forwarding lcore on a queue pair of
-its own. The two sides run in turn, so testpmd's CPUs may be the manager's.
+its own; OVS its other threads on the first and its one PMD thread on the
+second. The sides run in turn, so testpmd's CPUs may be the manager's.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pathlib import Path
 
 from onvm.bench import layout as layouts
 from onvm.bench import machine, report
+from onvm.bench.ovs import OvsMissing, OvsSwitch, OvsTools, find_ovs
 from onvm.bench.procs import ManagerProc
 from onvm.bench.testpmd_proc import TestpmdProc, find_testpmd, one_line, require_cpus
 
@@ -38,6 +43,10 @@ PORTS = ["net_null0", "net_null1,no-rx=1"]
 WARMUP_SECONDS = 1
 MANAGER_CORES = "0,1"  # control thread on CPU 0, one data-plane worker on CPU 1
 TESTPMD_MAIN_CPU, TESTPMD_FWD_CPU = 0, 1
+# OVS: its one PMD thread where onvm's worker and testpmd's forwarding
+# lcore run; ovsdb-server and its other threads where their control runs.
+OVS_PMD_CPU, OVS_CONTROL_CPU = 1, 0
+OVS_FLOWS = ["in_port=p0,actions=output:p1"]
 
 
 def add_args(parser) -> None:
@@ -47,7 +56,7 @@ def add_args(parser) -> None:
     layouts.add_arg(parser, testpmd=(2, 9), testpmd_alone=True,
                     roles_help="workers poll an RSS queue of net_null0 each, nfs: a chain of "
                                "simple_forwards, one per CPU, testpmd: its main lcore, then a "
-                               "forwarding lcore per CPU")
+                               "forwarding lcore per CPU (OVS: its threads, then its PMD)")
 
 
 def chain(nfs: int) -> str:
@@ -55,7 +64,7 @@ def chain(nfs: int) -> str:
     return ",".join(str(s) for s in range(1, nfs + 1)) + ",out:1"
 
 
-def measure_onvm(workdir: Path, seconds: int, layout: layouts.Layout | None) -> dict:
+def measure_onvm(workdir: Path, seconds: int, layout: layouts.Layout | None = None) -> dict:
     nfs = len(layout.nfs) if layout and layout.nfs else 1
     cores = layout.manager_cores if layout else MANAGER_CORES
     args = ["--cores", cores, "--chain", chain(nfs)]
@@ -90,7 +99,7 @@ def measure_onvm(workdir: Path, seconds: int, layout: layouts.Layout | None) -> 
         mgr.cleanup()
 
 
-def measure_testpmd(workdir: Path, seconds: int, layout: layouts.Layout | None) -> dict:
+def measure_testpmd(workdir: Path, seconds: int, layout: layouts.Layout | None = None) -> dict:
     main, fwd = ((layout.testpmd[0], layout.testpmd[1:]) if layout
                  else (TESTPMD_MAIN_CPU, [TESTPMD_FWD_CPU]))
     proc = TestpmdProc(workdir, "io", PORTS, "io", main, fwd)
@@ -109,6 +118,38 @@ def measure_testpmd(workdir: Path, seconds: int, layout: layouts.Layout | None) 
         proc.cleanup()
 
 
+def ovs_cpus(layout: layouts.Layout | None) -> tuple[int, int]:
+    """(OVS's PMD CPU, its control CPU)."""
+    return (layout.testpmd[1], layout.testpmd[0]) if layout else (OVS_PMD_CPU, OVS_CONTROL_CPU)
+
+
+def measure_ovs(workdir: Path, tools: OvsTools, seconds: int,
+                layout: layouts.Layout | None = None) -> dict:
+    """OVS-DPDK forwarding p0 to p1: port 1's TX over `seconds`, from the
+    live OpenFlow port counters (the database's statistics column is
+    refreshed only every 5 s)."""
+    switch = OvsSwitch(workdir, tools, PORTS, OVS_FLOWS, *ovs_cpus(layout))
+    try:
+        switch.start()
+        time.sleep(WARMUP_SECONDS)
+        switch.clear_pmd_stats()
+        before, t0 = switch.port_counters(), time.monotonic()
+        time.sleep(seconds)
+        after, t1 = switch.port_counters(), time.monotonic()
+        pmd = [t for name, t in switch.pmd_stats().items() if name.startswith("pmd thread")]
+        switch.stop()
+    finally:
+        switch.cleanup()
+    elapsed = t1 - t0
+
+    def rate(port: str, side: str) -> float:
+        return ((after[port][side].get("pkts") or 0)
+                - (before[port][side].get("pkts") or 0)) / elapsed / 1e6
+
+    return {"mpps": rate("p1", "tx"), "rx_mpps": rate("p0", "rx"),
+            "cycles_per_packet": pmd[0].get("avg cycles per packet", 0.0) if pmd else 0.0}
+
+
 def run(args) -> dict:
     if args.seconds < 1 or args.repeat < 1:
         raise RuntimeError("--seconds and --repeat must be at least 1")
@@ -116,19 +157,30 @@ def run(args) -> dict:
     layout = args.cores
     if layout is None:
         require_cpus(TESTPMD_MAIN_CPU, TESTPMD_FWD_CPU)
-    onvm_runs, testpmd_runs = [], []
+    try:
+        ovs_tools, ovs_missing = find_ovs(), None
+    except OvsMissing as e:
+        ovs_tools, ovs_missing = None, str(e)
+    onvm_runs, testpmd_runs, ovs_runs = [], [], []
     try:
         with tempfile.TemporaryDirectory(prefix="onvm-bench-") as tmp:
-            # Alternate the sides so that both see the same background load.
+            # Alternate the sides so that all see the same background load.
             for _ in range(args.repeat):
                 onvm_runs.append(measure_onvm(Path(tmp), args.seconds, layout))
                 testpmd_runs.append(measure_testpmd(Path(tmp), args.seconds, layout))
+                if ovs_tools:
+                    ovs_runs.append(measure_ovs(Path(tmp), ovs_tools, args.seconds, layout))
     except (RuntimeError, TimeoutError) as e:
         raise RuntimeError(one_line(e)) from None
+    ovs = None
+    if ovs_runs:
+        ovs = {k: report.spread([r[k] for r in ovs_runs]) for k in ovs_runs[0]}
+        ovs.update(version=ovs_tools.version, dpdk=ovs_tools.dpdk, vswitchd=ovs_tools.vswitchd)
     return {
         "scenario": NAME,
         "machine": machine.describe(),
-        "tools": {"testpmd": testpmd, "testpmd_dpdk": testpmd_runs[0]["dpdk"]},
+        "tools": {"testpmd": testpmd, "testpmd_dpdk": testpmd_runs[0]["dpdk"],
+                  "ovs_vswitchd": ovs_tools.vswitchd if ovs_tools else None},
         "seconds": args.seconds, "repeat": args.repeat, "warmup_seconds": WARMUP_SECONDS,
         "ports": PORTS,
         "traffic": "net_null: 64-byte frames, made as fast as port 0 is polled",
@@ -136,18 +188,27 @@ def run(args) -> dict:
         "onvm": {k: report.spread([r[k] for r in onvm_runs]) for k in onvm_runs[0]},
         "testpmd": {k: report.spread([r[k] for r in testpmd_runs])
                     for k in ("mpps", "rx_mpps")},
-        "ratio": report.spread([o["mpps"] / t["mpps"] if t["mpps"] else 0.0
-                                for o, t in zip(onvm_runs, testpmd_runs, strict=True)]),
+        "ovs": ovs,
+        "ovs_missing": ovs_missing,
+        "ratio": _ratios(onvm_runs, testpmd_runs),
+        "ratio_ovs": _ratios(onvm_runs, ovs_runs) if ovs_runs else None,
+        "ovs_vs_testpmd": _ratios(ovs_runs, testpmd_runs) if ovs_runs else None,
     }
 
 
 def describe(layout: layouts.Layout | None) -> dict:
+    pmd_cpu, control_cpu = ovs_cpus(layout)
+    ovs = (f"private ovsdb-server + ovs-vswitchd, one PMD thread on CPU {pmd_cpu} "
+           f"(pmd-cpu-mask), its other threads and ovsdb-server on CPU {control_cpu}; bridge "
+           f"datapath_type=netdev, dpdk ports p0 and p1 on the same vdevs; OpenFlow rule "
+           f"{OVS_FLOWS[0]}")
     if layout is None:
         return {
             "onvm": "manager control on CPU 0, its one worker (RX and TX) on CPU 1; "
                     "simple_forward (C) shared-core, floating on CPU 0; chain 1,out:1",
             "testpmd": f"testpmd io, one forwarding lcore on CPU {TESTPMD_FWD_CPU}, its "
                        f"stats lcore on CPU {TESTPMD_MAIN_CPU} (asleep)",
+            "ovs": ovs,
         }
     nfs = len(layout.nfs) or 1
     cpus = (f"on CPU(s) {','.join(map(str, layout.nfs))}, busy-polling" if layout.nfs
@@ -160,25 +221,68 @@ def describe(layout: layouts.Layout | None) -> dict:
         "testpmd": f"testpmd io, {len(fwd)} forwarding lcore(s) on CPU(s) "
                    f"{','.join(map(str, fwd))} (a queue pair each), its stats lcore on CPU "
                    f"{layout.testpmd[0]} (asleep)",
+        "ovs": ovs,
         "cores": layout.describe(),
     }
 
 
+def _ratios(runs: list[dict], bases: list[dict]) -> dict:
+    """Per-run ratio of the port 1 TX rates."""
+    return report.spread([r["mpps"] / b["mpps"] if b["mpps"] else 0.0
+                          for r, b in zip(runs, bases, strict=True)])
+
+
+def own_limits(result: dict) -> dict:
+    """The testpmd io figure this scenario measured itself, for onvm.bench.limits."""
+    return {"testpmd_io": {"mpps": result["testpmd"]["mpps"]["median"],
+                           "rx_mpps": result["testpmd"]["rx_mpps"]["median"],
+                           "seconds": result["seconds"], "runs": result["repeat"],
+                           "from": "this scenario's own testpmd io runs"}}
+
+
+def headline(result: dict) -> list[tuple[str, float, bool]]:
+    """Mpps figures to set against the physical limits: onvm's packets each
+    take one hop through the manager (port to NF, NF to port)."""
+    figures = [("onvm: manager + simple_forward, port 1 TX", result["onvm"]["mpps"]["median"],
+                True)]
+    if result["ovs"]:
+        figures.append(("OVS-DPDK, port 1 TX", result["ovs"]["mpps"]["median"], False))
+    return figures
+
+
 def render(result: dict) -> str:
-    o, t = result["onvm"], result["testpmd"]
+    o, t, v = result["onvm"], result["testpmd"], result["ovs"]
     rows = [
         ["onvm: manager + simple_forward (C)", report.fmt(o["mpps"]), report.fmt(o["rx_mpps"]),
          report.fmt(result["ratio"])],
         ["testpmd io", report.fmt(t["mpps"]), report.fmt(t["rx_mpps"]), "1.00"],
     ]
-    return "\n".join([
+    headers = ["forwarder", "port 1 TX Mpps", "port 0 RX Mpps", "x testpmd"]
+    if v:
+        headers.append("x OVS")
+        rows[0].append(report.fmt(result["ratio_ovs"]))
+        rows[1].append(f"{t['mpps']['median'] / v['mpps']['median']:.2f}"
+                       if v["mpps"]["median"] else "-")
+        rows.append([f"OVS-DPDK {v['version']}: 1 PMD, rule p0 -> p1", report.fmt(v["mpps"]),
+                     report.fmt(v["rx_mpps"]), report.fmt(result["ovs_vs_testpmd"]), "1.00"])
+    lines = [
         f"null ports: {result['repeat']} runs of {result['seconds']} s; "
         f"{result['machine']['cpu_model']}, DPDK {result['machine']['dpdk']}",
-        report.table(["forwarder", "port 1 TX Mpps", "port 0 RX Mpps", "x testpmd"], rows),
-        "(median (min-max) of the runs; x testpmd: per-run ratio of the TX rates)",
+        report.table(headers, rows),
+        "(median (min-max) of the runs; x testpmd" + (", x OVS" if v else "")
+        + ": per-run ratios of the TX rates)",
         f"NF: {o['nf_batch']['median']:.1f} packets per batch, "
-        f"{o['nf_sleeps_per_s']['median']:.0f} sleeps/s; least loaded worker: "
-        f"{o['rx_min_worker_share']['median']:.0%} of port 0's RX",
-        f"layout: onvm: {result['layout']['onvm']}",
-        f"        testpmd: {result['layout']['testpmd']}",
-    ])
+        f"{o['nf_sleeps_per_s']['median']:.0f} sleeps/s" + (
+            f"; least loaded worker: {o['rx_min_worker_share']['median']:.0%} of port 0's RX"
+            if "rx_min_worker_share" in o else ""),  # results older than the figure lack it
+    ]
+    if v:
+        lines.append(f"OVS PMD: {v['cycles_per_packet']['median']:.0f} cycles per packet "
+                     f"(its own count); ovs-vswitchd {v['vswitchd']}, DPDK {v['dpdk']}")
+    else:
+        lines.append(f"{result['ovs_missing']}; onvm against testpmd only")
+    lines += [f"layout: onvm: {result['layout']['onvm']}",
+              f"        testpmd: {result['layout']['testpmd']}"]
+    if v:
+        lines.append(f"        OVS-DPDK: {result['layout']['ovs']}")
+    return "\n".join(lines)

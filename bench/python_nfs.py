@@ -120,6 +120,13 @@ def measure_all(seconds: float, repeat: int, batch: int) -> dict:
     }
 
 
+def headline(result: dict) -> list[tuple[str, float, bool]]:
+    """Each NF's packets per second of its own CPU time: a per-core rate,
+    like testpmd io's."""
+    return [(f"{r['nf']}: Mpps per NF core", r["mpps_per_core"]["median"], False)
+            for r in result["results"]]
+
+
 def render(result: dict) -> str:
     rows = [[r["nf"], r["api"], report.fmt(r["mpps_per_core"]),
              report.fmt(r["ns_per_packet"], 0), report.fmt(r["wall_mpps"]),

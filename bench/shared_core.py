@@ -153,6 +153,13 @@ def run(args) -> dict:
     }
 
 
+def headline(result: dict) -> list[tuple[str, float, bool]]:
+    """Hop rates: each loop is two hops (to service 2 and back)."""
+    return [(f"{count} NF{'s' if count != '1' else ''} on CPU {CORE}: hop Mpps "
+             "(service 2 Mpps x 2)", case["mpps"]["median"] * 2, True)
+            for count, case in result["cases"].items()]
+
+
 def render(result: dict) -> str:
     m = result["machine"]
     k = result["nfs"]

@@ -234,6 +234,13 @@ def run(args) -> dict:
     }
 
 
+def headline(result: dict) -> list[tuple[str, float, bool]]:
+    return [(f"speed_tester + 1 NF, closed loop: hop Mpps (loop Mpps x {LENGTH})",
+             result["max_loop_mpps"] * LENGTH, True),
+            (f"paced at {result['load_pct']:g}%: hop Mpps sent",
+             result["sent_pps"] / 1e6 * LENGTH, True)]
+
+
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 

@@ -242,6 +242,14 @@ def describe(layout: layouts.Layout | None, nfs: int) -> dict:
     }
 
 
+def headline(result: dict) -> list[tuple[str, float, bool]]:
+    nfs = len(result["nfs"])
+    return [(f"onvm, {nfs} NF(s): hop Mpps (sink Mpps x {nfs})",
+             result["onvm"]["mpps"]["median"] * nfs, True),
+            ("testpmd -> testpmd over memif: sink Mpps", result["testpmd"]["mpps"]["median"],
+             False)]
+
+
 def summarize(runs: list[dict]) -> dict:
     keys = [k for k, v in runs[0].items() if isinstance(v, float)]
     return {k: report.spread([r[k] for r in runs]) for k in keys}

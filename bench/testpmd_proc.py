@@ -47,7 +47,7 @@ def require_cpus(*cpus: int) -> None:
                            f"{missing} are not available to it")
 
 
-def _remove_files(prefix: str) -> None:
+def remove_prefix_files(prefix: str) -> None:
     """What DPDK leaves behind for `prefix`: its runtime directory, and
     hugepage files if it ran without --in-memory."""
     shutil.rmtree(DPDK_RUN_ROOT / prefix, ignore_errors=True)
@@ -127,7 +127,7 @@ class TestpmdProc(Proc):
 
     def cleanup(self) -> None:
         self.kill()
-        _remove_files(self.prefix)
+        remove_prefix_files(self.prefix)
 
 
 def _reasons(text: str) -> str:

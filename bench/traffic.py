@@ -4,6 +4,7 @@ exactly, and packet sets built with scapy."""
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import struct
 from pathlib import Path
@@ -93,7 +94,12 @@ def mixed_traffic(count: int, shapes: int = 1500, seed: int = 1) -> list[bytes]:
 
     weights = {l4_over_ipv4: 55, icmp: 10, l4_over_ipv6: 15, vlan: 12, arp: 8}
     makers = rng.choices(list(weights), weights=list(weights.values()), k=min(shapes, count))
-    templates = [bytes(make()) for make in makers]
+    return _numbered([bytes(make()) for make in makers], count, rng)
+
+
+def _numbered(templates: list[bytes], count: int, rng: random.Random) -> list[bytes]:
+    """`count` frames drawn from `templates`, each with its sequence number
+    in its source MAC."""
     frames = []
     for seq in range(count):
         template = rng.choice(templates)
@@ -101,13 +107,56 @@ def mixed_traffic(count: int, shapes: int = 1500, seed: int = 1) -> list[bytes]:
     return frames
 
 
+# Where ip_traffic's flows live: rules that are to match them (or not) are
+# written against these.
+IP_SOURCES = {4: "10.0.0.0/8", 6: "fd00::/16"}
+IP_DESTINATIONS = {4: "192.168.0.0/16", 6: "fd01::/16"}
+IP_DPORTS = (22, 53, 80, 443, 8080)
+MIN_FRAME, MAX_FRAME = 60, 1514
+
+
+def ip_traffic(count: int, version: int, size: int = 64, flows: int = 1500,
+               seed: int = 1) -> list[bytes]:
+    """`count` Ethernet frames of TCP and UDP (about half each) over IPv4 or
+    IPv6 (`version`), from `flows` random flows: sources in IP_SOURCES,
+    destinations in IP_DESTINATIONS, source ports 1024-65535, destination
+    ports IP_DPORTS. Each frame is `size` bytes, or just its headers where
+    they are longer (IPv6 and TCP: 74). Numbered as in mixed_traffic."""
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.layers.l2 import Ether
+    from scapy.packet import Raw
+
+    rng = random.Random(seed)
+
+    def address(version: int, space: str) -> str:
+        net = ipaddress.ip_network(space)
+        host = rng.randrange(1, net.num_addresses - 1)
+        return str(net.network_address + host)
+
+    def flow() -> bytes:
+        ip_layer = IP if version == 4 else IPv6
+        ip = ip_layer(src=address(version, IP_SOURCES[version]),
+                      dst=address(version, IP_DESTINATIONS[version]))
+        sport, dport = rng.randrange(1024, 65536), rng.choice(IP_DPORTS)
+        l4 = TCP(sport=sport, dport=dport, flags="PA") if rng.random() < 0.5 else UDP(
+            sport=sport, dport=dport)
+        headers = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / ip / l4
+        return bytes(headers / Raw(bytes(max(size - len(headers), 0))))
+
+    return _numbered([flow() for _ in range(min(flows, count))], count, rng)
+
+
 MAX_PACKETS = 10_000_000
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m onvm.bench.traffic OUT.pcap [--packets N] [--seed S]`:
-    write a pcap of mixed traffic to replay through a manager's pcap port."""
+    """`python -m onvm.bench.traffic OUT.pcap [--packets N] [--seed S]
+    [--ip 4|6 [--size BYTES]]`: write a pcap of mixed traffic, or of TCP and
+    UDP over one IP version, to replay through a manager's pcap port."""
     import argparse
+
+    from onvm import options
 
     class OneLineParser(argparse.ArgumentParser):
         def error(self, message: str):  # one line, not the usage text
@@ -120,11 +169,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--packets", type=int, default=10_000, metavar="N",
                         help="how many frames (default 10000)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument("--ip", type=int, choices=(4, 6),
+                        help="only TCP and UDP over IPv4 or IPv6, from "
+                             f"{IP_SOURCES[4]} to {IP_DESTINATIONS[4]} or from {IP_SOURCES[6]} "
+                             f"to {IP_DESTINATIONS[6]}")
+    parser.add_argument("--size", type=options.integer_arg(MIN_FRAME, MAX_FRAME),
+                        metavar="BYTES", help="with --ip: frame size (default 64; IPv6 and "
+                                              "TCP headers alone take 74)")
     args = parser.parse_args(argv)
     if not 1 <= args.packets <= MAX_PACKETS:
         parser.error(f"--packets takes 1 to {MAX_PACKETS}, not {args.packets}")
+    if args.size is not None and args.ip is None:
+        parser.error("--size goes with --ip (the mixed traffic has frames of 60 to 1514 bytes)")
+    if args.ip is None:
+        frames = mixed_traffic(args.packets, seed=args.seed)
+    else:
+        frames = ip_traffic(args.packets, args.ip, args.size or 64, seed=args.seed)
     try:
-        write_pcap(Path(args.out), mixed_traffic(args.packets, seed=args.seed))
+        write_pcap(Path(args.out), frames)
     except OSError as e:
         parser.exit(1, f"{parser.prog}: error: cannot write {args.out}: {e.strerror}\n")
     print(f"wrote {args.packets} frames to {args.out}")

@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     start.add_argument("--rx-queues", metavar="auto|N",
                        help="RX queues of each port with RSS: auto (one per worker, the "
                        "default) or 1 to 16")
+    start.add_argument("--nf-to-nf", metavar="MODE",
+                       help="who hands packets from one NF to the next: manager (its "
+                       "workers) or direct (the NFs themselves)")
     start.add_argument("eal_args", nargs="*", metavar="EAL_ARGS", help=argparse.SUPPRESS)
     return parser
 
@@ -75,6 +78,7 @@ def build_config(args: argparse.Namespace) -> configlib.Config:
         num_mbufs=configlib.setting_flag("num_mbufs", args.num_mbufs),
         rx_queues=(configlib.parse_rx_queues(args.rx_queues, "--rx-queues")
                    if args.rx_queues is not None else None),
+        nf_to_nf=args.nf_to_nf,
         eal_args=(config.eal_args + args.eal_args) if args.eal_args else None,
     )
     config.validate()

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 # Set up a Debian 12 machine for onvm, as root; safe to run again.
-#   - Debian packages: DPDK 22.11 (with dpdk-testpmd), build tools, libpcap,
-#     clang-format (the C style check)
+#   - Debian packages: DPDK 22.11 (with dpdk-testpmd and dpdk-test), build
+#     tools, libpcap, clang-format (the C style check)
+#   - OVS-DPDK (openvswitch-switch-dpdk), the peer `onvm-bench null` compares
+#     with, unless ONVM_OVS=0: installed with its services refused, their
+#     units masked so that nothing starts on boot, and the DPDK-enabled
+#     ovs-vswitchd selected. The benchmark starts its own private instance.
 #   - hugepages: ONVM_HUGEPAGES_MB (default 1024) of 2 MiB pages, hugetlbfs
 #   - .venv with onvm installed editable, with its test extras
 set -euo pipefail
@@ -10,6 +14,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ONVM_VENV:-$ROOT/.venv}"
 HUGEPAGES_MB="${ONVM_HUGEPAGES_MB:-1024}"
+WITH_OVS="${ONVM_OVS:-1}"
 PACKAGES=(dpdk dpdk-dev libdpdk-dev meson ninja-build pkg-config gcc binutils
           python3 python3-venv python3-dev libpcap-dev tshark clang-format)
 
@@ -32,6 +37,51 @@ install_packages() {
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     apt-get update -q >/dev/null
     apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+OVS_PACKAGE=openvswitch-switch-dpdk
+OVS_UNITS=(openvswitch-switch.service ovsdb-server.service ovs-vswitchd.service
+           ovs-record-hostname.service)
+OVS_DPDK_VSWITCHD=/usr/lib/openvswitch-switch-dpdk/ovs-vswitchd-dpdk
+POLICY_RC=/usr/sbin/policy-rc.d
+POLICY_SAVED=""
+
+# While OVS installs, a policy-rc.d refuses every service start (exit 101,
+# as invoke-rc.d and deb-systemd-invoke read it); whatever policy the
+# machine had is put back afterwards, on every path.
+restore_policy() {
+    if [ -n "$POLICY_SAVED" ]; then
+        mv -f "$POLICY_SAVED" "$POLICY_RC"
+    else
+        rm -f "$POLICY_RC"
+    fi
+}
+
+install_ovs() {
+    [ "$WITH_OVS" = 0 ] && { say "OVS-DPDK skipped (ONVM_OVS=0)"; return; }
+    if ! dpkg-query -W -f='${Status}' "$OVS_PACKAGE" 2>/dev/null | grep -q "ok installed"; then
+        say "installing $OVS_PACKAGE, its services refused while it installs"
+        if [ -e "$POLICY_RC" ]; then
+            POLICY_SAVED=$(mktemp)
+            cp -p "$POLICY_RC" "$POLICY_SAVED"
+        fi
+        trap restore_policy EXIT
+        printf '#!/bin/sh\n# onvm setup: no service starts while packages install\nexit 101\n' > "$POLICY_RC"
+        chmod 755 "$POLICY_RC"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q >/dev/null
+        apt-get install -y -q --no-install-recommends "$OVS_PACKAGE" >/dev/null
+        restore_policy
+        trap - EXIT
+    fi
+    # Masked units start neither on boot nor as another unit's dependency;
+    # systemctl edits the links even when systemd is not running.
+    systemctl mask --quiet "${OVS_UNITS[@]}" 2>/dev/null ||
+        say "warning: could not mask ${OVS_UNITS[*]}"
+    update-rc.d openvswitch-switch disable >/dev/null 2>&1 || true
+    # Debian ranks the plain ovs-vswitchd above the DPDK build: select it.
+    update-alternatives --quiet --set ovs-vswitchd "$OVS_DPDK_VSWITCHD"
+    say "OVS-DPDK: $(ovs-vswitchd --version | head -1), services masked"
 }
 
 reserve_hugepages() {
@@ -92,6 +142,7 @@ link_nf_launcher() {
 }
 
 install_packages
+install_ovs
 pkg-config --exists libdpdk || die "pkg-config cannot find libdpdk after installing libdpdk-dev"
 reserve_hugepages
 make_venv

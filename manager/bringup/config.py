@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from onvm import options
+from onvm import contract, options
 from onvm.contract import (
     BURST_MAX,
     DEFAULT_MANAGER,
@@ -156,6 +156,8 @@ SECONDS_SETTINGS: dict[str, tuple[float, float]] = {
     "nf_stop_timeout": (0.01, 600),
     "stats_publish_interval": (0.01, 3600),
 }
+# nf_to_nf values, as the data plane numbers them.
+NF_TO_NF = {"manager": contract.NfToNf.MANAGER, "direct": contract.NfToNf.DIRECT}
 # Rings are powers of two. So are descriptor counts: every PMD takes a
 # power of two as it is (alignments of 8 or 32, mlx5's rounding up), where
 # another value may be refused or silently changed.
@@ -210,6 +212,9 @@ class Config:
     idle_sleep_us: int = 200
     wake_batch: int = 32
     wake_delay_us: int = 20
+    # Who moves packets from one NF to the next: "manager" (its workers) or
+    # "direct" (the NF itself, on a ring per NF pair).
+    nf_to_nf: str = "manager"
     nf_stop_timeout: float = 3.0
     eal_args: list[str] = field(default_factory=list)
     # Control plane: the ipc endpoints are always on; TCP and Prometheus
@@ -256,6 +261,9 @@ class Config:
         for key in (*WHOLE_SETTINGS, *SECONDS_SETTINGS):
             check_setting(key, getattr(self, key))
         parse_rx_queues(self.rx_queues)
+        if self.nf_to_nf not in NF_TO_NF:
+            raise ConfigError(f"nf_to_nf '{options.shown(self.nf_to_nf)}': give "
+                              f"{' or '.join(NF_TO_NF)}")
         self._validate_control()
         if len(self.ports) > MAX_PORTS:
             raise ConfigError(f"at most {MAX_PORTS} ports")
@@ -309,6 +317,7 @@ _FIELDS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "dataplane.idle_sleep_us": ("idle_sleep_us", int),
     "dataplane.wake_batch": ("wake_batch", int),
     "dataplane.wake_delay_us": ("wake_delay_us", int),
+    "dataplane.nf_to_nf": ("nf_to_nf", str),
     "control.tcp": ("control_tcp", str),
     "control.curve_keys": ("curve_keys", str),
     "control.stats_publish_interval": ("stats_publish_interval", (int, float)),

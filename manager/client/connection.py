@@ -14,6 +14,7 @@ the manager only answers keys it was told to trust.
 from __future__ import annotations
 
 import itertools
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,13 +23,15 @@ from typing import Any
 import zmq
 import zmq.auth
 
-from onvm import options
+from onvm import flow_rules, options
 from onvm.errors import ControlError
 from onvm.manager import protocol
 
 TIMEOUT = "timeout"  # error code of a request that got no reply in time
 UNREACHABLE = "unreachable"
 TIMEOUT_BOUNDS = (0.001, 86400.0)  # seconds per reply; ZeroMQ's limit is 24 days
+SMALLEST_REQUEST_LIMIT = 1024  # the least max_request_bytes a manager takes
+RULE_AT = re.compile(r"rule ([0-9]+): ")  # how the manager names a rule of a bulk add
 
 
 class Client:
@@ -161,6 +164,40 @@ class Client:
         self._reconnect()
         raise ControlError(TIMEOUT, f"no reply from {self.endpoint} within {self.timeout:g} s "
                            "(is the manager running? over TCP: are the keys right?)")
+
+    def flow_add_bulk(self, rules: list[dict]) -> dict:
+        """Add `rules` (each a map of flow.add's arguments) in one request:
+        all or none, one classifier build. Returns {added, first_id, last_id,
+        flow_rules, seconds}. A request the manager would not take (over its
+        max_request_bytes, which ZeroMQ enforces by dropping it unanswered)
+        is refused here, saying so."""
+        size = len(protocol.pack(protocol.request("flow.add_bulk", {"rules": rules}, 0)))
+        if size > SMALLEST_REQUEST_LIMIT:
+            limit = self.call("status").get("limits", {}).get("max_request_bytes")
+            if limit is not None and size > limit:
+                raise ControlError(protocol.BAD_ARGS, f"{len(rules)} flow rules make a "
+                                   f"{size}-byte request, more than this manager's "
+                                   f"max_request_bytes ({limit}): raise [control] "
+                                   "max_request_bytes or add them in parts")
+        return self.call("flow.add_bulk", rules=rules)
+
+    def flow_add_file(self, path: str | Path, chain: str | None = None,
+                      idle_timeout: float | None = None) -> dict:
+        """flow_add_bulk() of a rules file (onvm.flow_rules: one rule a line,
+        in `onvm-ctl flow add`'s syntax); `chain` and `idle_timeout` are for
+        lines that give none. A bad line raises RuleError before anything is
+        sent; an error reply about a rule names its line."""
+        lines = flow_rules.read(path, chain, idle_timeout)
+        try:
+            return self.flow_add_bulk([args for _, args in lines])
+        except ControlError as e:
+            at = RULE_AT.match(e.message)
+            if at and 1 <= int(at.group(1)) <= len(lines):
+                line = lines[int(at.group(1)) - 1][0]
+                e = ControlError(e.code, f"{flow_rules.source_name(path)} line {line}: "
+                                 f"{e.message[at.end():]}")
+                raise e from None
+            raise
 
     def _reconnect(self) -> None:
         """Start afresh, so that a late reply cannot be taken for the next."""

@@ -5,8 +5,9 @@
 
 Each subcommand is one request through onvm.manager.client (a few for the
 ones that wait); docs/CONTROL.md has the protocol. Exit codes: 0 ok, 1 an
-error reply, 2 usage, 3 the manager is unreachable or did not answer,
-130 interrupted, 141 its output was closed early (`onvm-ctl ... | head`).
+error reply, 2 usage or a bad rules file (nothing was sent), 3 the manager
+is unreachable or did not answer, 130 interrupted, 141 its output was
+closed early (`onvm-ctl ... | head`).
 
 Numbers are checked here only as far as they are onvm-ctl's own (--timeout)
 or the contract's (NF, service and port ids); the manager checks the rest
@@ -28,11 +29,12 @@ from pathlib import Path
 import zmq
 import zmq.auth
 
-from onvm import options
+from onvm import flow_rules, options
 from onvm.contract import MAX_INSTANCES, MAX_NFS, MAX_PORTS, MAX_SERVICES
+from onvm.errors import RuleError
 from onvm.manager.client import text as tables
 from onvm.manager.client.connection import TIMEOUT, TIMEOUT_BOUNDS, UNREACHABLE, Client
-from onvm.manager.protocol import NOT_FOUND, ControlError
+from onvm.manager.protocol import BAD_ARGS, NOT_FOUND, ControlError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE  # what a shell shows for a reader that left
@@ -68,22 +70,32 @@ def _simple(cmd: str, text, **from_args):
     return run
 
 
+MATCH_OPTIONS = ("src", "dst", "proto", "sport", "dport")
+
+
+def _flow_add_usage(args) -> None:
+    """Before connecting: one rule from the options, or a file of them."""
+    if args.file is None:
+        if args.chain is None:
+            raise UsageError("flow add needs --chain NAME (or --file RULES)")
+        return
+    given = [f"--{o}" for o in MATCH_OPTIONS if getattr(args, o) is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)} with --file: the rules come from the file's "
+                         "lines (--chain and --idle-timeout are for lines without one)")
+
+
 def _flow_add(client, args):
+    if args.file is not None:
+        done = client.flow_add_file(args.file, chain=args.chain, idle_timeout=args.idle_timeout)
+        return done, (f"added {done['added']} flow rules (ids {done['first_id']}-"
+                      f"{done['last_id']}) from {flow_rules.source_name(args.file)} in "
+                      f"{done['seconds']:.3f} s; {done['flow_rules']} in force")
+    number = flow_rules.number_or_text
     rule = client.call("flow.add", chain=args.chain, src=args.src, dst=args.dst,
-                       proto=_number_or_text(args.proto), sport=_number_or_text(args.sport),
-                       dport=_number_or_text(args.dport), idle_timeout=args.idle_timeout)
+                       proto=number(args.proto), sport=number(args.sport),
+                       dport=number(args.dport), idle_timeout=args.idle_timeout)
     return rule, tables.flows([rule])
-
-
-def _number_or_text(value: str | None) -> int | str | None:
-    """Ports and protocols: numbers as ints, ranges and names as given (as
-    is a number too large to send: the manager names the range)."""
-    if value is None or not re.fullmatch("[0-9]+", value):
-        return value
-    try:
-        return options.integer(value, 0, INT63)
-    except ValueError:
-        return value
 
 
 def _stats(client, args):
@@ -258,15 +270,20 @@ def _parser() -> argparse.ArgumentParser:
     group = sub.add_parser("flow", help="flow rules").add_subparsers(dest="action",
                                                                     required=True)
     add("list", _simple("flow.list", lambda r, a: tables.flows(r)), "flow rules", group)
-    p = add("add", _flow_add, "steer a 5-tuple to a chain", group)
+    p = add("add", _flow_add, "steer a 5-tuple to a chain; --file: many at once", group)
+    p.set_defaults(usage=_flow_add_usage)
+    p.add_argument("--file", metavar="RULES",
+                   help="add every rule of RULES, all or none: one a line, written as these "
+                        "options are, '#' comments ('-': standard input)")
     p.add_argument("--src", metavar="CIDR")
     p.add_argument("--dst", metavar="CIDR")
     p.add_argument("--proto", metavar="P", help="tcp, udp, icmp, ... or a number")
     p.add_argument("--sport", metavar="P|LO-HI")
     p.add_argument("--dport", metavar="P|LO-HI")
-    p.add_argument("--chain", required=True, metavar="NAME")
+    p.add_argument("--chain", metavar="NAME", help="the chain to steer to (required without "
+                   "--file; with it, for lines that name none)")
     p.add_argument("--idle-timeout", type=SECONDS, metavar="S",
-                   help="delete after S idle seconds")
+                   help="delete after S idle seconds (with --file: for lines that give none)")
     add("delete", _simple("flow.delete", lambda r, a: f"deleted flow rule {r['id']}", id="id"),
         "delete a flow rule", group).add_argument("id", type=TABLE_ID)
 
@@ -342,6 +359,8 @@ def _connect(args) -> Client:
 def _run(args) -> tuple[object, str | None]:
     if args.command == "keys":
         return _keys(args)
+    if getattr(args, "usage", None):
+        args.usage(args)
     client = _connect(args)
     try:
         return args.run(client, args)
@@ -380,6 +399,9 @@ def _answer(args) -> int:
         result, text = _run(args)
     except UsageError as e:
         _fail(str(e), "usage")
+        return EXIT_USAGE
+    except RuleError as e:  # a rules file: refused before anything was sent
+        _fail(str(e), BAD_ARGS)
         return EXIT_USAGE
     except ControlError as e:
         _fail(e.message, e.code)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from onvm import DPDK_VERSION, __version__, options
 from onvm.contract import MAX_INSTANCES, MAX_NFS, MAX_PORTS, MAX_SERVICES
+from onvm.flow_rules import MAX_IDLE_TIMEOUT
 from onvm.manager.protocol import (
     BAD_ARGS,
     CONFLICT,
@@ -23,7 +24,6 @@ from onvm.manager.protocol import (
 )
 from onvm.manager.tables.capture import MAX_SECONDS as MAX_CAPTURE_SECONDS
 from onvm.manager.tables.capture import MAX_SNAPLEN
-from onvm.manager.tables.flows import MAX_IDLE_TIMEOUT
 
 if TYPE_CHECKING:
     from onvm.manager.manager import Manager
@@ -165,6 +165,10 @@ def _status(m: Manager) -> dict:
         "pool": snap["pool"], "ports_enabled": snap["ports_enabled"],
         "capture": m.captures.current.capture_id if m.captures.current else None,
         "endpoints": m.server.endpoints(),
+        # What a client must know before a large request: ZeroMQ drops a
+        # message over max_request_bytes without a reply.
+        "limits": {"max_request_bytes": c.max_request_bytes,
+                   "max_flow_rules": c.max_flow_rules},
     }
 
 
@@ -274,6 +278,24 @@ def _chain_delete(m: Manager, name: str) -> dict:
                                                               bounds=IDLE_SECONDS))
 def _flow_add(m: Manager, **rule) -> dict:
     return m.flows.add(rule)
+
+
+@command("flow.add_bulk", "add many flow rules, all or none, with one classifier build",
+         rules=Arg(list, required=True))
+def _flow_add_bulk(m: Manager, rules: list) -> dict:
+    m.flows.room_for(len(rules))  # before checking thousands of rules
+    spec = COMMANDS["flow.add"]
+    checked = []
+    for i, rule in enumerate(rules, start=1):
+        if not isinstance(rule, dict):
+            raise ControlError(BAD_ARGS, f"rule {i}: a map of flow.add's arguments, not "
+                               f"{type(rule).__name__}")
+        try:
+            checked.append(check_args(spec, rule))
+        except ControlError as e:
+            raise ControlError(e.code, f"rule {i}: {e.message.removeprefix('flow.add: ')}"
+                               ) from None
+    return m.flows.add_bulk(checked)
 
 
 @command("flow.delete", "delete a flow rule", id=Arg(int, required=True, bounds=TABLE_ID))

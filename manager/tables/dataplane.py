@@ -19,7 +19,7 @@ from onvm.contract import (
     NfState,
 )
 from onvm.errors import ConfigError, DpdkError
-from onvm.manager.bringup.config import Config, Hop
+from onvm.manager.bringup.config import NF_TO_NF, Config, Hop
 from onvm.pydpdk import manager as pydpdk
 
 ffi, lib = pydpdk.ffi, pydpdk.lib
@@ -68,6 +68,7 @@ class DataPlane:
                 "idle_sleep_us": config.idle_sleep_us,
                 "wake_batch": config.wake_batch,
                 "wake_delay_us": config.wake_delay_us,
+                "nf_to_nf": int(NF_TO_NF[config.nf_to_nf]),
                 "worker_cpu_mask": sum(1 << c for c in config.worker_cores if c < 64),
                 "n_nf_cpus": len(nf_cpus),
                 "nf_cpus": nf_cpus,
@@ -217,6 +218,9 @@ class DataPlane:
                 "created": s.created,
                 "busy_cycles": s.busy_cycles,
                 "unsent": s.unsent,
+                "direct": s.direct,
+                "direct_fallback": s.direct_fallback,
+                "direct_in": s.direct_in,
                 "enqueued": sum(w[i].nf_enq[slot.nf_id] for i in range(n)) - nf.enq_base,
                 "ring_full_drop": sum(w[i].nf_enq_drop[slot.nf_id] for i in range(n))
                 - nf.enq_drop_base,

@@ -20,8 +20,8 @@ pytestmark = [
 
 def bench(tmp_path, scenario: str, timeout: float = 150) -> dict:
     out = tmp_path / f"{scenario}.json"
-    run_bench(tmp_path, scenario, ["--seconds", "1", "--repeat", "1", "--json", str(out)],
-              timeout)
+    run_bench(tmp_path, scenario, ["--seconds", "1", "--repeat", "1", "--json", str(out)]
+              + (["--no-limits"] if scenario != "null" else []), timeout)
     return json.loads(out.read_text())
 
 
@@ -36,6 +36,17 @@ def test_null_ports_against_testpmd_io(tmp_path):
     result = bench(tmp_path, "null")
     assert_both_sides_measured(result)
     assert result["onvm"]["rx_mpps"]["median"] > 0
+    if result["ovs_missing"] is None:  # OVS-DPDK is installed: it ran
+        assert result["ovs"]["mpps"]["median"] > 0 and result["ratio_ovs"]["median"] > 0
+    else:
+        assert result["ovs"] is None
+    # The limits, after the scenario: its own testpmd io, and ring_perf.
+    limits = result["limits"]
+    assert limits["testpmd_io"]["mpps"] == result["testpmd"]["mpps"]["median"]
+    assert "error" not in limits["ring_perf"], limits["ring_perf"]
+    assert limits["ring_perf"]["two_core_spsc_cycles_per_elem"] > 0
+    assert result["vs_limits"][0]["x_testpmd_io"] == pytest.approx(
+        result["onvm"]["mpps"]["median"] / result["testpmd"]["mpps"]["median"])
 
 
 def test_testpmd_over_memif_through_the_manager_and_direct(tmp_path):
@@ -64,7 +75,8 @@ def test_speed_tester_with_its_nf_on_a_cpu_of_its_own(tmp_path):
         "--seconds", "1", "--repeat", "1", "--max-length", "2", "--json", str(out),
         "--plot", str(tmp_path / "speed.png"), "--cores", "control=0/workers=0/nfs=1"], 120)
     result = json.loads(out.read_text())
-    assert [r["length"] for r in result["lengths"]] == [1, 2]
-    assert all(r["loop_mpps"]["median"] > 0 for r in result["lengths"])
+    assert [r["length"] for r in result["lengths"]] == [2]  # the self-loop is apart
+    assert result["self_loop"]["loop_mpps"]["median"] > 0  # speed_tester alone on CPU 1
+    assert result["lengths"][0]["loop_mpps"]["median"] > 0
     assert result["layout"]["cores"]["nfs"] == [1]
     assert "NFs on CPU(s) 1: one each, busy-polling" in stdout

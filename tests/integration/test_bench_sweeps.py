@@ -16,7 +16,8 @@ from tests.support.harness import Manager
 
 pytestmark = pytest.mark.timeout(300)
 
-TINY = ["--seconds", "0.5", "--repeat", "1"]
+# The limits are measured once, by the null smoke test (test_bench_smoke).
+TINY = ["--seconds", "0.5", "--repeat", "1", "--no-limits"]
 
 
 def bench(tmp_path, scenario: str, *args: str, timeout: float = 150) -> dict:
@@ -36,14 +37,20 @@ def positive(spread: dict) -> bool:
 
 
 def test_speed_tester_sweep(tmp_path):
-    result = bench(tmp_path, "speed_tester", "--max-length", "2")
-    assert [r["length"] for r in result["lengths"]] == [1, 2]
-    for row in result["lengths"]:
+    result = bench(tmp_path, "speed_tester", "--max-length", "3")
+    # The baseline is speed_tester + 1 forwarder; the self-loop is apart.
+    assert [r["length"] for r in result["lengths"]] == [2, 3]
+    assert result["baseline_length"] == 2 and result["lengths"][0]["hop_vs_base"] == 1.0
+    assert result["self_loop"]["length"] == 1 and result["self_loop"]["forwarders"] == 0
+    for row in [*result["lengths"], result["self_loop"]]:
         assert positive(row["loop_mpps"]) and positive(row["hop_mpps"])
         # Every NF of the loop handles every packet: hops = loop x length.
         assert row["hop_mpps"]["median"] == pytest.approx(
             row["loop_mpps"]["median"] * row["length"], rel=0.05)
-    assert result["longest_vs_1_hop"] > 0
+        assert 0 <= row["others_cpu"]["median"] <= 2 and row["worker_wait"]["median"] >= 0
+        assert row["nf_ns_per_hop"]["median"] > 0
+    assert result["longest_vs_base_hop"] > 0
+    assert "limits" not in result
 
 
 def test_latency_sweep(tmp_path):
@@ -65,6 +72,23 @@ def test_shared_core(tmp_path):
         assert positive(case["mpps"]) and case["balance"]["median"] > 0
     assert result["ratio"] > 0
     assert positive(result["nf_start"]["onvm_nf_ms"]) and positive(result["nf_start"]["binary_ms"])
+
+
+@pytest.mark.parametrize("family", [[], ["--ipv6"]])
+def test_flows_sweep(tmp_path, family):
+    result = bench(tmp_path, "flows", "--rules", "10,1", *family)
+    assert result["ip_version"] == (6 if family else 4)
+    rows = {r["rules"]: r for r in result["counts"]}
+    assert set(rows) == {0, 1, 10}  # the 0-rule reference is always measured
+    for n, row in rows.items():
+        assert positive(row["mpps"]) and positive(row["cycles_per_packet"])
+        assert row["x_0_rules"]["median"] > 0 and row["drops"] == 0
+        assert positive(row["single_add_seconds"])
+        if n:  # every packet the ports took hit the last rule, the only one it matches
+            assert row["matched"] == 1.0 and positive(row["bulk_add_seconds"])
+        else:
+            assert row["matched"] is None
+    assert rows[0]["x_0_rules"]["median"] == 1.0
 
 
 @pytest.mark.parametrize("length", [1, 2])

@@ -36,9 +36,10 @@ raise SystemExit(main(run))
 
 
 def held_by(snap: dict, nf_id: str) -> int:
-    """Packets an NF has taken from its rx ring and not yet returned."""
+    """Packets an NF has taken from its rings and not yet passed on (to the
+    manager, or straight to the next NF with nf_to_nf direct)."""
     nf = snap["nfs"][nf_id]
-    return nf["enqueued"] - nf["rx_ring"] - nf["tx"]
+    return nf["enqueued"] - nf["rx_ring"] + nf["direct_in"] - nf["tx"] - nf["direct"]
 
 
 def test_sigkill_of_an_nf_under_load(tmp_path, start_manager):

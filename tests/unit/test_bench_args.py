@@ -36,6 +36,69 @@ def test_soak_bad_value_is_one_line(args, message):
     assert lines[0].startswith(f"onvm-bench soak: error: {message}")
 
 
+@pytest.mark.parametrize("scenario", ["null", "speed_tester", "soak"])
+def test_no_limits_takes_no_value(scenario):
+    result = subprocess.run([BENCH, scenario, "--no-limits=3"], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"onvm-bench {scenario}: error: argument --no-limits: "
+                               "ignored explicit argument '3'")
+
+
+FLOWS_RULES = "argument --rules: each count must be a whole number from 0 to 16384"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--rules", "abc"], FLOWS_RULES),
+    (["--rules", ""], FLOWS_RULES),
+    (["--rules", "1,,2"], FLOWS_RULES),
+    (["--rules", "100,"], FLOWS_RULES),
+    (["--rules", "-1"], FLOWS_RULES),
+    (["--rules", "16385"], FLOWS_RULES),
+    (["--rules", "1e3"], FLOWS_RULES),
+    (["--rules", "1.5"], FLOWS_RULES),
+    (["--rules", "nan"], FLOWS_RULES),
+    (["--rules", "inf"], FLOWS_RULES),
+    (["--rules", "0,1,100," + "9" * 5000], FLOWS_RULES),
+    (["--rules"], "argument --rules: expected one argument"),
+    (["--seconds", "nan"], "argument --seconds: must be a number from 0.2 to 60 seconds"),
+    (["--seconds", "0"], "argument --seconds: must be a number from 0.2 to 60 seconds"),
+    (["--seconds", "9" * 5000], "argument --seconds: must be a number from 0.2 to 60"),
+    (["--repeat", "0"], "argument --repeat: must be a whole number from 1 to 20"),
+    (["--repeat", "9" * 5000], "argument --repeat: must be a whole number from 1 to 20"),
+    (["--ipv6=yes"], "argument --ipv6: ignored explicit argument 'yes'"),
+])
+def test_flows_bad_value_is_one_line(args, message):
+    result = subprocess.run([BENCH, "flows", *args], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"onvm-bench flows: error: {message}"), lines[0]
+
+
+def test_flows_rule_counts_are_sorted_unique_and_hold_the_reference():
+    from onvm.bench.flows import rule_counts
+
+    assert rule_counts("1000, 1,100,1") == [0, 1, 100, 1000]
+    assert rule_counts("0") == [0]
+
+
+@pytest.mark.parametrize("scenario", ["speed_tester", "latency"])
+@pytest.mark.parametrize("value", ["", "Direct", "both", "x" * 5000])
+def test_nf_to_nf_is_manager_or_direct(scenario, value):
+    result = subprocess.run([BENCH, scenario, "--nf-to-nf", value], capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "argument --nf-to-nf: invalid choice" in lines[0]
+
+
 @pytest.mark.parametrize("scenario, layout, message", [
     ("null", "control=0/workers=1", "needs testpmd= with 2 to 9 CPUs, not 0"),
     ("null", "control=0/workers=1/testpmd=0,4096", "'4096' is not a CPU number"),

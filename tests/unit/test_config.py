@@ -165,6 +165,7 @@ chain_grace_ms = 50
 idle_sleep_us = 500
 wake_batch = 8
 wake_delay_us = 5
+nf_to_nf = "direct"
 
 [control]
 tcp = "0.0.0.0:5555"
@@ -215,6 +216,7 @@ def test_load_sets_every_documented_key(tmp_path):
         idle_sleep_us=500,
         wake_batch=8,
         wake_delay_us=5,
+        nf_to_nf="direct",
         control_tcp="0.0.0.0:5555",
         curve_keys="/etc/onvm/keys",
         stats_publish_interval=0.5,
@@ -484,7 +486,7 @@ def test_validate_rejects_empty_port(devargs):
     "field, value",
     [
         ("max_flow_rules", 0),
-        ("max_flow_rules", 5000),
+        ("max_flow_rules", 16385),
         ("port_rx_desc", 0),
         ("port_tx_desc", -1),
         ("chain_grace_ms", -1),
@@ -587,3 +589,16 @@ def test_load_rx_queues(tmp_path):
 
 def test_the_shipped_config_says_auto():
     assert load(DEFAULT_CONFIG).rx_queues == "auto"
+
+
+@pytest.mark.parametrize("mode", ["", "Direct", "both", "direct ", "x" * 5000, "\0"])
+def test_nf_to_nf_takes_manager_or_direct(mode):
+    with pytest.raises(ConfigError, match="nf_to_nf .*give manager or direct"):
+        Config(nf_to_nf=mode).validate(available_cpus=TWO_CPUS)
+
+
+def test_nf_to_nf_of_the_wrong_type_in_a_file(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text("[dataplane]\nnf_to_nf = 1\n")
+    with pytest.raises(ConfigError, match="nf_to_nf"):
+        configlib.load(path)

@@ -11,7 +11,7 @@ import stat
 import pytest
 import zmq.auth
 
-from onvm.manager.client import ctl
+from onvm.manager.client import Client, ctl
 from onvm.manager.client import text as ctl_tables
 from onvm.manager.protocol import ControlError
 
@@ -29,7 +29,8 @@ CANNED = {
                "control_core": 0, "worker_cores": [1, 2], "ports": 1, "nfs": 0, "chains": 1,
                "flow_rules": 0, "pool": {"size": 16383, "available": 16383},
                "ports_enabled": False, "capture": None,
-               "endpoints": {"control": "ipc:///run/onvm/onvm/control.sock"}},
+               "endpoints": {"control": "ipc:///run/onvm/onvm/control.sock"},
+               "limits": {"max_request_bytes": 65536, "max_flow_rules": 1024}},
     "version": {"onvm": "0.1.0", "protocol": 1, "dpdk": "22.11", "python": "3.11.2"},
     "help": [{"cmd": "chain.set", "summary": "set a chain",
               "args": {"name": {"type": "str", "required": True},
@@ -55,6 +56,8 @@ CANNED = {
     "flow.list": [RULE],
     "flow.add": RULE,
     "flow.delete": RULE,
+    "flow.add_bulk": {"added": 3, "first_id": 8, "last_id": 10, "flow_rules": 4,
+                      "seconds": 0.0123},
     "stats": SNAPSHOT,
     "stats.reset": {"reset": True},
     "capture.start": {"id": 5, "state": "running"},
@@ -91,6 +94,10 @@ class FakeClient:
         if isinstance(reply, BaseException):
             raise reply
         return reply
+
+    # The real client's bulk adds, over this fake's call().
+    flow_add_bulk = Client.flow_add_bulk
+    flow_add_file = Client.flow_add_file
 
     def stats_stream(self, timeout=None):
         try:
@@ -400,3 +407,96 @@ def test_table_pads_to_the_widest_cell():
     text = ctl_tables.table([{"a": "x", "n": 5}, {"a": "longer", "n": 12345}],
                             [("name", "a"), ("n", "n")])
     assert text.splitlines() == ["name        n", "x           5", "longer  12345"]
+
+
+# ---- flow add --file ----
+
+RULES_FILE = """\
+# three rules
+--dst 10.0.0.0/8 --proto tcp --dport 80 --chain web
+
+--src 2001:db8::/32 --idle-timeout 60
+--dport=1000-2000 --chain other   # the last
+"""
+
+
+def test_flow_add_file_sends_one_bulk_request(fake, capsys, tmp_path):
+    path = tmp_path / "rules.txt"
+    path.write_text(RULES_FILE)
+    code, out, err = run(capsys, "flow", "add", "--file", str(path), "--chain", "dflt")
+    assert (code, err) == (0, "")
+    assert fake.calls == [("flow.add_bulk", {"rules": [
+        {"dst": "10.0.0.0/8", "proto": "tcp", "dport": 80, "chain": "web"},
+        {"src": "2001:db8::/32", "idle_timeout": 60.0, "chain": "dflt"},
+        {"dport": "1000-2000", "chain": "other"}]})]
+    assert out == f"added 3 flow rules (ids 8-10) from {path} in 0.012 s; 4 in force\n"
+
+
+def test_flow_add_file_json_prints_the_result(fake, capsys, tmp_path):
+    (tmp_path / "r").write_text("--chain web\n")
+    code, out, _ = run(capsys, "--json", "flow", "add", "--file", str(tmp_path / "r"))
+    assert code == 0 and json.loads(out) == CANNED["flow.add_bulk"]
+
+
+def test_an_error_about_a_rule_names_its_line(fake, capsys, tmp_path):
+    path = tmp_path / "rules.txt"
+    path.write_text(RULES_FILE)
+    fake.replies["flow.add_bulk"] = ControlError("not_found", "rule 3: no chain 'other' "
+                                                 "(chain list shows them)")
+    code, out, err = run(capsys, "flow", "add", "--file", str(path), "--chain", "web")
+    assert (code, out) == (1, "")
+    assert err == (f"onvm-ctl: error: {path} line 5: no chain 'other' (chain list shows "
+                   "them) (not_found)\n")
+
+
+def test_a_request_over_the_managers_limit_is_not_sent(fake, capsys, tmp_path):
+    path = tmp_path / "rules.txt"
+    path.write_text("".join(f"--dst 10.{i >> 8}.{i & 255}.0/24 --chain web\n"
+                            for i in range(3000)))
+    code, _, err = run(capsys, "flow", "add", "--file", str(path))
+    assert code == 1
+    assert [c for c, _ in fake.calls] == ["status"]  # asked for the limit, sent nothing
+    assert "3000 flow rules make a" in err and "max_request_bytes (65536)" in err
+    assert err.count("\n") == 1 and err.endswith("(bad_args)\n")
+
+
+def test_a_small_bulk_request_does_not_ask_for_the_limit(fake, capsys, tmp_path):
+    (tmp_path / "r").write_text("--chain web\n")
+    run(capsys, "flow", "add", "--file", str(tmp_path / "r"))
+    assert [c for c, _ in fake.calls] == ["flow.add_bulk"]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: str(d), "is a directory"),
+    (lambda d: str(d / "missing.txt"), "does not exist"),
+    (lambda d: _file(d / "empty.txt", ""), "holds no rule"),
+    (lambda d: _file(d / "comments.txt", "# nothing\n\n"), "holds no rule"),
+    (lambda d: _file(d / "bad.txt", "--chain a\n--dst 10.0.0.0/8 --chain a\n--sport 9-1\n"),
+     "bad.txt line 3: source port range 9-1 runs backwards"),
+    (lambda d: "", "no rules file named"),
+])
+def test_a_bad_rules_file_is_one_line_and_sends_nothing(fake, capsys, tmp_path, make, message):
+    code, out, err = run(capsys, "flow", "add", "--chain", "web", "--file", make(tmp_path))
+    assert (code, out) == (2, "")
+    assert fake.calls == []
+    assert err.startswith("onvm-ctl: error: ") and err.endswith("(bad_args)\n")
+    assert err.count("\n") == 1 and message in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["flow", "add", "--file", "r.txt", "--dst", "10.0.0.0/8"], "--dst with --file"),
+    (["flow", "add", "--file", "r.txt", "--proto", "tcp", "--sport", "1"],
+     "--proto, --sport with --file"),
+    (["flow", "add", "--proto", "tcp"], "flow add needs --chain NAME (or --file RULES)"),
+    (["flow", "add", "--file"], "argument --file: expected one argument"),
+])
+def test_flow_add_usage_errors(fake, capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert fake.calls == []
+    assert message in err and err.count("\n") == 1
+
+
+def _file(path, text: str) -> str:
+    path.write_text(text)
+    return str(path)

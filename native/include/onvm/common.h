@@ -38,8 +38,12 @@ extern "C" {
 #define ONVM_NF_NAME_LEN 32
 #define ONVM_POOL_OPS_NAMESIZE 32 /* RTE_MEMPOOL_OPS_NAMESIZE */
 #define ONVM_DEFAULT_CHAIN 0
-#define ONVM_MAX_FLOW_RULES 4096
+#define ONVM_MAX_FLOW_RULES 16384 /* 128 KiB of hit counters per worker */
 #define ONVM_MAX_CPU 1023 /* the largest CPU number a core option names */
+/* Direct hand-over between NFs: each NF pair's ring, and the most packets
+ * one hand-over moves. */
+#define ONVM_DIRECT_RING_SIZE 512
+#define ONVM_HANDOFF_MAX 128
 
 /* Names of managers and chains: 1 to ONVM_NAME_MAX of these characters,
  * safe in a DPDK file prefix, a path and a ZeroMQ endpoint. */
@@ -67,6 +71,7 @@ extern "C" {
 #define ONVM_NF_RX_RING_FMT "onvm_nf%u_rx"
 #define ONVM_NF_TX_RING_FMT "onvm_nf%u_tx"
 #define ONVM_PKT_META_DYNFIELD "onvm_dynfield_pkt_meta"
+#define ONVM_MZ_DIRECT_RINGS "onvm_direct_rings"
 
 /* Where packets go next; an NF returns one per packet. */
 enum onvm_action {
@@ -121,7 +126,30 @@ struct onvm_nf_stats {
 	uint64_t created;     /* packets the NF allocated */
 	uint64_t busy_cycles; /* TSC cycles spent on batches, not idling */
 	uint64_t unsent; /* handled but not taken back (manager gone): freed */
+	uint64_t direct; /* handed straight to another NF (nf_to_nf direct) */
+	uint64_t direct_fallback; /* meant for an NF, sent via the manager */
+	uint64_t direct_in;       /* taken from other NFs' rings */
 } __rte_cache_aligned;
+
+/* Who moves packets from one NF to the next. */
+enum onvm_nf_to_nf {
+	ONVM_NF_TO_NF_MANAGER = 0, /* every packet back through a worker */
+	ONVM_NF_TO_NF_DIRECT = 1,  /* NF to NF on a ring of their own */
+};
+
+/* The hand-over an NF has in flight, in shared memory so that the manager
+ * can finish it when the NF dies halfway: with `n` set and the ring's tail
+ * still at `tail_before`, the packets were never published and are the
+ * NF's again. */
+struct onvm_handoff {
+	volatile uint32_t n; /* packets being handed over, 0 when none */
+	uint16_t dest;       /* the NF they go to */
+	/* 1 while the NF waits for room on that ring: an NF whose next NF
+	 * waits too does not wait (a loop of NFs would wait for ever). */
+	volatile uint16_t waiting;
+	uint32_t tail_before; /* that ring's prod.tail before publishing */
+	struct rte_mbuf *pkts[ONVM_HANDOFF_MAX];
+};
 
 /* One NF table slot. Identity fields are written by the NF while STARTING
  * and read-only afterwards; `state` is the handshake futex word. */
@@ -148,6 +176,14 @@ struct onvm_nf {
 
 	/* Shared-core wake word: 1 while the NF sleeps on it. */
 	volatile uint32_t sleeping __rte_cache_aligned;
+	/* Bumped every loop of an NF: past a change, it has finished any
+	 * hand-over it began before (the manager's retirement grace). */
+	volatile uint64_t epoch;
+	/* NFs that have handed this one packets directly: it polls their
+	 * rings. Set by those NFs, cleared at registration. */
+	volatile uint64_t direct_in_mask;
+
+	struct onvm_handoff handoff __rte_cache_aligned;
 
 	struct onvm_nf_stats stats;
 } __rte_cache_aligned;
@@ -272,6 +308,12 @@ struct onvm_shared {
 	uint32_t wake_batch;
 	uint64_t idle_sleep_tsc;
 	uint64_t wake_delay_tsc;
+	uint32_t nf_to_nf; /* enum onvm_nf_to_nf */
+	/* nf_to_nf direct: ONVM_MAX_NFS x ONVM_MAX_NFS rings of
+	 * direct_ring_bytes each, from NF i to NF j at (i * ONVM_MAX_NFS + j).
+	 */
+	uint32_t direct_ring_bytes;
+	void *direct_rings;
 	uint64_t tsc_hz;
 	uint64_t worker_cpu_mask; /* CPUs the manager's workers poll on */
 	struct rte_mempool *pktmbuf_pool;
@@ -289,6 +331,16 @@ struct onvm_shared {
 	struct onvm_chain_table chains;
 	struct onvm_worker_stats workers[ONVM_MAX_WORKERS];
 };
+
+/* The ring NF @p from hands packets to NF @p to on (nf_to_nf direct). */
+static inline struct rte_ring *
+onvm_direct_ring(const struct onvm_shared *sh, unsigned int from,
+                 unsigned int to)
+{
+	return (struct rte_ring *)((char *)sh->direct_rings +
+	                           (size_t)(from * ONVM_MAX_NFS + to) *
+	                               sh->direct_ring_bytes);
+}
 
 /* Messages on ONVM_MGR_MSG_RING, packed into the ring's pointer slot so
  * sending one allocates nothing. */

@@ -37,6 +37,7 @@ struct onvm_mgr_config {
 	uint32_t idle_sleep_us;  /* a shared-core NF idle this long sleeps */
 	uint32_t wake_batch;     /* wake a sleeping NF for this many packets */
 	uint32_t wake_delay_us;  /* ...or once its first has waited this long */
+	uint32_t nf_to_nf;       /* enum onvm_nf_to_nf */
 	uint64_t
 	    worker_cpu_mask; /* CPUs of the workers: floating NFs avoid them */
 	/* CPUs a dedicated NF may be given, in the order they are handed out:

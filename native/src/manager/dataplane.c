@@ -76,42 +76,12 @@ __onvm_flush_nf(struct __onvm_worker *w, uint16_t nf_id)
 	buf->count = 0;
 }
 
-/* Wake the shared-core NFs of `fed`, and those fed before, that sleep and
- * have a batch waiting or have waited long enough: a context switch should
- * carry more than one burst. One fence for them all: it pairs with each
- * NF's store of `sleeping` then check of its ring, so either the NF sees
- * its packets or this sees it asleep. */
-static void
-__onvm_wake_fed(struct __onvm_worker *w, uint64_t fed)
+static unsigned int
+__onvm_rx_waiting(const struct onvm_shared *sh, unsigned int id,
+                  const void *arg)
 {
-	const struct onvm_shared *sh = w->sh;
-	uint64_t now = 0;
-
-	rte_smp_mb();
-	fed |= w->wake_pending_mask;
-	while (fed) {
-		unsigned int id = __builtin_ctzll(fed);
-		struct onvm_nf *nf = &w->sh->nfs[id];
-		uint64_t bit = UINT64_C(1) << id;
-
-		fed &= fed - 1;
-		if (!nf->sleeping) {
-			w->wake_pending_mask &= ~bit;
-			continue;
-		}
-		if (now == 0)
-			now = rte_rdtsc();
-		if (!(w->wake_pending_mask & bit)) {
-			w->wake_pending_mask |= bit;
-			w->wake_pending_since[id] = now;
-		}
-		if (rte_ring_count(nf->rx_ring) < sh->wake_batch &&
-		    now - w->wake_pending_since[id] < sh->wake_delay_tsc)
-			continue;
-		w->wake_pending_mask &= ~bit;
-		nf->sleeping = 0;
-		__onvm_wake_word(&nf->sleeping);
-	}
+	RTE_SET_USED(arg);
+	return rte_ring_count(sh->nfs[id].rx_ring);
 }
 
 static void
@@ -148,8 +118,9 @@ __onvm_flush_all(struct __onvm_worker *w)
 		if (w->sh->nfs[id].flags & ONVM_NF_FLAG_SHARED_CORE)
 			shared_fed |= UINT64_C(1) << id;
 	}
-	if (shared_fed | w->wake_pending_mask)
-		__onvm_wake_fed(w, shared_fed);
+	if (shared_fed | w->wake_pending.mask)
+		__onvm_wake_batched(w->sh, &w->wake_pending, shared_fed,
+		                    __onvm_rx_waiting, NULL);
 	while (w->dirty_port_mask) {
 		unsigned int id = __builtin_ctz(w->dirty_port_mask);
 
@@ -235,26 +206,20 @@ static inline void
 __onvm_to_hop(struct __onvm_worker *w, struct rte_mbuf *m,
               struct onvm_pkt_meta *meta)
 {
-	const struct onvm_chain_body *body = &w->sh->chains.bodies[meta->chain];
 	struct onvm_chain_hop hop;
-	uint8_t length = body->length;
 
-	RTE_BUILD_BUG_ON((ONVM_MAX_CHAIN_HOPS & (ONVM_MAX_CHAIN_HOPS - 1)) !=
-	                 0);
-	hop = body->hops[meta->chain_index & (ONVM_MAX_CHAIN_HOPS - 1)];
-	/* Read the hop, then the generation (the writer bumps it before
-	 * rewriting): a body reused since the packet began is not its chain. */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (unlikely(__atomic_load_n(&body->generation, __ATOMIC_RELAXED) !=
-	             meta->chain_gen)) {
+	switch (__onvm_chain_hop(w->sh, meta->chain, meta->chain_gen,
+	                         meta->chain_index, &hop)) {
+	case __ONVM_HOP_GONE:
 		w->stats->chain_gone++;
 		__onvm_drop(m);
 		return;
-	}
-	if (unlikely(meta->chain_index >= length)) {
+	case __ONVM_HOP_END:
 		w->stats->chain_end++;
 		__onvm_drop(m);
 		return;
+	default:
+		break;
 	}
 	if (hop.kind == ONVM_HOP_NF)
 		__onvm_to_service(w, m, hop.dest);

@@ -30,7 +30,8 @@ __onvm_config_valid(const struct onvm_mgr_config *cfg)
 	       rte_is_power_of_2(cfg->nf_ring_size) &&
 	       cfg->nf_ring_size >= 64 && cfg->num_workers >= 1 &&
 	       cfg->num_workers <= ONVM_MAX_WORKERS &&
-	       cfg->mbuf_cache <= RTE_MEMPOOL_CACHE_MAX_SIZE;
+	       cfg->mbuf_cache <= RTE_MEMPOOL_CACHE_MAX_SIZE &&
+	       cfg->nf_to_nf <= ONVM_NF_TO_NF_DIRECT;
 }
 
 static struct rte_ring *
@@ -60,6 +61,43 @@ __onvm_create_nf_slots(struct onvm_shared *sh, unsigned int ring_size)
 		if (!nf->rx_ring || !nf->tx_ring)
 			return -rte_errno;
 	}
+	return 0;
+}
+
+/* nf_to_nf direct: a ring per ordered pair of NF slots, each with one
+ * producer and one consumer, in one memzone (one per ring would exceed
+ * DPDK's memzone limit). A dead producer can leave only its own ring half
+ * written, which the manager then repairs. */
+static int
+__onvm_create_direct_rings(struct onvm_shared *sh)
+{
+	const struct rte_memzone *mz;
+	ssize_t bytes = rte_ring_get_memsize(ONVM_DIRECT_RING_SIZE);
+	unsigned int from, to;
+
+	if (bytes < 0)
+		return (int)bytes;
+	sh->direct_ring_bytes =
+	    (uint32_t)RTE_ALIGN_CEIL(bytes, RTE_CACHE_LINE_SIZE);
+	mz = rte_memzone_reserve_aligned(
+	    ONVM_MZ_DIRECT_RINGS,
+	    (size_t)sh->direct_ring_bytes * ONVM_MAX_NFS * ONVM_MAX_NFS,
+	    rte_socket_id(), 0, RTE_CACHE_LINE_SIZE);
+	if (mz == NULL)
+		return -rte_errno;
+	sh->direct_rings = mz->addr;
+	for (from = 1; from < ONVM_MAX_NFS; from++)
+		for (to = 1; to < ONVM_MAX_NFS; to++) {
+			char name[RTE_RING_NAMESIZE];
+			int rc;
+
+			snprintf(name, sizeof(name), "onvm_d%u_%u", from, to);
+			rc = rte_ring_init(onvm_direct_ring(sh, from, to), name,
+			                   ONVM_DIRECT_RING_SIZE,
+			                   RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (rc < 0)
+				return rc;
+		}
 	return 0;
 }
 
@@ -117,6 +155,7 @@ onvm_mgr_create(const struct onvm_mgr_config *cfg)
 	sh->tsc_hz = rte_get_tsc_hz();
 	sh->worker_cpu_mask = cfg->worker_cpu_mask;
 	sh->wake_batch = RTE_MAX(cfg->wake_batch, 1u);
+	sh->nf_to_nf = cfg->nf_to_nf;
 	sh->idle_sleep_tsc = sh->tsc_hz / 1000000 * cfg->idle_sleep_us;
 	sh->wake_delay_tsc = sh->tsc_hz / 1000000 * cfg->wake_delay_us;
 	__onvm_mgr.cfg = *cfg;
@@ -134,6 +173,8 @@ onvm_mgr_create(const struct onvm_mgr_config *cfg)
 	if (sh->mgr_msg_ring == NULL)
 		return NULL;
 	rc = __onvm_create_nf_slots(sh, cfg->nf_ring_size);
+	if (rc == 0 && sh->nf_to_nf == ONVM_NF_TO_NF_DIRECT)
+		rc = __onvm_create_direct_rings(sh);
 	if (rc == 0)
 		rc = __onvm_create_workers(sh, cfg->num_workers);
 	if (rc < 0) {

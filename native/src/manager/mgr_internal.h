@@ -12,6 +12,9 @@
 #include <onvm/manager.h>
 #include <onvm/pkt_meta.h>
 
+#include "../common/route.h"
+#include "../common/wake.h"
+
 /* How long an NF may hold port RX back. Long enough for a shared-core NF
  * that the scheduler put aside, short enough to notice a hung one. */
 #define ONVM_CONGESTION_MAX_US 500000
@@ -50,10 +53,8 @@ struct __onvm_worker {
 	 * longer allowed to hold port RX for everyone else. */
 	uint64_t stalled_nf_mask;
 	uint32_t dirty_port_mask;
-	/* Sleeping shared-core NFs fed but not woken yet (see wake_batch),
-	 * and since when each has waited. */
-	uint64_t wake_pending_mask;
-	uint64_t wake_pending_since[ONVM_MAX_NFS];
+	/* Sleeping shared-core NFs fed but not woken yet (see wake_batch). */
+	struct __onvm_wake_pending wake_pending;
 	struct __onvm_pkt_buffer to_nf[ONVM_MAX_NFS];
 	struct __onvm_pkt_buffer to_port[ONVM_MAX_PORTS];
 } __rte_cache_aligned;
@@ -62,6 +63,10 @@ struct __onvm_worker {
 struct __onvm_retirement {
 	uint16_t nf_id;
 	uint64_t epochs[ONVM_MAX_WORKERS];
+	/* nf_to_nf direct: the NFs that may have been handing packets to it,
+	 * and their epochs then. */
+	uint64_t nf_mask;
+	uint64_t nf_epochs[ONVM_MAX_NFS];
 };
 
 /* A published flow rule set; immutable until retired. A rule's result is
@@ -119,21 +124,5 @@ int __onvm_service_add(struct onvm_shared *sh, uint16_t service_id,
                        uint16_t nf_id);
 void __onvm_service_remove(struct onvm_shared *sh, uint16_t service_id,
                            uint16_t nf_id);
-
-/* Service table reader: the NF for a flow hash, 0 when none runs. */
-static inline uint16_t
-__onvm_service_pick(const struct onvm_service *s, uint32_t hash)
-{
-	uint32_t seq;
-	uint16_t nf_id;
-
-	do {
-		seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
-		nf_id = s->bucket_nf[hash % ONVM_SERVICE_BUCKETS];
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	} while (unlikely((seq & 1) ||
-	                  seq != __atomic_load_n(&s->seq, __ATOMIC_RELAXED)));
-	return nf_id;
-}
 
 #endif /* ONVM_MGR_INTERNAL_H */

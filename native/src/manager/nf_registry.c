@@ -105,6 +105,10 @@ __onvm_register(struct onvm_shared *sh, uint16_t nf_id, uint32_t generation)
 	}
 	rte_ring_reset(nf->rx_ring);
 	rte_ring_reset(nf->tx_ring);
+	/* Its rings from other NFs were drained when the slot was retired. */
+	nf->direct_in_mask = 0;
+	nf->handoff.n = 0;
+	nf->handoff.waiting = 0;
 	memset(&nf->stats, 0, sizeof(nf->stats));
 	nf->sleeping = 0;
 	nf->crashed = 0;
@@ -150,6 +154,32 @@ __onvm_retire(struct onvm_shared *sh, uint16_t nf_id, int crashed)
 	for (i = 0; i < sh->num_workers; i++)
 		r->epochs[i] =
 		    __atomic_load_n(&sh->workers[i].epoch, __ATOMIC_ACQUIRE);
+	r->nf_mask = 0;
+	if (sh->nf_to_nf != ONVM_NF_TO_NF_DIRECT)
+		return;
+	for (i = 1; i < ONVM_MAX_NFS; i++) {
+		uint32_t s =
+		    __atomic_load_n(&sh->nfs[i].state, __ATOMIC_ACQUIRE);
+
+		if (i == nf_id ||
+		    (s != ONVM_NF_RUNNING && s != ONVM_NF_STOPPING))
+			continue;
+		r->nf_mask |= UINT64_C(1) << i;
+		r->nf_epochs[i] =
+		    __atomic_load_n(&sh->nfs[i].epoch, __ATOMIC_ACQUIRE);
+	}
+}
+
+/* An NF is past any hand-over it began before its epoch was recorded once
+ * the epoch moved, or while it sleeps, or once it no longer runs. */
+static int
+__onvm_nf_quiet(const struct onvm_nf *nf, uint64_t epoch)
+{
+	uint32_t s = __atomic_load_n(&nf->state, __ATOMIC_ACQUIRE);
+
+	return (s != ONVM_NF_RUNNING && s != ONVM_NF_STOPPING) ||
+	       nf->sleeping ||
+	       __atomic_load_n(&nf->epoch, __ATOMIC_ACQUIRE) != epoch;
 }
 
 static int
@@ -158,21 +188,80 @@ __onvm_grace_over(const struct onvm_shared *sh,
 {
 	unsigned int i;
 
+	uint64_t mask = r->nf_mask;
+
 	/* Worker 0 is the caller: its own loop is between epochs. */
 	for (i = 1; i < sh->num_workers; i++)
 		if (__atomic_load_n(&sh->workers[i].epoch, __ATOMIC_ACQUIRE) <=
 		    r->epochs[i])
 			return 0;
+	while (mask) {
+		i = (unsigned int)__builtin_ctzll(mask);
+		mask &= mask - 1;
+		if (!__onvm_nf_quiet(&sh->nfs[i], r->nf_epochs[i]))
+			return 0;
+	}
 	return 1;
 }
 
 /* A crashed NF may have died inside a ring operation; abandon the half
  * done part (those mbufs are still marked as the NF's, reclaim frees them). */
 static void
-__onvm_repair_rings(struct onvm_nf *nf)
+__onvm_repair_rings(struct onvm_shared *sh, struct onvm_nf *nf)
 {
+	struct onvm_handoff *h = &nf->handoff;
+	uint64_t in = nf->direct_in_mask;
+	unsigned int i;
+
 	nf->rx_ring->cons.tail = nf->rx_ring->cons.head;
 	nf->tx_ring->prod.head = nf->tx_ring->prod.tail;
+	if (sh->nf_to_nf != ONVM_NF_TO_NF_DIRECT)
+		return;
+	while (in) {
+		struct rte_ring *r = onvm_direct_ring(
+		    sh, (unsigned int)__builtin_ctzll(in), nf->id);
+
+		in &= in - 1;
+		r->cons.tail = r->cons.head;
+	}
+	for (i = 1; i < ONVM_MAX_NFS; i++) {
+		struct rte_ring *r = onvm_direct_ring(sh, nf->id, i);
+
+		r->prod.head = r->prod.tail;
+	}
+	/* A hand-over it never published: the packets are its own again,
+	 * for the reclaim to free. One it published belongs to the receiver,
+	 * which may have freed them already: not touched. */
+	if (h->n != 0 && h->n <= ONVM_HANDOFF_MAX && h->dest < ONVM_MAX_NFS &&
+	    onvm_direct_ring(sh, nf->id, h->dest)->prod.tail == h->tail_before)
+		for (i = 0; i < h->n; i++)
+			onvm_pkt_meta(h->pkts[i])->owner = nf->id;
+	h->n = 0;
+}
+
+/* Packets other NFs handed this one and it never took: to another
+ * instance of its service, as its rx ring's. */
+static void
+__onvm_drain_direct_in(struct __onvm_worker *w, struct onvm_nf *nf)
+{
+	struct rte_mbuf *pkts[ONVM_BURST_MAX];
+	uint64_t in = nf->direct_in_mask;
+	unsigned int n, i;
+
+	while (in) {
+		struct rte_ring *r = onvm_direct_ring(
+		    w->sh, (unsigned int)__builtin_ctzll(in), nf->id);
+
+		in &= in - 1;
+		while ((n = rte_ring_dequeue_burst(r, (void **)pkts,
+		                                   ONVM_BURST_MAX, NULL)) != 0)
+			for (i = 0; i < n; i++) {
+				onvm_pkt_meta(pkts[i])->owner =
+				    ONVM_OWNER_MANAGER;
+				__onvm_dispatch_to_service(w, pkts[i],
+				                           nf->service_id);
+			}
+	}
 }
 
 static void
@@ -184,7 +273,7 @@ __onvm_finish_retirement(struct __onvm_worker *w, uint16_t nf_id)
 	unsigned int n, i;
 
 	if (nf->crashed)
-		__onvm_repair_rings(nf);
+		__onvm_repair_rings(sh, nf);
 	/* What the NF finished goes on its way... */
 	while ((n = rte_ring_dequeue_burst(nf->tx_ring, (void **)pkts,
 	                                   ONVM_BURST_MAX, NULL)) != 0) {
@@ -199,6 +288,8 @@ __onvm_finish_retirement(struct __onvm_worker *w, uint16_t nf_id)
 			__onvm_dispatch_to_service(w, pkts[i], nf->service_id);
 		}
 	}
+	if (sh->nf_to_nf == ONVM_NF_TO_NF_DIRECT)
+		__onvm_drain_direct_in(w, nf);
 	__onvm_flush(w);
 	__onvm_set_state(nf, nf->crashed ? ONVM_NF_RECLAIMING : ONVM_NF_FREE);
 }

@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <stdint.h>
 
+#include <rte_mbuf.h>
+
 #include <onvm/nflib.h>
 
 /* NFs never use a mempool cache (see onvm_nflib_alloc_pkts), so the lcore
@@ -20,6 +22,11 @@
 #define ONVM_NF_RING_BATCH 512
 /* How long a stopping NF waits for room to hand its last packets back. */
 #define ONVM_SEND_STOP_WAIT_MS 1000
+/* How long a direct hand-over waits for room before it goes through the
+ * manager instead (which drops at a stuck NF's ring). */
+#define ONVM_DIRECT_STALL_MS 500
+
+struct __onvm_direct;
 
 struct __onvm_nf_options {
 	char manager[ONVM_NAME_MAX + 1];
@@ -38,6 +45,9 @@ struct onvm_nf_ctx {
 	struct __onvm_nf_options opts;
 	volatile sig_atomic_t stop;
 	int registered;
+	struct __onvm_direct *direct; /* nf_to_nf direct; NULL otherwise */
+	unsigned int
+	    direct_first; /* which rings __onvm_nflib_take polls first */
 };
 
 /* Record the one-line error onvm_nflib_strerror() returns; returns -err. */
@@ -47,5 +57,23 @@ int __onvm_nflib_error(int err, const char *fmt, ...)
 /* nflib_args.c: take nflib options out of argv; returns new argc or -errno. */
 int __onvm_nflib_parse_args(int argc, char **argv,
                             struct __onvm_nf_options *opts);
+
+/* nflib_run.c: hand packets back to the manager; what it cannot take any
+ * more is freed and counted. */
+void __onvm_nflib_return(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+                         unsigned int n);
+
+/* nflib_direct.c: direct hand-over between NFs (nf_to_nf direct). */
+int __onvm_nflib_direct_start(struct onvm_nf_ctx *ctx);
+void __onvm_nflib_direct_end(struct onvm_nf_ctx *ctx);
+/* Handled packets: those for another NF straight to it, the rest back. */
+void __onvm_nflib_hand_over(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+                            unsigned int n);
+/* Wake the NFs this one fed that are due (@p all: every one still asleep). */
+void __onvm_nflib_direct_wake_pending(struct onvm_nf_ctx *ctx, int all);
+/* Up to @p take packets from the rx ring and the other NFs' rings. */
+unsigned int __onvm_nflib_take(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+                               unsigned int take);
+int __onvm_nflib_rings_empty(const struct onvm_nf_ctx *ctx);
 
 #endif /* ONVM_NFLIB_INTERNAL_H */

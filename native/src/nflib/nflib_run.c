@@ -204,8 +204,8 @@ __onvm_run_verdicts(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 
 /* Hand a handled burst back; what the manager cannot take any more is
  * freed and counted, never left out of the pool. */
-static void
-__onvm_return_burst(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+void
+__onvm_nflib_return(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
                     unsigned int n)
 {
 	unsigned int sent = onvm_nflib_send(ctx, pkts, n);
@@ -239,7 +239,7 @@ __onvm_sleep(struct onvm_nf_ctx *ctx, uint64_t timeout_ns)
 	__atomic_store_n(&nf->sleeping, 1, __ATOMIC_RELAXED);
 	/* Pairs with the manager's enqueue then check of `sleeping`. */
 	rte_smp_mb();
-	if (rte_ring_empty(nf->rx_ring) && !onvm_nflib_stopping(ctx)) {
+	if (__onvm_nflib_rings_empty(ctx) && !onvm_nflib_stopping(ctx)) {
 		nf->stats.sleeps++;
 		__onvm_wait_word(&nf->sleeping, 1, timeout_ns);
 	}
@@ -274,9 +274,10 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 		return -EINVAL;
 	if (ctx->nf->flags & ONVM_NF_FLAG_SHARED_CORE)
 		__onvm_batch_policy();
+	if (__onvm_nflib_direct_start(ctx) < 0)
+		return -ENOMEM;
 	while (!onvm_nflib_stopping(ctx)) {
-		unsigned int n = rte_ring_dequeue_burst(
-		    ctx->nf->rx_ring, (void **)pkts, take, NULL);
+		unsigned int n = __onvm_nflib_take(ctx, pkts, take);
 
 		if (n != 0) {
 			uint64_t start = now;
@@ -295,7 +296,10 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 				ctx->nf->stats.batches++;
 			}
 			ctx->nf->stats.rx += n;
-			__onvm_return_burst(ctx, pkts, n);
+			if (ctx->direct)
+				__onvm_nflib_hand_over(ctx, pkts, n);
+			else
+				__onvm_nflib_return(ctx, pkts, n);
 			now = rte_rdtsc();
 			ctx->nf->stats.busy_cycles += now - start;
 		} else {
@@ -319,6 +323,11 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 			}
 			now = rte_rdtsc();
 		}
+		/* Any hand-over begun in this loop is done. */
+		__atomic_store_n(&ctx->nf->epoch, ctx->nf->epoch + 1,
+		                 __ATOMIC_RELEASE);
+		if (ctx->direct)
+			__onvm_nflib_direct_wake_pending(ctx, 0);
 		if (idle == 0)
 			continue;
 		if (ctx->nf->flags & ONVM_NF_FLAG_SHARED_CORE &&
@@ -334,6 +343,8 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 				now = rte_rdtsc();
 				continue;
 			}
+			if (ctx->direct)
+				__onvm_nflib_direct_wake_pending(ctx, 1);
 			__onvm_sleep(ctx, (until > now ? until - now : 0) *
 			                          1000000000ULL / hz +
 			                      1000);
@@ -344,5 +355,6 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 			rte_pause();
 		}
 	}
+	__onvm_nflib_direct_end(ctx);
 	return rc;
 }
