@@ -13,6 +13,14 @@ of port 1, from the manager's counters, testpmd's port stats and OVS's
 port counters, on the same two CPUs, in the same run. OVS-DPDK runs when
 it is installed (scripts/setup.sh installs it, its services masked), as a
 private instance of the benchmark's own (onvm.bench.ovs).
+
+With --cores (onvm.bench.layout) on a bigger machine: the manager's workers
+poll one RSS queue of net_null0 each; the NF CPUs run a chain of as many
+simple_forwards, one busy-polling each CPU (net_null's frames carry no
+flows to spread over instances of one service); testpmd's first CPU runs
+its main lcore and each further one a forwarding lcore on a queue pair of
+its own; OVS its other threads on the first and its one PMD thread on the
+second. The sides run in turn, so testpmd's CPUs may be the manager's.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from onvm.bench import layout as layouts
 from onvm.bench import machine, report
 from onvm.bench.ovs import OvsMissing, OvsSwitch, OvsTools, find_ovs
 from onvm.bench.procs import ManagerProc
@@ -44,26 +53,44 @@ def add_args(parser) -> None:
     parser.add_argument("--seconds", type=int, default=5,
                         help="measured seconds per run (whole: testpmd reports each second)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each side")
+    layouts.add_arg(parser, testpmd=(2, 9), testpmd_alone=True,
+                    roles_help="workers poll an RSS queue of net_null0 each, nfs: a chain of "
+                               "simple_forwards, one per CPU, testpmd: its main lcore, then a "
+                               "forwarding lcore per CPU (OVS: its threads, then its PMD)")
 
 
-def measure_onvm(workdir: Path, seconds: int) -> dict:
-    args = ["--cores", MANAGER_CORES, "--chain", "1,out:1"]
+def chain(nfs: int) -> str:
+    """Services 1..nfs, then out of port 1."""
+    return ",".join(str(s) for s in range(1, nfs + 1)) + ",out:1"
+
+
+def measure_onvm(workdir: Path, seconds: int, layout: layouts.Layout | None = None) -> dict:
+    nfs = len(layout.nfs) if layout and layout.nfs else 1
+    cores = layout.manager_cores if layout else MANAGER_CORES
+    args = ["--cores", cores, "--chain", chain(nfs)]
     for devargs in PORTS:
         args += ["--port", devargs]
     mgr = ManagerProc(workdir, args, prefix="bench-null")
     try:
         mgr.wait_ready()
-        nf = mgr.start_nf("simple_forward", 1)
+        placement = layout.nf_placement(nfs) if layout else [[]]
+        forwarders = [mgr.start_nf("simple_forward", s, *placement[s - 1])
+                      for s in range(1, nfs + 1)]
+        nf = forwarders[0]
         time.sleep(WARMUP_SECONDS)
         before = mgr.stats()
         time.sleep(seconds)
         after = mgr.stats()
         elapsed = after["time"] - before["time"]
         nf_before, nf_after = mgr.nf_stats(before, nf), mgr.nf_stats(after, nf)
+        rx_workers = [(a - b) / elapsed / 1e6 for a, b in zip(
+            after["ports"]["0"]["rx_workers"], before["ports"]["0"]["rx_workers"], strict=True)]
         mgr.stop()
         return {
             "mpps": (after["ports"]["1"]["tx"] - before["ports"]["1"]["tx"]) / elapsed / 1e6,
             "rx_mpps": (after["ports"]["0"]["rx"] - before["ports"]["0"]["rx"]) / elapsed / 1e6,
+            # the least loaded worker's share of port 0's RX: 1/workers when even
+            "rx_min_worker_share": min(rx_workers) / max(sum(rx_workers), 1e-9),
             "nf_batch": (nf_after["rx"] - nf_before["rx"])
                         / max(nf_after["batches"] - nf_before["batches"], 1),
             "nf_sleeps_per_s": (nf_after["sleeps"] - nf_before["sleeps"]) / elapsed,
@@ -72,8 +99,10 @@ def measure_onvm(workdir: Path, seconds: int) -> dict:
         mgr.cleanup()
 
 
-def measure_testpmd(workdir: Path, seconds: int) -> dict:
-    proc = TestpmdProc(workdir, "io", PORTS, "io", TESTPMD_MAIN_CPU, TESTPMD_FWD_CPU)
+def measure_testpmd(workdir: Path, seconds: int, layout: layouts.Layout | None = None) -> dict:
+    main, fwd = ((layout.testpmd[0], layout.testpmd[1:]) if layout
+                 else (TESTPMD_MAIN_CPU, [TESTPMD_FWD_CPU]))
+    proc = TestpmdProc(workdir, "io", PORTS, "io", main, fwd)
     try:
         proc.wait_forwarding()
         start = proc.periods() + WARMUP_SECONDS
@@ -89,11 +118,17 @@ def measure_testpmd(workdir: Path, seconds: int) -> dict:
         proc.cleanup()
 
 
-def measure_ovs(workdir: Path, tools: OvsTools, seconds: int) -> dict:
+def ovs_cpus(layout: layouts.Layout | None) -> tuple[int, int]:
+    """(OVS's PMD CPU, its control CPU)."""
+    return (layout.testpmd[1], layout.testpmd[0]) if layout else (OVS_PMD_CPU, OVS_CONTROL_CPU)
+
+
+def measure_ovs(workdir: Path, tools: OvsTools, seconds: int,
+                layout: layouts.Layout | None = None) -> dict:
     """OVS-DPDK forwarding p0 to p1: port 1's TX over `seconds`, from the
     live OpenFlow port counters (the database's statistics column is
     refreshed only every 5 s)."""
-    switch = OvsSwitch(workdir, tools, PORTS, OVS_FLOWS, OVS_PMD_CPU, OVS_CONTROL_CPU)
+    switch = OvsSwitch(workdir, tools, PORTS, OVS_FLOWS, *ovs_cpus(layout))
     try:
         switch.start()
         time.sleep(WARMUP_SECONDS)
@@ -119,7 +154,9 @@ def run(args) -> dict:
     if args.seconds < 1 or args.repeat < 1:
         raise RuntimeError("--seconds and --repeat must be at least 1")
     testpmd = find_testpmd()
-    require_cpus(TESTPMD_MAIN_CPU, TESTPMD_FWD_CPU)
+    layout = args.cores
+    if layout is None:
+        require_cpus(TESTPMD_MAIN_CPU, TESTPMD_FWD_CPU)
     try:
         ovs_tools, ovs_missing = find_ovs(), None
     except OvsMissing as e:
@@ -129,10 +166,10 @@ def run(args) -> dict:
         with tempfile.TemporaryDirectory(prefix="onvm-bench-") as tmp:
             # Alternate the sides so that all see the same background load.
             for _ in range(args.repeat):
-                onvm_runs.append(measure_onvm(Path(tmp), args.seconds))
-                testpmd_runs.append(measure_testpmd(Path(tmp), args.seconds))
+                onvm_runs.append(measure_onvm(Path(tmp), args.seconds, layout))
+                testpmd_runs.append(measure_testpmd(Path(tmp), args.seconds, layout))
                 if ovs_tools:
-                    ovs_runs.append(measure_ovs(Path(tmp), ovs_tools, args.seconds))
+                    ovs_runs.append(measure_ovs(Path(tmp), ovs_tools, args.seconds, layout))
     except (RuntimeError, TimeoutError) as e:
         raise RuntimeError(one_line(e)) from None
     ovs = None
@@ -147,16 +184,7 @@ def run(args) -> dict:
         "seconds": args.seconds, "repeat": args.repeat, "warmup_seconds": WARMUP_SECONDS,
         "ports": PORTS,
         "traffic": "net_null: 64-byte frames, made as fast as port 0 is polled",
-        "layout": {
-            "onvm": "manager control on CPU 0, its one worker (RX and TX) on CPU 1; "
-                    "simple_forward (C) shared-core, floating on CPU 0; chain 1,out:1",
-            "testpmd": f"testpmd io, one forwarding lcore on CPU {TESTPMD_FWD_CPU}, its "
-                       f"stats lcore on CPU {TESTPMD_MAIN_CPU} (asleep)",
-            "ovs": f"private ovsdb-server + ovs-vswitchd, one PMD thread on CPU {OVS_PMD_CPU} "
-                   f"(pmd-cpu-mask), its other threads and ovsdb-server on CPU "
-                   f"{OVS_CONTROL_CPU}; bridge datapath_type=netdev, dpdk ports p0 and p1 on "
-                   f"the same vdevs; OpenFlow rule {OVS_FLOWS[0]}",
-        },
+        "layout": describe(layout),
         "onvm": {k: report.spread([r[k] for r in onvm_runs]) for k in onvm_runs[0]},
         "testpmd": {k: report.spread([r[k] for r in testpmd_runs])
                     for k in ("mpps", "rx_mpps")},
@@ -165,6 +193,36 @@ def run(args) -> dict:
         "ratio": _ratios(onvm_runs, testpmd_runs),
         "ratio_ovs": _ratios(onvm_runs, ovs_runs) if ovs_runs else None,
         "ovs_vs_testpmd": _ratios(ovs_runs, testpmd_runs) if ovs_runs else None,
+    }
+
+
+def describe(layout: layouts.Layout | None) -> dict:
+    pmd_cpu, control_cpu = ovs_cpus(layout)
+    ovs = (f"private ovsdb-server + ovs-vswitchd, one PMD thread on CPU {pmd_cpu} "
+           f"(pmd-cpu-mask), its other threads and ovsdb-server on CPU {control_cpu}; bridge "
+           f"datapath_type=netdev, dpdk ports p0 and p1 on the same vdevs; OpenFlow rule "
+           f"{OVS_FLOWS[0]}")
+    if layout is None:
+        return {
+            "onvm": "manager control on CPU 0, its one worker (RX and TX) on CPU 1; "
+                    "simple_forward (C) shared-core, floating on CPU 0; chain 1,out:1",
+            "testpmd": f"testpmd io, one forwarding lcore on CPU {TESTPMD_FWD_CPU}, its "
+                       f"stats lcore on CPU {TESTPMD_MAIN_CPU} (asleep)",
+            "ovs": ovs,
+        }
+    nfs = len(layout.nfs) or 1
+    cpus = (f"on CPU(s) {','.join(map(str, layout.nfs))}, busy-polling" if layout.nfs
+            else "shared-core, floating")
+    fwd = layout.testpmd[1:]
+    return {
+        "onvm": f"manager control on CPU {layout.control}, {len(layout.workers)} worker(s) on "
+                f"CPU(s) {','.join(map(str, layout.workers))}, one RSS queue of net_null0 "
+                f"each; {nfs} simple_forward (C) {cpus}; chain {chain(nfs)}",
+        "testpmd": f"testpmd io, {len(fwd)} forwarding lcore(s) on CPU(s) "
+                   f"{','.join(map(str, fwd))} (a queue pair each), its stats lcore on CPU "
+                   f"{layout.testpmd[0]} (asleep)",
+        "ovs": ovs,
+        "cores": layout.describe(),
     }
 
 
@@ -214,7 +272,9 @@ def render(result: dict) -> str:
         "(median (min-max) of the runs; x testpmd" + (", x OVS" if v else "")
         + ": per-run ratios of the TX rates)",
         f"NF: {o['nf_batch']['median']:.1f} packets per batch, "
-        f"{o['nf_sleeps_per_s']['median']:.0f} sleeps/s",
+        f"{o['nf_sleeps_per_s']['median']:.0f} sleeps/s" + (
+            f"; least loaded worker: {o['rx_min_worker_share']['median']:.0%} of port 0's RX"
+            if "rx_min_worker_share" in o else ""),  # results older than the figure lack it
     ]
     if v:
         lines.append(f"OVS PMD: {v['cycles_per_packet']['median']:.0f} cycles per packet "

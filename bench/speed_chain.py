@@ -28,6 +28,11 @@ worker it is a ping-pong between two processes, one of them speed_tester,
 whose rate depends on where the batch of packets sits (see
 docs/PERFORMANCE.md, "The self-loop"); a chain adds what every real chain
 has, an NF that forwards.
+
+With --cores (onvm.bench.layout) on a bigger machine: the manager runs on
+the layout's control and worker CPUs, and the L NFs of a loop busy-poll a
+CPU each of the layout's NF CPUs while there are enough (speed_tester
+first); past that they share those CPUs in shared-core mode.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from onvm.bench import layout as layouts
 from onvm.bench import machine, report, sched
 from onvm.bench.procs import ManagerProc, Proc
 
@@ -75,15 +81,18 @@ def add_nf_to_nf_arg(parser) -> None:
                              "worker (default) or the NFs directly")
 
 
-def start_loop(mgr: ManagerProc, length: int, speed_tester_args: list[str]
-               ) -> tuple[Proc, list[Proc]]:
-    """The forwarders, then speed_tester; returns (speed_tester, forwarders)."""
-    forwarders = [mgr.start_nf("simple_forward", s) for s in range(2, length + 1)]
+def start_loop(mgr: ManagerProc, length: int, speed_tester_args: list[str],
+               placement: list[list[str]] | None = None) -> tuple[Proc, list[Proc]]:
+    """The forwarders, then speed_tester; returns (speed_tester, forwarders).
+    `placement`: onvm-nf options of each NF, speed_tester's first."""
+    place = placement or [[] for _ in range(length)]
+    forwarders = [mgr.start_nf("simple_forward", s, *place[s - 1])
+                  for s in range(2, length + 1)]
     if length == 1:
         loop = ["--dest", str(SPEED_TESTER_SERVICE)]
     else:
         loop = ["--dest", "2", "--chain"]
-    tester = mgr.start_nf("speed_tester", SPEED_TESTER_SERVICE, "--", *loop,
+    tester = mgr.start_nf("speed_tester", SPEED_TESTER_SERVICE, *place[0], "--", *loop,
                           *speed_tester_args)
     return tester, forwarders
 
@@ -138,13 +147,15 @@ def window(mgr: ManagerProc, tester: Proc, nfs: list[Proc], seconds: float) -> d
 
 
 def measure(workdir: Path, length: int, seconds: float, packets: int, size: int,
-            nf_to_nf: str = "manager") -> dict:
+            nf_to_nf: str = "manager", layout: layouts.Layout | None = None) -> dict:
     """One run: a fresh manager, the loop, a warm-up, a measured window."""
-    mgr = ManagerProc(workdir, chain_args(length, nf_to_nf), prefix="bench")
+    cores = ["--cores", layout.manager_cores] if layout else []
+    mgr = ManagerProc(workdir, cores + chain_args(length, nf_to_nf), prefix="bench")
     try:
         mgr.wait_ready()
         tester, forwarders = start_loop(
-            mgr, length, ["--packets", str(packets), "--size", str(size)])
+            mgr, length, ["--packets", str(packets), "--size", str(size)],
+            layout.nf_placement(length) if layout else None)
         mgr.wait_stats(lambda s: mgr.nf_stats(s, tester)["rx"] > 0, 10,
                        "packets back at speed_tester")
         time.sleep(WARMUP_SECONDS)
@@ -166,6 +177,9 @@ def add_args(parser) -> None:
                         help="packets speed_tester keeps looping (default 1024)")
     parser.add_argument("--size", type=int, default=64, help="frame size in bytes")
     add_nf_to_nf_arg(parser)
+    layouts.add_arg(parser, testpmd=None, testpmd_alone=True,
+                    roles_help="nfs: a CPU per NF of the loop while there are enough; no "
+                               "testpmd")
 
 
 FIGURES = ("loop_mpps", "hop_mpps", "nf_cpu", "nf_ns_per_hop", "switches_per_s",
@@ -184,7 +198,7 @@ def run(args) -> dict:
     with tempfile.TemporaryDirectory(prefix="onvm-bench-") as tmp:
         for length in [SELF_LOOP, *range(BASELINE, max(args.max_length, BASELINE) + 1)]:
             measured[length] = [measure(Path(tmp), length, args.seconds, args.packets,
-                                        args.size, args.nf_to_nf)
+                                        args.size, args.nf_to_nf, args.cores)
                                 for _ in range(args.repeat)]
     self_loop = summarize(SELF_LOOP, measured.pop(SELF_LOOP))
     rows = [summarize(length, runs) for length, runs in measured.items()]
@@ -194,7 +208,7 @@ def run(args) -> dict:
     return {
         "scenario": NAME,
         "machine": machine.describe(),
-        "layout": {**LAYOUT,
+        "layout": {**describe(args.cores),
                    "traffic": f"speed_tester: {args.packets} packets of {args.size} bytes "
                               "looping (UDP, one flow per packet)"},
         "seconds": args.seconds, "repeat": args.repeat, "warmup_seconds": WARMUP_SECONDS,
@@ -223,6 +237,21 @@ def _row(label: str, r: dict) -> list:
             report.fmt(r["nf_ns_per_hop"], 1),
             f"{r['switches_per_s']['median']:.0f}", f"{r['batch']['median']:.1f}",
             r["ring_drops"], f"{r['others_cpu']['max']:.0%}"]
+
+
+def describe(layout: layouts.Layout | None) -> dict:
+    if layout is None:
+        return dict(LAYOUT)
+    if layout.nfs:
+        nfs = (f"NFs on CPU(s) {','.join(map(str, layout.nfs))}: one each, busy-polling, "
+               f"for loops of up to {len(layout.nfs)} NFs; longer loops share them in "
+               "shared-core mode")
+    else:
+        nfs = "NFs float in shared-core mode off the workers' CPUs"
+    return {"manager": f"control thread on CPU {layout.control}, {len(layout.workers)} "
+                       f"data-plane worker(s) on CPU(s) {','.join(map(str, layout.workers))} "
+                       "(busy polling)",
+            "nfs": nfs, "cores": layout.describe()}
 
 
 def render(result: dict) -> str:

@@ -11,6 +11,15 @@ The figure is the sink's receive rate (testpmd's own per-second Rx-pps)
 over a window after warm-up. The manager is the memif server of both its
 ports, so it is up before the testpmds, which connect as clients; in the
 direct run the sink is the server.
+
+With --cores (onvm.bench.layout) on a bigger machine: the manager runs on
+the layout's control and worker CPUs, the chain's NFs busy-poll an NF CPU
+each while there are enough, and testpmd= names two CPUs, the generator's
+and the sink's (each runs its main and its forwarding lcore there), which
+no other role may share: they run beside the manager. One worker only: the
+manager's memif ports get a TX queue per worker, and a sink of one queue
+pair takes nothing from the others (a sink of several RX queues did not
+connect to them either, in DPDK 22.11).
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
+from onvm.bench import layout as layouts
 from onvm.bench import machine, report
 from onvm.bench.procs import ManagerProc
 from onvm.bench.testpmd_proc import TestpmdProc, find_testpmd, one_line, require_cpus
@@ -50,6 +60,10 @@ def add_args(parser) -> None:
     parser.add_argument("--seconds", type=int, default=5,
                         help="measured seconds per run (whole: testpmd reports each second)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each side")
+    layouts.add_arg(parser, testpmd=(2, 2), testpmd_alone=False, max_workers=1,
+                    roles_help="one worker (the memif ports have one queue pair), nfs: a CPU "
+                               "per NF of the chain, testpmd: the generator's CPU, then the "
+                               "sink's")
 
 
 def chain_nfs(kind: str, count: int) -> list[str]:
@@ -95,31 +109,41 @@ def window(gen: TestpmdProc, sink: TestpmdProc, starts: tuple[int, int], seconds
             "gen_mpps": statistics.mean(tx[gen_start:gen_start + seconds]) / 1e6}
 
 
+def testpmd_cpus(layout: layouts.Layout | None) -> tuple[int, int]:
+    """(generator's CPU, sink's CPU)."""
+    return (layout.testpmd[0], layout.testpmd[1]) if layout else (GEN_CPU, SINK_CPU)
+
+
 def start_testpmds(workdir: Path, procs: list[TestpmdProc], sink_vdev: str,
-                   gen_vdev: str) -> tuple[TestpmdProc, TestpmdProc]:
+                   gen_vdev: str, layout: layouts.Layout | None = None
+                   ) -> tuple[TestpmdProc, TestpmdProc]:
     """The sink, then the generator; each in `procs` before it can fail."""
-    sink = TestpmdProc(workdir, "sink", [sink_vdev], "rxonly", SINK_CPU, SINK_CPU)
+    gen_cpu, sink_cpu = testpmd_cpus(layout)
+    sink = TestpmdProc(workdir, "sink", [sink_vdev], "rxonly", sink_cpu, sink_cpu)
     procs.append(sink)
     sink.wait_forwarding()
-    gen = TestpmdProc(workdir, "gen", [gen_vdev], "txonly", GEN_CPU, GEN_CPU)
+    gen = TestpmdProc(workdir, "gen", [gen_vdev], "txonly", gen_cpu, gen_cpu)
     procs.append(gen)
     gen.wait_forwarding()
     return gen, sink
 
 
-def measure_onvm(workdir: Path, nfs: list[str], seconds: int) -> dict:
+def measure_onvm(workdir: Path, nfs: list[str], seconds: int,
+                 layout: layouts.Layout | None = None) -> dict:
     gen_sock, sink_sock = workdir / "gen.sock", workdir / "sink.sock"
-    mgr = ManagerProc(workdir, ["--cores", MANAGER_CORES, "--chain", chain_spec(len(nfs)),
+    cores = layout.manager_cores if layout else MANAGER_CORES
+    mgr = ManagerProc(workdir, ["--cores", cores, "--chain", chain_spec(len(nfs)),
                                 "--port", memif(0, "server", gen_sock),
                                 "--port", memif(1, "server", sink_sock)],
                       prefix="bench-testpmd")
     procs: list[TestpmdProc] = []
     try:
         mgr.wait_ready()
+        placement = layout.nf_placement(len(nfs)) if layout else [[] for _ in nfs]
         for service, nf in enumerate(nfs, start=1):
-            mgr.start_nf(nf, service)
+            mgr.start_nf(nf, service, *placement[service - 1])
         gen, sink = start_testpmds(workdir, procs, memif(0, "client", sink_sock),
-                                   memif(0, "client", gen_sock))
+                                   memif(0, "client", gen_sock), layout)
         starts = warm_up(gen, sink)
         before = mgr.stats()
         figures = window(gen, sink, starts, seconds)
@@ -143,12 +167,12 @@ def port_delta(before: dict, after: dict, port: str, counter: str) -> int:
     return after["ports"][port][counter] - before["ports"][port][counter]
 
 
-def measure_direct(workdir: Path, seconds: int) -> dict:
+def measure_direct(workdir: Path, seconds: int, layout: layouts.Layout | None = None) -> dict:
     sock = workdir / "direct.sock"
     procs: list[TestpmdProc] = []
     try:
         gen, sink = start_testpmds(workdir, procs, memif(0, "server", sock),
-                                   memif(0, "client", sock))
+                                   memif(0, "client", sock), layout)
         figures = window(gen, sink, warm_up(gen, sink), seconds)
         for proc in reversed(procs):
             proc.stop()
@@ -162,15 +186,17 @@ def run(args) -> dict:
     if args.nfs < 1 or args.seconds < 1 or args.repeat < 1:
         raise RuntimeError("--nfs, --seconds and --repeat must be at least 1")
     testpmd = find_testpmd()
-    require_cpus(GEN_CPU, SINK_CPU)
+    layout = args.cores
+    if layout is None:
+        require_cpus(GEN_CPU, SINK_CPU)
     nfs = chain_nfs(args.kind, args.nfs)
     onvm_runs, direct_runs = [], []
     try:
         with tempfile.TemporaryDirectory(prefix="onvm-bench-") as tmp:
             # Alternate the sides so that both see the same background load.
             for _ in range(args.repeat):
-                onvm_runs.append(measure_onvm(Path(tmp), nfs, args.seconds))
-                direct_runs.append(measure_direct(Path(tmp), args.seconds))
+                onvm_runs.append(measure_onvm(Path(tmp), nfs, args.seconds, layout))
+                direct_runs.append(measure_direct(Path(tmp), args.seconds, layout))
     except (RuntimeError, TimeoutError) as e:
         raise RuntimeError(one_line(e)) from None
     return {
@@ -183,17 +209,36 @@ def run(args) -> dict:
         "chain": chain_spec(len(nfs)),
         "traffic": "testpmd txonly: 64-byte UDP/IPv4 frames, one flow, as fast as it can",
         "memif": {"ring_slots": 1 << RING_LOG2, "copy": "both ends (no zero-copy)"},
-        "layout": {
-            "onvm": f"testpmd txonly on CPU {GEN_CPU}; manager control on CPU 0, its one "
-                    f"worker on CPU 1; NFs shared-core, floating on CPU 0; testpmd rxonly "
-                    f"on CPU {SINK_CPU}; manager = memif server, testpmds = clients",
-            "testpmd": f"testpmd txonly on CPU {GEN_CPU} (client) -> testpmd rxonly on "
-                       f"CPU {SINK_CPU} (server)",
-        },
+        "layout": describe(layout, len(nfs)),
         "onvm": summarize(onvm_runs),
         "testpmd": summarize(direct_runs),
         "ratio": report.spread([o["mpps"] / d["mpps"] if d["mpps"] else 0.0
                                 for o, d in zip(onvm_runs, direct_runs, strict=True)]),
+    }
+
+
+def describe(layout: layouts.Layout | None, nfs: int) -> dict:
+    gen_cpu, sink_cpu = testpmd_cpus(layout)
+    direct = (f"testpmd txonly on CPU {gen_cpu} (client) -> testpmd rxonly on CPU {sink_cpu} "
+              "(server)")
+    if layout is None:
+        return {
+            "onvm": f"testpmd txonly on CPU {GEN_CPU}; manager control on CPU 0, its one "
+                    f"worker on CPU 1; NFs shared-core, floating on CPU 0; testpmd rxonly "
+                    f"on CPU {SINK_CPU}; manager = memif server, testpmds = clients",
+            "testpmd": direct,
+        }
+    placed = layout.nf_placement(nfs)
+    nf_cpus = ("NFs on CPU(s) " + ",".join(p[1] for p in placed)
+               + (", busy-polling" if "--busy-poll" in placed[0] else ", shared-core")
+               if layout.nfs else "NFs shared-core, floating off the workers' CPUs")
+    return {
+        "onvm": f"testpmd txonly on CPU {gen_cpu}; manager control on CPU {layout.control}, "
+                f"{len(layout.workers)} worker(s) on CPU(s) "
+                f"{','.join(map(str, layout.workers))}; {nf_cpus}; testpmd rxonly on CPU "
+                f"{sink_cpu}; manager = memif server, testpmds = clients",
+        "testpmd": direct,
+        "cores": layout.describe(),
     }
 
 

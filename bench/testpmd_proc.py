@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from onvm.bench.procs import Proc, wait_until
@@ -57,15 +58,18 @@ def remove_prefix_files(prefix: str) -> None:
 
 class TestpmdProc(Proc):
     """One dpdk-testpmd: `main_cpu` runs its stats loop (asleep between
-    prints), `fwd_cpu` its one forwarding lcore."""
+    prints), `fwd_cpu` its one forwarding lcore, or each CPU of a list one,
+    polling a queue pair of each port of its own."""
 
     def __init__(self, workdir: Path, role: str, vdevs: list[str], forward_mode: str,
-                 main_cpu: int, fwd_cpu: int) -> None:
+                 main_cpu: int, fwd_cpu: int | Sequence[int]) -> None:
         self.role = role
         self.nb_ports = len(vdevs)
         # Not onvm-*: that is where managers' file prefixes live.
         self.prefix = f"bench-testpmd-{role}-{uuid.uuid4().hex[:8]}"
-        argv = [find_testpmd(), "-v", f"--lcores=0@{main_cpu},1@{fwd_cpu}", "--main-lcore=0",
+        fwd = [fwd_cpu] if isinstance(fwd_cpu, int) else list(fwd_cpu)
+        lcores = ",".join([f"0@{main_cpu}", *(f"{i}@{cpu}" for i, cpu in enumerate(fwd, 1))])
+        argv = [find_testpmd(), "-v", f"--lcores={lcores}", "--main-lcore=0",
                 f"--file-prefix={self.prefix}", "--no-pci", "--in-memory", "-m", "128"]
         for vdev in vdevs:
             argv += ["--vdev", vdev]
@@ -73,7 +77,9 @@ class TestpmdProc(Proc):
         # Without one it reads stdin for "enter to exit", gets EOF at once
         # and stops forwarding after the first ring-full of packets.
         argv += ["--", f"--forward-mode={forward_mode}", "--stats-period=1",
-                 f"--total-num-mbufs={MBUFS}"]
+                 f"--total-num-mbufs={MBUFS * len(fwd)}"]
+        if len(fwd) > 1:
+            argv += [f"--nb-cores={len(fwd)}", f"--rxq={len(fwd)}", f"--txq={len(fwd)}"]
         super().__init__(argv, workdir / f"testpmd-{role}-{self.prefix[-8:]}.log")
 
     def _check(self) -> str:

@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="start port RX only once every service of the chain has an NF")
     start.add_argument("--cores", metavar="LIST",
                        help="CPUs: first for control, the rest for data-plane workers "
-                       "(default 0,1)")
+                       "(default 0,1; 0,0,1: two workers on two CPUs, one beside control)")
     start.add_argument("--name", help="manager name (default onvm); NFs join with --name")
     # Numbers stay text here: the config's bounds check them (setting_flag).
     start.add_argument("--stats-interval", metavar="SECONDS",
@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="serve Prometheus metrics over HTTP (loopback unless a host is given)")
     start.add_argument("--burst-size", metavar="N", help="packets per burst, 1 to 64")
     start.add_argument("--num-mbufs", metavar="N", help="packet pool size")
+    start.add_argument("--rx-queues", metavar="auto|N",
+                       help="RX queues of each port with RSS: auto (one per worker, the "
+                       "default) or 1 to 16")
     start.add_argument("--nf-to-nf", metavar="MODE",
                        help="who hands packets from one NF to the next: manager (its "
                        "workers) or direct (the NFs themselves)")
@@ -73,6 +76,8 @@ def build_config(args: argparse.Namespace) -> configlib.Config:
         curve_keys=args.curve_keys,
         prometheus=args.prometheus,
         num_mbufs=configlib.setting_flag("num_mbufs", args.num_mbufs),
+        rx_queues=(configlib.parse_rx_queues(args.rx_queues, "--rx-queues")
+                   if args.rx_queues is not None else None),
         nf_to_nf=args.nf_to_nf,
         eal_args=(config.eal_args + args.eal_args) if args.eal_args else None,
     )

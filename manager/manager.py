@@ -57,6 +57,7 @@ class Manager:
         self._stop = False
         self._wake_r, self._wake_w = -1, -1
         self.started = 0.0
+        self.nf_cpus: list[int] = []
 
     # ---- start ----
 
@@ -65,11 +66,12 @@ class Manager:
         preflight.check_all(self.config)
         self.lock.acquire()
         remove_dpdk_files(self.config.name)  # left by a crashed manager of this name
+        self.nf_cpus = self.config.nf_cpus()  # EAL is about to pin this thread
         eal.init(self.config)
         self._eal_up = True
         pydpdk.check(pydpdk.lib.onvm_mgr_hide_ports_from_secondaries(),
                      "keeping NFs off the ports")
-        self.dp = DataPlane(self.config)
+        self.dp = DataPlane(self.config, self.nf_cpus)
         for devargs in self.config.ports:
             port = ports.setup(
                 devargs,
@@ -77,9 +79,10 @@ class Manager:
                 self.dp.num_workers,
                 self.config.port_rx_desc,
                 self.config.port_tx_desc,
+                self.config.rx_queues,
             )
             self.ports.append(port)
-            self.dp.enable_port(port.port_id)
+            self.dp.enable_port(port.port_id, port.rx_queues, port.rss_flow_hash)
         self.dp.set_chain(0, self.config.chain)
         self.registry = NfRegistry(self.dp)
         self.stats = Stats(self.dp, {p.port_id: p.name for p in self.ports})
@@ -104,8 +107,11 @@ class Manager:
             c.name, c.control_core, ",".join(map(str, c.worker_cores)), c.num_mbufs,
             c.burst_size,
         )
+        log.info("CPUs for dedicated NFs (onvm-nf --dedicated): %s",
+                 ",".join(map(str, self.nf_cpus)) or "none (every CPU runs the manager)")
         for p in self.ports:
-            log.info("port %d: %s (%s, %s)", p.port_id, p.devargs, p.driver, p.mac)
+            log.info("port %d: %s (%s, %s)%s", p.port_id, p.devargs, p.driver, p.mac,
+                     _rx_spread(p, len(c.worker_cores)))
         log.info("control: %s", ", ".join(f"{k} {v}" for k, v in self.server.endpoints().items()))
         if self.prometheus:
             log.info("prometheus: http://%s:%d/metrics", *parse_listen(c.prometheus, "prometheus"))
@@ -245,6 +251,16 @@ class Manager:
             remove_dpdk_files(self.config.name)
         self.lock.release()
         return final
+
+
+def _rx_spread(port: ports.Port, workers: int) -> str:
+    """How a port's RX is spread, when it has several queues."""
+    if port.rx_queues == 1:
+        return ""
+    how = ("RSS, symmetric key: its hash is the flow hash" if port.rss_flow_hash
+           else "RSS" if port.rss else "one per file or ring")
+    return (f"; {port.rx_queues} RX queues ({how}) over "
+            f"{min(port.rx_queues, workers)} worker(s)")
 
 
 def summary(snap: dict) -> str:

@@ -48,7 +48,8 @@ class NF:
     """One NF process: joins a manager, runs handlers, leaves cleanly.
 
     Options (from `argv`, default sys.argv, and the arguments here): service,
-    manager name, core, busy polling. What nflib does not take is left in
+    manager name, core, busy polling, dedicated (a CPU of its own, which the
+    manager picks). What nflib does not take is left in
     `self.args` for the NF's own parser. The NF joins its manager (and starts
     taking traffic) only when first needed, at the latest in run(): an NF
     that rejects its own arguments first never takes a packet.
@@ -56,7 +57,7 @@ class NF:
 
     def __init__(self, service: int | None = None, name: str = "python_nf", *,
                  manager: str | None = None, core: int | None = None, busy_poll: bool = False,
-                 argv: Sequence[str] | None = None) -> None:
+                 dedicated: bool = False, argv: Sequence[str] | None = None) -> None:
         argv = list(sys.argv if argv is None else argv)
         prog, rest = (argv[0] if argv else name), argv[1:]
         given = ["--nf-name", name]
@@ -68,6 +69,8 @@ class NF:
             given += ["--core", str(core)]
         if busy_poll:
             given.append("--busy-poll")
+        if dedicated:
+            given.append("--dedicated")
         # Command-line options come last, so they win.
         self._argv = [prog, *given, *rest]
         keep = [ffi.new("char[]", a.encode()) for a in self._argv]

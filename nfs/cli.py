@@ -23,8 +23,8 @@ from onvm import bundled
 from onvm.errors import OnvmError
 
 USAGE = (
-    "usage: onvm-nf NAME|NAME.py|PATH.py --service ID [--name MANAGER] [--core N] "
-    "[--busy-poll] [NF args]\n"
+    "usage: onvm-nf NAME|NAME.py|PATH.py --service ID [--name MANAGER] "
+    "[--core N | --dedicated] [--busy-poll] [NF args]\n"
     "       onvm-nf --list"
 )
 

@@ -20,6 +20,8 @@ from onvm.contract import (
     MAX_CHAIN_HOPS,
     MAX_CPU,
     MAX_FLOW_RULES,
+    MAX_NFS,
+    MAX_PORT_RX_QUEUES,
     MAX_PORTS,
     MAX_SERVICES,
     MAX_WORKERS,
@@ -102,13 +104,33 @@ def parse_cores(spec: str | list[int]) -> list[int]:
         cores.extend(range(lo, hi + 1))
     if not cores:
         raise ConfigError("cores: give at least one CPU (e.g. --cores 0,1)")
-    if len(set(cores)) != len(cores):
-        raise ConfigError(f"cores: {spec} names a CPU twice")
+    # The control thread sleeps between ticks, so a worker may share its
+    # CPU (as the one worker does with a single CPU): 0,0,1 is two workers
+    # on two CPUs. Two busy-polling workers on one CPU only take turns.
+    workers = cores[1:]
+    if len(set(workers)) != len(workers):
+        raise ConfigError(f"cores: {spec} names a worker CPU twice (the first CPU, the "
+                          "control thread's, may be named once more, e.g. 0,0,1)")
     return cores
 
 
 def _power_of_two(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
+
+
+RX_QUEUES_AUTO = "auto"
+
+
+def parse_rx_queues(value: object, what: str = "rx_queues") -> str | int:
+    """[dataplane] rx_queues: "auto" (one per worker) or a count."""
+    if isinstance(value, str) and value.strip().lower() == RX_QUEUES_AUTO:
+        return RX_QUEUES_AUTO
+    try:
+        return options.integer(value, 1, MAX_PORT_RX_QUEUES)
+    except ValueError:
+        raise ConfigError(f"{what} takes \"auto\" (one RX queue per worker on ports "
+                          f"with RSS) or a count from 1 to {MAX_PORT_RX_QUEUES}, not "
+                          f"'{options.shown(value)}'") from None
 
 
 UINT32_MAX = (1 << 32) - 1
@@ -183,6 +205,8 @@ class Config:
     max_flow_rules: int = 1024
     port_rx_desc: int = 1024
     port_tx_desc: int = 1024
+    # RX queues of a port with RSS: "auto" (one per worker) or a count.
+    rx_queues: str | int = RX_QUEUES_AUTO
     chain_grace_ms: int = 1000
     # Shared-core NFs: see [dataplane] in configs/manager.toml.
     idle_sleep_us: int = 200
@@ -213,6 +237,13 @@ class Config:
         """CPUs of the data-plane workers; with one core, it is shared."""
         return self.cores[1:] or self.cores[:1]
 
+    def nf_cpus(self, available_cpus: set[int] | None = None) -> list[int]:
+        """The CPUs a dedicated NF (onvm-nf --dedicated) may be given, lowest
+        first: those of `available_cpus` (default: this process's) that run
+        neither the control thread nor a worker; at most one per NF slot."""
+        cpus = available_cpus if available_cpus is not None else os.sched_getaffinity(0)
+        return sorted(set(cpus) - set(self.cores))[:MAX_NFS - 1]
+
     def validate(self, available_cpus: set[int] | None = None) -> Config:
         if not NAME_RE.fullmatch(self.name):
             raise ConfigError(
@@ -229,6 +260,7 @@ class Config:
             )
         for key in (*WHOLE_SETTINGS, *SECONDS_SETTINGS):
             check_setting(key, getattr(self, key))
+        parse_rx_queues(self.rx_queues)
         if self.nf_to_nf not in NF_TO_NF:
             raise ConfigError(f"nf_to_nf '{options.shown(self.nf_to_nf)}': give "
                               f"{' or '.join(NF_TO_NF)}")
@@ -280,6 +312,7 @@ _FIELDS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "dataplane.max_flow_rules": ("max_flow_rules", int),
     "dataplane.port_rx_desc": ("port_rx_desc", int),
     "dataplane.port_tx_desc": ("port_tx_desc", int),
+    "dataplane.rx_queues": ("rx_queues", (str, int)),
     "dataplane.chain_grace_ms": ("chain_grace_ms", int),
     "dataplane.idle_sleep_us": ("idle_sleep_us", int),
     "dataplane.wake_batch": ("wake_batch", int),
@@ -325,6 +358,8 @@ def load(path: str | os.PathLike[str] | None) -> Config:
             value = parse_chain(value)
         elif attr == "cores":
             value = parse_cores(value)
+        elif attr == "rx_queues":
+            value = parse_rx_queues(value, f"{path}: 'dataplane.rx_queues'")
         elif attr in ("ports", "eal_args"):
             if not all(isinstance(v, str) for v in value):
                 raise ConfigError(f"{path}: '{key}' must be a list of strings")

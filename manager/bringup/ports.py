@@ -6,7 +6,9 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 
+from onvm.contract import MAX_PORT_RX_QUEUES
 from onvm.errors import DpdkError, PortError
+from onvm.manager.bringup.config import RX_QUEUES_AUTO
 from onvm.manager.bringup.eal import is_pci
 from onvm.pydpdk import manager as pydpdk
 
@@ -20,6 +22,63 @@ class Port:
     devargs: str
     driver: str
     mac: str
+    rx_queues: int = 1
+    rss: bool = False  # RX spread by the port's RSS
+    rss_flow_hash: bool = False  # ...with a symmetric key: its hash is the flow hash
+
+
+@dataclass(frozen=True)
+class RxPlan:
+    """How a port receives: its RX queue count, and whether RSS spreads them."""
+
+    queues: int
+    rss: bool
+
+
+def plan_rx(what: str, *, workers: int, setting: str | int, has_rss: bool,
+            max_rx_queues: int, driver_rx_queues: int) -> RxPlan:
+    """The RX queues of a port, from what its driver offers.
+
+    A port with RSS gets one queue per worker ("auto") or `setting` of them;
+    RSS keeps each flow on one queue. A port without RSS whose driver made
+    its queues from its arguments (net_pcap: one per rx_pcap file, net_ring:
+    one per ring) gets all of them, each fed by its own file or ring; any
+    other port one queue, as before.
+    """
+    if has_rss and max_rx_queues >= 1:
+        limit = min(max_rx_queues, MAX_PORT_RX_QUEUES)
+        if setting == RX_QUEUES_AUTO:
+            return RxPlan(min(workers, limit), True)
+        if setting > limit:
+            raise PortError(
+                f"{what} has at most {limit} RX queue(s) but rx_queues is {setting}: set "
+                f"[dataplane] rx_queues to {limit} or less, or to \"auto\"",
+                errno.EINVAL, "too many rx queues")
+        return RxPlan(setting, True)
+    if driver_rx_queues > MAX_PORT_RX_QUEUES:
+        raise PortError(
+            f"{what} has {driver_rx_queues} RX queues (files or rings); the manager polls "
+            f"at most {MAX_PORT_RX_QUEUES} of one port: give it fewer",
+            errno.EINVAL, "too many rx queues")
+    return RxPlan(max(driver_rx_queues, 1), False)
+
+
+def symmetric_rss_key(size: int) -> bytes:
+    """A Toeplitz key of `size` bytes that hashes both directions of a flow
+    alike: its bits repeat every 16, so swapping the addresses (32 or 128
+    bits apart) or the ports (16 bits apart) leaves the hash as it was."""
+    return bytes((0x6D, 0x5A) * (size // 2 + 1))[:size]
+
+
+# Drivers read the key when a port starts, some again when it restarts:
+# one buffer of each size, kept as long as the process.
+_rss_keys: dict[int, object] = {}
+
+
+def _rss_key_buffer(size: int):
+    if size not in _rss_keys:
+        _rss_keys[size] = ffi.new("uint8_t[]", symmetric_rss_key(size))
+    return _rss_keys[size]
 
 
 def _port_name(devargs: str) -> str:
@@ -76,8 +135,33 @@ def probe(devargs: str) -> int:
     return port_id[0]
 
 
-def setup(devargs: str, pool, num_tx_queues: int, rx_desc: int, tx_desc: int) -> Port:
-    """Probe, configure (1 rx queue, a tx queue per worker) and start a port."""
+def _configure(port_id: int, what: str, info, num_tx_queues: int,
+               setting: str | int) -> RxPlan:
+    """rte_eth_dev_configure with the RX queues and RSS of plan_rx."""
+    conf = ffi.new("struct rte_eth_conf *")
+    key_size = info.hash_key_size
+    key = _rss_key_buffer(key_size) if key_size else ffi.NULL
+    has_rss = lib.pydpdk_eth_conf_rss(conf, info, key, key_size) != 0
+    plan = plan_rx(what, workers=num_tx_queues, setting=setting, has_rss=has_rss,
+                   max_rx_queues=info.max_rx_queues, driver_rx_queues=info.nb_rx_queues)
+    rc = lib.rte_eth_dev_configure(port_id, plan.queues, num_tx_queues, conf)
+    if rc < 0 and plan.rss and plan.queues == 1:
+        # One queue asked RSS only for the port's hash: do without.
+        plan = RxPlan(1, False)
+        rc = lib.rte_eth_dev_configure(port_id, 1, num_tx_queues,
+                                       ffi.new("struct rte_eth_conf *"))
+    if rc < 0:
+        hint = (f" with RSS over {plan.queues} RX queues: try [dataplane] rx_queues = 1"
+                if plan.rss else "")
+        raise PortError(f"{what} could not be set up (configure failed{hint})", -rc,
+                        pydpdk.strerror(-rc))
+    return plan
+
+
+def setup(devargs: str, pool, num_tx_queues: int, rx_desc: int, tx_desc: int,
+          rx_queues: str | int = RX_QUEUES_AUTO) -> Port:
+    """Probe, configure (RX queues as plan_rx says, a tx queue per worker)
+    and start a port."""
     port_id = probe(devargs)
     what = f"port {port_id} ({devargs})"
     info = ffi.new("struct rte_eth_dev_info *")
@@ -89,12 +173,12 @@ def setup(devargs: str, pool, num_tx_queues: int, rx_desc: int, tx_desc: int) ->
             errno.EINVAL,
             "too few tx queues",
         )
-    conf = ffi.new("struct rte_eth_conf *")
+    plan = _configure(port_id, what, info, num_tx_queues, rx_queues)
     socket = max(lib.rte_eth_dev_socket_id(port_id), 0)
     steps = [
-        ("configure", lambda: lib.rte_eth_dev_configure(port_id, 1, num_tx_queues, conf)),
-        ("rx queue setup",
-         lambda: lib.rte_eth_rx_queue_setup(port_id, 0, rx_desc, socket, ffi.NULL, pool)),
+        *[(f"rx queue {q} setup",
+           lambda q=q: lib.rte_eth_rx_queue_setup(port_id, q, rx_desc, socket, ffi.NULL, pool))
+          for q in range(plan.queues)],
         *[(f"tx queue {q} setup",
            lambda q=q: lib.rte_eth_tx_queue_setup(port_id, q, tx_desc, socket, ffi.NULL))
           for q in range(num_tx_queues)],
@@ -104,10 +188,10 @@ def setup(devargs: str, pool, num_tx_queues: int, rx_desc: int, tx_desc: int) ->
         try:
             pydpdk.check(call(), what)
         except DpdkError as e:
-            socket = memif_client_socket(devargs) if step == "start" else None
-            if socket is not None:
+            server = memif_client_socket(devargs) if step == "start" else None
+            if server is not None:
                 raise PortError(
-                    f"{what} found no memif server on {socket} (start the peer, a port "
+                    f"{what} found no memif server on {server} (start the peer, a port "
                     "with role=server on that socket, before the manager; or make this "
                     "port role=server)",
                     errno.ECONNREFUSED,
@@ -124,6 +208,9 @@ def setup(devargs: str, pool, num_tx_queues: int, rx_desc: int, tx_desc: int) ->
         devargs=devargs,
         driver=ffi.string(info.driver_name).decode() if info.driver_name else "?",
         mac=":".join(f"{b:02x}" for b in mac.addr_bytes),
+        rx_queues=plan.queues,
+        rss=plan.rss,
+        rss_flow_hash=plan.rss and info.hash_key_size > 0,
     )
 
 

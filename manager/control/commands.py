@@ -189,8 +189,10 @@ def _port_list(m: Manager) -> list:
         port = by_id.get(int(port_id))
         out.append({"id": int(port_id), "devargs": port.devargs if port else "?",
                     "driver": port.driver if port else "?", "mac": port.mac if port else "?",
+                    "rx_queues": port.rx_queues if port else 1,
+                    "rss_flow_hash": port.rss_flow_hash if port else False,
                     **{k: p[k] for k in ("rx", "tx", "drop", "rx_pps", "tx_pps",
-                                         "rx_bytes", "tx_bytes")}})
+                                         "rx_bytes", "tx_bytes", "rx_workers")}})
     return out
 
 

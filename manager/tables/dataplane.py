@@ -51,7 +51,10 @@ class NfSlot:
 class DataPlane:
     """Shared region, workers and the control-plane writes to them."""
 
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, nf_cpus: list[int] = ()) -> None:
+        """`nf_cpus`: the CPUs dedicated NFs may be given (Config.nf_cpus,
+        taken before EAL pins this thread to the control CPU)."""
+        nf_cpus = list(nf_cpus)
         cfg = ffi.new(
             "struct onvm_mgr_config *",
             {
@@ -67,6 +70,8 @@ class DataPlane:
                 "wake_delay_us": config.wake_delay_us,
                 "nf_to_nf": int(NF_TO_NF[config.nf_to_nf]),
                 "worker_cpu_mask": sum(1 << c for c in config.worker_cores if c < 64),
+                "n_nf_cpus": len(nf_cpus),
+                "nf_cpus": nf_cpus,
             },
         )
         self.sh = pydpdk.check_ptr(lib.onvm_mgr_create(cfg), "creating shared memory")
@@ -79,8 +84,10 @@ class DataPlane:
     def pool(self):
         return self.sh.pktmbuf_pool
 
-    def enable_port(self, port_id: int) -> None:
-        pydpdk.check(lib.onvm_mgr_port_enable(self.sh, port_id), f"enabling port {port_id}")
+    def enable_port(self, port_id: int, rx_queues: int = 1, rss_flow_hash: bool = False) -> None:
+        """Hand a started port to the workers: its RX queues spread over them."""
+        pydpdk.check(lib.onvm_mgr_port_enable(self.sh, port_id, rx_queues, int(rss_flow_hash)),
+                     f"enabling port {port_id}")
 
     def set_chain(self, chain_id: int, hops: list[Hop]) -> None:
         """Publish a chain; raises ConfigError for hops the data plane refuses."""
@@ -191,6 +198,7 @@ class DataPlane:
             if self.sh.ports[p].enabled:
                 ports[p] = {
                     "rx": sum(w[i].port_rx[p] for i in range(n)),
+                    "rx_workers": [w[i].port_rx[p] for i in range(n)],
                     "tx": sum(w[i].port_tx[p] for i in range(n)),
                     "tx_drop": sum(w[i].port_tx_drop[p] for i in range(n)),
                 }

@@ -32,6 +32,10 @@ def _minus(values: dict, base: dict, keys) -> None:
             values[key] = max(values[key] - base.get(key, 0), 0)
 
 
+def _minus_each(values: list[int], base: list[int] | None) -> list[int]:
+    return [max(v - b, 0) for v, b in zip(values, base or [0] * len(values), strict=True)]
+
+
 class Stats:
     """Takes snapshots and derives rates from the previous one."""
 
@@ -47,7 +51,8 @@ class Stats:
     def reset(self, nf_names: dict[int, dict]) -> None:
         raw = self._raw(nf_names)
         self.base = {
-            "ports": {k: {c: p[c] for c in PORT_COUNTERS} for k, p in raw["ports"].items()},
+            "ports": {k: {**{c: p[c] for c in PORT_COUNTERS}, "rx_workers": p["rx_workers"]}
+                      for k, p in raw["ports"].items()},
             "nfs": {k: {"generation": n.get("generation"), **{c: n[c] for c in NF_COUNTERS}}
                     for k, n in raw["nfs"].items()},
             "dataplane": dict(raw["dataplane"]),
@@ -56,7 +61,9 @@ class Stats:
 
     def _rebase(self, snap: dict) -> dict:
         for key, port in snap["ports"].items():
-            _minus(port, self.base["ports"].get(key, {}), PORT_COUNTERS)
+            base = self.base["ports"].get(key, {})
+            _minus(port, base, PORT_COUNTERS)
+            port["rx_workers"] = _minus_each(port["rx_workers"], base.get("rx_workers"))
         for key, nf in snap["nfs"].items():
             base = self.base["nfs"].get(key, {})
             if base.get("generation") == nf.get("generation"):  # same NF as at the reset
@@ -93,6 +100,8 @@ class Stats:
             ports[str(port_id)] = {
                 "name": self.port_names.get(port_id, "?"),
                 "rx": c["rx"],
+                # What each worker took from the port's RX queues.
+                "rx_workers": c["rx_workers"],
                 "tx": c["tx"],
                 "drop": c["tx_drop"] + hw.get("imissed", 0) + hw.get("rx_nombuf", 0),
                 "rx_bytes": hw.get("ibytes", 0),

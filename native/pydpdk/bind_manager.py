@@ -20,7 +20,7 @@ DPDK = ["rte_eal.h", "rte_mbuf.h", "rte_ring.h", "rte_ethdev.h"]
 BIND = [
     # bring-up: EAL and ports
     "rte_eal_init", "rte_eal_cleanup", "rte_strerror", "rte_dev_probe",
-    "pydpdk_errno", "pydpdk_log_to_file",
+    "pydpdk_errno", "pydpdk_log_to_file", "pydpdk_eth_conf_rss",
     "rte_eth_dev_get_port_by_name", "rte_eth_dev_socket_id", "rte_eth_dev_info_get",
     "rte_eth_dev_configure", "rte_eth_rx_queue_setup", "rte_eth_tx_queue_setup",
     "rte_eth_dev_start", "rte_eth_dev_stop", "rte_eth_dev_close",
@@ -34,7 +34,7 @@ BIND = [
     "onvm_mgr_chain_set",
     "onvm_mgr_nf_dead", "onvm_mgr_nf_stop", "onvm_mgr_nf_reclaim",
     "onvm_mgr_nf_release_rejected",
-    "__onvm_service_add", "__onvm_service_remove",
+    "__onvm_service_add", "__onvm_service_remove", "__onvm_dedicated_cpu",
     "struct onvm_rule", "onvm_mgr_flow_rules_set", "onvm_mgr_flow_rules_gc",
     "onvm_mgr_flow_hits",
     "struct onvm_capture_record", "onvm_mgr_capture_start", "onvm_mgr_capture_stop",

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * What Python needs of DPDK that is a macro or a thread-local in C, as
- * functions its bindings can call. Compiled into both extensions; each
- * binds only the ones its side uses.
+ * What Python needs of DPDK that is a macro, a thread-local or a nested
+ * anonymous struct in C, as functions its bindings can call. Compiled into both
+ * extensions; each binds only the ones its side uses.
  */
 #ifndef ONVM_PYDPDK_HELPERS_H
 #define ONVM_PYDPDK_HELPERS_H
@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
 
@@ -57,6 +58,36 @@ pydpdk_log_to_file(const char *path)
 		setvbuf(f, NULL, _IOLBF, 0);
 	}
 	return rte_openlog_stream(f);
+}
+
+/**
+ * Ask receive-side scaling of @p conf: RSS over IP, TCP and UDP, as far as
+ * the port of @p info hashes them, keyed with @p key (@p key_len bytes,
+ * the port's hash_key_size; NULL: the port's own key), and the hash in
+ * each mbuf where the port can put it there. The key must outlive the
+ * port: drivers read it when the port starts.
+ *
+ * @return
+ *   The RSS hash types asked, 0 if the port hashes none of them (@p conf
+ *   is then left alone).
+ */
+static inline uint64_t
+pydpdk_eth_conf_rss(struct rte_eth_conf *conf,
+                    const struct rte_eth_dev_info *info, uint8_t *key,
+                    uint8_t key_len)
+{
+	uint64_t types = info->flow_type_rss_offloads &
+	                 (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+
+	if (types == 0)
+		return 0;
+	conf->rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+	conf->rx_adv_conf.rss_conf.rss_key = key;
+	conf->rx_adv_conf.rss_conf.rss_key_len = key_len;
+	conf->rx_adv_conf.rss_conf.rss_hf = types;
+	if (info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_RSS_HASH)
+		conf->rxmode.offloads |= RTE_ETH_RX_OFFLOAD_RSS_HASH;
+	return types;
 }
 
 #endif /* ONVM_PYDPDK_HELPERS_H */

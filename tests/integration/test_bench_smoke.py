@@ -54,3 +54,29 @@ def test_testpmd_over_memif_through_the_manager_and_direct(tmp_path):
     assert_both_sides_measured(result)
     assert result["nfs"] == ["simple_forward"]
     assert result["tools"]["pktgen"]["used"] is False
+
+
+def test_null_ports_with_a_cores_layout(tmp_path):
+    """Two workers (one beside the control thread) on net_null0's two RSS
+    queues: both take packets."""
+    out = tmp_path / "null.json"
+    run_bench(tmp_path, "null", ["--seconds", "1", "--repeat", "1", "--json", str(out),
+                                 "--cores", "control=0/workers=0,1/testpmd=0,1"], 150)
+    result = json.loads(out.read_text())
+    assert_both_sides_measured(result)
+    assert result["layout"]["cores"] == {"control": 0, "workers": [0, 1], "nfs": [],
+                                         "testpmd": [0, 1]}
+    assert result["onvm"]["rx_min_worker_share"]["median"] > 0
+
+
+def test_speed_tester_with_its_nf_on_a_cpu_of_its_own(tmp_path):
+    out = tmp_path / "speed.json"
+    stdout = run_bench(tmp_path, "speed_tester", [
+        "--seconds", "1", "--repeat", "1", "--max-length", "2", "--json", str(out),
+        "--plot", str(tmp_path / "speed.png"), "--cores", "control=0/workers=0/nfs=1"], 120)
+    result = json.loads(out.read_text())
+    assert [r["length"] for r in result["lengths"]] == [2]  # the self-loop is apart
+    assert result["self_loop"]["loop_mpps"]["median"] > 0  # speed_tester alone on CPU 1
+    assert result["lengths"][0]["loop_mpps"]["median"] > 0
+    assert result["layout"]["cores"]["nfs"] == [1]
+    assert "NFs on CPU(s) 1: one each, busy-polling" in stdout

@@ -97,3 +97,36 @@ def test_nf_to_nf_is_manager_or_direct(scenario, value):
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert "argument --nf-to-nf: invalid choice" in lines[0]
+
+
+@pytest.mark.parametrize("scenario, layout, message", [
+    ("null", "control=0/workers=1", "needs testpmd= with 2 to 9 CPUs, not 0"),
+    ("null", "control=0/workers=1/testpmd=0,4096", "'4096' is not a CPU number"),
+    ("null", "workers=1", "the layout needs control="),
+    ("null", "control=0;workers=1", "'0;workers=1' is not a CPU number"),
+    ("speed_tester", "control=0/workers=1/testpmd=0,1", "this scenario runs no testpmd"),
+    ("speed_tester", "control=0/workers=1/nfs=1", "CPU 1 is in both workers= and nfs="),
+    ("speed_tester", "control=0/workers=0-8", "workers= takes at most 8 CPU(s)"),
+    ("speed_tester", "control=0/workers=1/nfs=999", "CPU 999 does not exist or is not allowed"),
+    ("testpmd", "control=0/workers=1/testpmd=1,0", "CPU 0 is in both control= and testpmd="),
+    ("testpmd", "control=0/workers=0,1/testpmd=2,3", "takes at most 1 CPU(s) (in this scenario)"),
+    ("testpmd", "control=0/workers=1/testpmd=2", "needs testpmd= with 2 CPUs, not 1"),
+])
+def test_bad_cores_layout_is_one_line(scenario, layout, message):
+    result = subprocess.run([BENCH, scenario, "--cores", layout], capture_output=True,
+                            text=True, timeout=30)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"onvm-bench {scenario}: error: argument --cores: ")
+    assert message in lines[0]
+
+
+@pytest.mark.parametrize("scenario", ["null", "speed_tester", "testpmd"])
+def test_cores_needs_a_layout(scenario):
+    result = subprocess.run([BENCH, scenario, "--cores"], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("argument --cores: expected one argument "
+                                          "(--help lists the options)")

@@ -194,7 +194,7 @@ def test_manager_nonexistent_core(cli, tmp_path):
     assert allowed in line
 
 
-@pytest.mark.parametrize("cores", ["1-0", "0,0", "a"])
+@pytest.mark.parametrize("cores", ["1-0", "0,1,1", "a"])
 def test_manager_bad_cores_spec(cli, tmp_path, cores):
     line = manager_fails(cli, tmp_path, "--cores", cores)
     assert "cores:" in line
@@ -214,6 +214,11 @@ def test_manager_bad_name(cli, tmp_path):
         (("--num-mbufs", "10"), "--num-mbufs must be"),
         (("--stats-interval", "-1"), "--stats-interval must be"),
         (("--port", ""), "empty --port"),
+        (("--rx-queues", "0"), '--rx-queues takes "auto"'),
+        (("--rx-queues", "17"), "or a count from 1 to 16, not '17'"),
+        (("--rx-queues", "some"), "not 'some'"),
+        (("--rx-queues", "9" * 5000), "not '999999999999999999999999..."),
+        (("--rx-queues", ""), "not ''"),
     ],
 )
 def test_manager_bad_flag_values(cli, tmp_path, args, what):
@@ -223,6 +228,11 @@ def test_manager_bad_flag_values(cli, tmp_path, args, what):
 def test_manager_bad_value_in_config_file(cli, tmp_path):
     line = manager_fails(cli, tmp_path, config="[dataplane]\nnf_ring_size = 1000\n")
     assert "nf_ring_size must be a power of two" in line
+
+
+def test_manager_bad_rx_queues_in_config_file(cli, tmp_path):
+    line = manager_fails(cli, tmp_path, config="[dataplane]\nrx_queues = 'all'\n")
+    assert "'dataplane.rx_queues' takes \"auto\"" in line and "not 'all'" in line
 
 
 def test_manager_unparsable_flag_is_one_line_naming_it(cli, tmp_path):

@@ -20,6 +20,7 @@ from onvm.manager.bringup.config import (
     override,
     parse_chain,
     parse_cores,
+    parse_rx_queues,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,6 +106,10 @@ def test_parse_chain_non_ascii_digit_is_a_config_error(spec):
         ([0, 1], [0, 1]),
         ([1], [1]),
         (["0-1"], [0, 1]),
+        # The control CPU may also run a worker: two workers on two CPUs.
+        ("0,0,1", [0, 0, 1]),
+        ("0,0", [0, 0]),
+        ("1,0-1", [1, 0, 1]),
     ],
 )
 def test_parse_cores_valid(spec, cores):
@@ -115,9 +120,10 @@ def test_parse_cores_valid(spec, cores):
     "spec, message",
     [
         ("1-0", "backwards"),
-        ("0,0", "twice"),
-        ("0-2,1", "twice"),
-        ([1, 1], "twice"),
+        ("0,1,1", "names a worker CPU twice"),
+        ("0-2,1", "names a worker CPU twice"),
+        ([2, 1, 1], "twice"),
+        ("0,0,0", "twice"),
         ("", "at least one"),
         (",", "at least one"),
         ([], "at least one"),
@@ -154,6 +160,7 @@ mbuf_cache = 128
 max_flow_rules = 512
 port_rx_desc = 512
 port_tx_desc = 256
+rx_queues = 4
 chain_grace_ms = 50
 idle_sleep_us = 500
 wake_batch = 8
@@ -204,6 +211,7 @@ def test_load_sets_every_documented_key(tmp_path):
         max_flow_rules=512,
         port_rx_desc=512,
         port_tx_desc=256,
+        rx_queues=4,
         chain_grace_ms=50,
         idle_sleep_us=500,
         wake_batch=8,
@@ -544,6 +552,43 @@ def test_capture_dir_from_the_config_file(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[control]\ncapture_dir = "/srv/captures"\n')
     assert configlib.load(path).validate(available_cpus={0, 1}).capture_dir == "/srv/captures"
+
+
+# ---- rx_queues ----
+
+
+@pytest.mark.parametrize("value, parsed", [
+    ("auto", "auto"), (" AUTO ", "auto"), (1, 1), (16, 16), ("4", 4),
+])
+def test_rx_queues_valid(value, parsed):
+    assert parse_rx_queues(value) == parsed
+
+
+@pytest.mark.parametrize("value", [0, 17, -1, "0", "many", "", "nan", "1.5", "9" * 5000,
+                                   True, 2.0, None])
+def test_rx_queues_rejects_with_one_line(value):
+    with pytest.raises(ConfigError) as err:
+        parse_rx_queues(value)
+    message = str(err.value)
+    assert 'rx_queues takes "auto"' in message and "from 1 to 16" in message
+    assert "\n" not in message and len(message) < 200
+
+
+def test_load_rx_queues(tmp_path):
+    assert load(_write(tmp_path, "[dataplane]\nrx_queues = 2\n")).rx_queues == 2
+    assert load(_write(tmp_path, "[dataplane]\nrx_queues = 'auto'\n")).rx_queues == "auto"
+    path = _write(tmp_path, "[dataplane]\nrx_queues = 99\n")
+    with pytest.raises(ConfigError, match="'dataplane.rx_queues' takes") as err:
+        load(path)
+    assert str(path) in str(err.value)
+    with pytest.raises(ConfigError, match="wrong type"):
+        load(_write(tmp_path, "[dataplane]\nrx_queues = true\n"))
+    with pytest.raises(ConfigError, match="wrong type"):
+        load(_write(tmp_path, "[dataplane]\nrx_queues = 2.0\n"))
+
+
+def test_the_shipped_config_says_auto():
+    assert load(DEFAULT_CONFIG).rx_queues == "auto"
 
 
 @pytest.mark.parametrize("mode", ["", "Direct", "both", "direct ", "x" * 5000, "\0"])

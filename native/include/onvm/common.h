@@ -109,6 +109,9 @@ enum onvm_nf_state {
 };
 
 #define ONVM_NF_FLAG_SHARED_CORE 0x1 /* sleeps when idle; wake it */
+/* Asks the manager for a CPU of its own (written into `core` at
+ * registration), where it busy-polls. */
+#define ONVM_NF_FLAG_DEDICATED 0x2
 
 /* Counters written by the NF process only. */
 struct onvm_nf_stats {

@@ -22,6 +22,10 @@
 extern "C" {
 #endif
 
+/* RX queues of one port the data plane polls: net_pcap and net_ring make
+ * at most 16, and a port spread by RSS has one per worker. */
+#define ONVM_MAX_PORT_RX_QUEUES 16
+
 struct onvm_mgr_config {
 	uint32_t num_mbufs;      /* packet pool size */
 	uint32_t mbuf_cache;     /* per-lcore pool cache */
@@ -36,6 +40,11 @@ struct onvm_mgr_config {
 	uint32_t nf_to_nf;       /* enum onvm_nf_to_nf */
 	uint64_t
 	    worker_cpu_mask; /* CPUs of the workers: floating NFs avoid them */
+	/* CPUs a dedicated NF may be given, in the order they are handed out:
+	 * those of the machine that run neither the control thread nor a
+	 * worker. */
+	uint32_t n_nf_cpus;
+	uint16_t nf_cpus[ONVM_MAX_NFS];
 };
 
 /**
@@ -50,12 +59,22 @@ struct onvm_shared *onvm_mgr_create(const struct onvm_mgr_config *cfg);
 
 /**
  * Let the data plane use port @p port_id, already configured and started
- * with one tx queue per worker. Its RX goes to worker port_index % workers.
+ * with @p n_rx_queues rx queues and one tx queue per worker. Each rx queue
+ * is polled by one worker: a port of one queue by worker
+ * port_index % workers, as it comes; queue q of a port of several by
+ * worker q % workers, so the queues of every port spread over all the
+ * workers. A port keeps each flow on one queue (RSS, or a pcap file or a
+ * ring of its own), so a flow's packets stay in order.
  *
+ * @param rss_flow_hash
+ *   1 if the port hashes with a symmetric RSS key: its hash in each mbuf
+ *   stands for the flow hash, which the workers then need not compute.
  * @return
- *   0, or -EINVAL (bad id), -ENOSPC (too many ports).
+ *   0, or -EINVAL (bad id, or 0 or more than ONVM_MAX_PORT_RX_QUEUES
+ *   queues), -ENOSPC (too many ports).
  */
-int onvm_mgr_port_enable(struct onvm_shared *sh, uint16_t port_id);
+int onvm_mgr_port_enable(struct onvm_shared *sh, uint16_t port_id,
+                         uint16_t n_rx_queues, uint8_t rss_flow_hash);
 
 /**
  * Answer DPDK secondaries (NFs) that ask for the manager's virtual devices

@@ -13,6 +13,10 @@
  *   --core N          pin to CPU N (default: float over all CPUs)
  *   --busy-poll       never sleep when idle (default: shared-core mode,
  *                     sleep when idle and be woken by the manager)
+ *   --dedicated       run busy-polling on a CPU of its own, which the
+ *                     manager picks among those that run neither its
+ *                     control thread, a worker nor another NF; refused in
+ *                     one line when none is free (not with --core)
  */
 #ifndef ONVM_NFLIB_H
 #define ONVM_NFLIB_H

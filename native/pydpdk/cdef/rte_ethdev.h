@@ -11,6 +11,12 @@ struct rte_eth_dev_info {
 	const char *driver_name;
 	uint16_t max_rx_queues;
 	uint16_t max_tx_queues;
+	uint64_t rx_offload_capa;
+	uint16_t reta_size;
+	uint8_t hash_key_size;
+	uint64_t flow_type_rss_offloads;
+	uint16_t nb_rx_queues;
+	uint16_t nb_tx_queues;
 	...;
 };
 struct rte_eth_stats {

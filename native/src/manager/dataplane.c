@@ -398,9 +398,10 @@ __onvm_poll_ports(struct __onvm_worker *w)
 	unsigned int p;
 
 	for (p = 0; p < w->n_rx_ports; p++) {
-		uint16_t port_id = w->rx_ports[p];
-		uint16_t n = rte_eth_rx_burst(port_id, 0, pkts,
-		                              (uint16_t)w->sh->burst_size);
+		uint16_t port_id = w->rx_ports[p].port_id;
+		uint16_t n =
+		    rte_eth_rx_burst(port_id, w->rx_ports[p].queue_id, pkts,
+		                     (uint16_t)w->sh->burst_size);
 
 		if (n == 0)
 			continue;

@@ -186,18 +186,29 @@ onvm_mgr_create(const struct onvm_mgr_config *cfg)
 }
 
 int
-onvm_mgr_port_enable(struct onvm_shared *sh, uint16_t port_id)
+onvm_mgr_port_enable(struct onvm_shared *sh, uint16_t port_id,
+                     uint16_t n_rx_queues, uint8_t rss_flow_hash)
 {
-	struct __onvm_worker *w;
+	uint16_t q;
 
-	if (port_id >= ONVM_MAX_PORTS || sh->ports[port_id].enabled)
+	if (port_id >= ONVM_MAX_PORTS || sh->ports[port_id].enabled ||
+	    n_rx_queues == 0 || n_rx_queues > ONVM_MAX_PORT_RX_QUEUES)
 		return -EINVAL;
 	if (__onvm_mgr.n_ports >= ONVM_MAX_PORTS)
 		return -ENOSPC;
-	w = __onvm_mgr.workers[__onvm_mgr.n_ports % sh->num_workers];
-	w->rx_ports[w->n_rx_ports++] = port_id;
+	for (q = 0; q < n_rx_queues; q++) {
+		/* One queue: ports take turns, as they always did. */
+		unsigned int index = n_rx_queues == 1 ? __onvm_mgr.n_ports : q;
+		struct __onvm_worker *w =
+		    __onvm_mgr.workers[index % sh->num_workers];
+
+		w->rx_ports[w->n_rx_ports].port_id = port_id;
+		w->rx_ports[w->n_rx_ports].queue_id = q;
+		w->n_rx_ports++;
+	}
 	__onvm_mgr.n_ports++;
 	sh->ports[port_id].port_id = port_id;
+	sh->ports[port_id].rss_flow_hash = rss_flow_hash ? 1 : 0;
 	rte_eth_macaddr_get(port_id,
 	                    (struct rte_ether_addr *)sh->ports[port_id].mac);
 	sh->ports[port_id].enabled = 1;

@@ -24,6 +24,13 @@ struct __onvm_pkt_buffer {
 	struct rte_mbuf *pkts[ONVM_BURST_MAX];
 };
 
+/* One RX queue of one port; exactly one worker polls it, so the packets
+ * of a flow, which the port keeps on one queue, stay in order. */
+struct __onvm_rx_queue {
+	uint16_t port_id;
+	uint16_t queue_id;
+};
+
 /* One data-plane lcore: private buffers and its share of the work. */
 struct __onvm_worker {
 	struct onvm_shared *sh;
@@ -31,7 +38,8 @@ struct __onvm_worker {
 	unsigned int index;
 	unsigned int lcore;
 	uint16_t n_rx_ports;
-	uint16_t rx_ports[ONVM_MAX_PORTS];
+	struct __onvm_rx_queue
+	    rx_ports[ONVM_MAX_PORTS * ONVM_MAX_PORT_RX_QUEUES];
 	/* NFs whose tx ring this worker drains; written by the control
 	 * worker, read here each loop. */
 	volatile uint64_t tx_nf_mask;
@@ -104,6 +112,12 @@ __onvm_capturing(const struct onvm_shared *sh, uint32_t point, uint16_t id)
 
 /* Control worker (nf_registry.c). */
 void __onvm_control_poll(struct __onvm_worker *w);
+
+/* The CPU for dedicated NF @p nf_id: the first of @p cfg's nf_cpus that no
+ * other NF of @p sh runs on (dedicated, or pinned with --core); -1 if every
+ * one is taken. */
+int __onvm_dedicated_cpu(const struct onvm_shared *sh,
+                         const struct onvm_mgr_config *cfg, uint16_t nf_id);
 
 /* Service table writer (services.c), control worker only. */
 int __onvm_service_add(struct onvm_shared *sh, uint16_t service_id,

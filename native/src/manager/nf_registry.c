@@ -53,6 +53,32 @@ __onvm_snapshot_counters(const struct onvm_shared *sh, struct onvm_nf *nf)
 	}
 }
 
+int
+__onvm_dedicated_cpu(const struct onvm_shared *sh,
+                     const struct onvm_mgr_config *cfg, uint16_t nf_id)
+{
+	uint32_t i;
+	unsigned int id;
+
+	for (i = 0; i < cfg->n_nf_cpus && i < ONVM_MAX_NFS; i++) {
+		int cpu = cfg->nf_cpus[i], taken = 0;
+
+		/* Any NF on that CPU holds it: a dedicated one this worker
+		 * placed, or one pinned there with --core. */
+		for (id = 1; id < ONVM_MAX_NFS && !taken; id++) {
+			const struct onvm_nf *nf = &sh->nfs[id];
+			uint32_t state =
+			    __atomic_load_n(&nf->state, __ATOMIC_ACQUIRE);
+
+			taken = id != nf_id && state != ONVM_NF_FREE &&
+			        state != ONVM_NF_REJECTED && nf->core == cpu;
+		}
+		if (!taken)
+			return cpu;
+	}
+	return -1;
+}
+
 static void
 __onvm_register(struct onvm_shared *sh, uint16_t nf_id, uint32_t generation)
 {
@@ -66,6 +92,16 @@ __onvm_register(struct onvm_shared *sh, uint16_t nf_id, uint32_t generation)
 		nf->reject_errno = EINVAL;
 		__onvm_set_state(nf, ONVM_NF_REJECTED);
 		return;
+	}
+	if (nf->flags & ONVM_NF_FLAG_DEDICATED) {
+		int cpu = __onvm_dedicated_cpu(sh, &__onvm_mgr.cfg, nf_id);
+
+		if (cpu < 0) {
+			nf->reject_errno = EBUSY;
+			__onvm_set_state(nf, ONVM_NF_REJECTED);
+			return;
+		}
+		nf->core = cpu;
 	}
 	rte_ring_reset(nf->rx_ring);
 	rte_ring_reset(nf->tx_ring);

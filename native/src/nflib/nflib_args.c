@@ -114,6 +114,10 @@ __onvm_nflib_parse_args(int argc, char **argv, struct __onvm_nf_options *o)
 			o->busy_poll = 1;
 			continue;
 		}
+		if (strcmp(arg, "--dedicated") == 0) {
+			o->dedicated = 1;
+			continue;
+		}
 		opt = __onvm_valued_option(arg);
 		if (opt == NULL) {
 			argv[out++] = arg;
@@ -134,6 +138,12 @@ __onvm_nflib_parse_args(int argc, char **argv, struct __onvm_nf_options *o)
 		return __onvm_nflib_error(
 		    EINVAL, "no service id: pass --service ID (1 to %d)",
 		    ONVM_MAX_SERVICES - 1);
+	if (o->dedicated && o->core >= 0)
+		return __onvm_nflib_error(
+		    EINVAL,
+		    "--dedicated asks the manager for a free CPU and "
+		    "--core %d names one: give one of them",
+		    o->core);
 	argv[out] = NULL;
 	return out;
 }

@@ -174,6 +174,49 @@ __onvm_avoid_worker_cpus(uint64_t worker_mask)
 		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+/* Tell the manager this NF leaves; if its ring is full the manager sees
+ * the pid go instead. */
+static void
+__onvm_unregister(struct onvm_nf_ctx *ctx)
+{
+	if (!ctx->registered)
+		return;
+	rte_ring_enqueue(ctx->sh->mgr_msg_ring,
+	                 onvm_msg_encode(ONVM_MSG_NF_UNREGISTER, ctx->nf_id,
+	                                 ctx->nf->generation));
+	ctx->registered = 0;
+}
+
+/* Move to the CPU the manager gave this dedicated NF at registration. */
+static int
+__onvm_take_dedicated_cpu(struct onvm_nf_ctx *ctx)
+{
+	int cpu = ctx->nf->core, rc;
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	if (cpu >= 0 && cpu < CPU_SETSIZE)
+		CPU_SET(cpu, &set);
+	rc = cpu < 0
+	         ? EPROTO
+	         : pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (rc == 0)
+		return 0;
+	/* Registered already: leave, or the manager counts it as running. */
+	__onvm_unregister(ctx);
+	if (cpu < 0)
+		return __onvm_nflib_error(
+		    EPROTO,
+		    "manager '%s' gave this dedicated NF no CPU: "
+		    "rebuild the NF and the manager from one source",
+		    ctx->opts.manager);
+	return __onvm_nflib_error(rc,
+	                          "cannot run on CPU %d, which manager '%s' "
+	                          "gave this dedicated NF: %s (is the CPU in "
+	                          "this process's cpuset?)",
+	                          cpu, ctx->opts.manager, strerror(rc));
+}
+
 /* Name of this process's mempool handler number @p index, or NULL. */
 static const char *
 __onvm_pool_ops_name(int32_t index)
@@ -219,7 +262,7 @@ __onvm_attach_shared(struct onvm_nf_ctx *ctx)
 		    ctx->opts.manager, (int)ctx->pool->ops_index,
 		    (int)sizeof(ctx->sh->pktmbuf_pool_ops),
 		    ctx->sh->pktmbuf_pool_ops, mine ? mine : "none");
-	if (ctx->opts.core < 0)
+	if (ctx->opts.core < 0 && !ctx->opts.dedicated)
 		__onvm_avoid_worker_cpus(ctx->sh->worker_cpu_mask);
 	if (onvm_pkt_meta_lookup() < 0 ||
 	    onvm_pkt_meta_offset != ctx->sh->pkt_meta_offset)
@@ -246,7 +289,11 @@ __onvm_claim_slot(struct onvm_nf_ctx *ctx)
 		nf->service_id = (uint16_t)ctx->opts.service_id;
 		nf->pid = getpid();
 		nf->core = ctx->opts.core;
-		nf->flags = ctx->opts.busy_poll ? 0 : ONVM_NF_FLAG_SHARED_CORE;
+		if (ctx->opts.dedicated)
+			nf->flags = ONVM_NF_FLAG_DEDICATED; /* and busy-polls */
+		else
+			nf->flags =
+			    ctx->opts.busy_poll ? 0 : ONVM_NF_FLAG_SHARED_CORE;
 		nf->reject_errno = 0;
 		snprintf(nf->name, sizeof(nf->name), "%s", ctx->opts.nf_name);
 		ctx->nf = nf;
@@ -293,6 +340,15 @@ __onvm_register(struct onvm_nf_ctx *ctx)
 			return __onvm_nflib_error(
 			    ENOSPC, "service %ld already has %d instances",
 			    ctx->opts.service_id, ONVM_MAX_INSTANCES);
+		if (err == EBUSY)
+			return __onvm_nflib_error(
+			    EBUSY,
+			    "manager '%s' has no free CPU for a dedicated NF "
+			    "(each runs its control thread, a worker or "
+			    "another "
+			    "NF): start this one without --dedicated, or with "
+			    "--core N",
+			    ctx->opts.manager);
 		return __onvm_nflib_error(err,
 		                          "manager refused service %ld: %s",
 		                          ctx->opts.service_id, strerror(err));
@@ -346,6 +402,8 @@ onvm_nflib_init(int argc, char **argv, const char *nf_name,
 		rc = __onvm_claim_slot(ctx);
 	if (rc == 0)
 		rc = __onvm_register(ctx);
+	if (rc == 0 && ctx->opts.dedicated)
+		rc = __onvm_take_dedicated_cpu(ctx);
 	if (rc < 0) {
 		free(ctx);
 		return rc;
@@ -362,13 +420,7 @@ onvm_nflib_fini(struct onvm_nf_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
-	if (ctx->registered) {
-		void *msg = onvm_msg_encode(ONVM_MSG_NF_UNREGISTER, ctx->nf_id,
-		                            ctx->nf->generation);
-
-		/* If the ring is full the manager sees the pid go instead. */
-		rte_ring_enqueue(ctx->sh->mgr_msg_ring, msg);
-	}
+	__onvm_unregister(ctx);
 	__onvm_nflib_signal_ctx = NULL;
 	rte_eal_cleanup();
 	free(ctx);

@@ -34,6 +34,7 @@ struct __onvm_nf_options {
 	long service_id;
 	int core; /* -1: float */
 	int busy_poll;
+	int dedicated; /* a CPU of its own, from the manager */
 };
 
 struct onvm_nf_ctx {

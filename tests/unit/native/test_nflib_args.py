@@ -67,3 +67,16 @@ def test_every_name_character_of_the_contract_is_accepted():
     assert rc == 1
     rc, _ = parse("--service", "1", "--name", contract.NAME_CHARS[-contract.NAME_MAX:])
     assert rc == 1
+
+
+def test_dedicated_is_nflibs_and_leaves_the_rest():
+    rc, left = parse("--service", "2", "--dedicated", "--dest", "3")
+    assert rc == 3
+    assert left == ["nf", "--dest", "3"]
+
+
+def test_dedicated_with_core_is_refused_in_one_line():
+    rc, _ = parse("--service", "2", "--dedicated", "--core", "3")
+    assert rc < 0
+    assert error() == "--dedicated asks the manager for a free CPU and --core 3 names one: " \
+                      "give one of them"
