@@ -295,10 +295,13 @@ __onvm_hash(struct rte_mbuf *m, const struct onvm_flow_key *key)
 /* A burst from a port, with flow rules in force: keys for the whole
  * burst, one classifier call, then each packet to its rule's chain. */
 static void
-__onvm_receive_by_rules(struct __onvm_worker *w, struct rte_mbuf **pkts,
-                        unsigned int n, const struct __onvm_flow_rules *rules,
-                        uint64_t now)
+__onvm_receive_by_rules(struct __onvm_worker *w, uint16_t port_id,
+                        struct rte_mbuf **pkts, unsigned int n,
+                        const struct __onvm_flow_rules *rules, uint64_t now)
 {
+	/* A port's symmetric RSS hash stays the flow hash, as without rules. */
+	const uint64_t keep =
+	    w->sh->ports[port_id].rss_flow_hash ? RTE_MBUF_F_RX_RSS_HASH : 0;
 	const volatile uint16_t *head = w->sh->chains.head;
 	struct onvm_flow_key keys[ONVM_BURST_MAX];
 	uint32_t results[ONVM_BURST_MAX];
@@ -309,7 +312,8 @@ __onvm_receive_by_rules(struct __onvm_worker *w, struct rte_mbuf **pkts,
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < n; i++) {
 		onvm_flow_key_parse(pkts[i], &keys[i]);
-		__onvm_hash(pkts[i], &keys[i]);
+		if (!(pkts[i]->ol_flags & keep))
+			__onvm_hash(pkts[i], &keys[i]);
 	}
 	onvm_classifier_classify(rules->classifier, keys, n, results);
 	for (i = 0; i < n; i++) {
@@ -341,7 +345,7 @@ __onvm_receive(struct __onvm_worker *w, uint16_t port_id,
 	unsigned int i;
 
 	if (rules != NULL) {
-		__onvm_receive_by_rules(w, pkts, n, rules, now);
+		__onvm_receive_by_rules(w, port_id, pkts, n, rules, now);
 		return;
 	}
 	if (w->sh->ports[port_id].rss_flow_hash) {
