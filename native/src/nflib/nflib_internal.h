@@ -16,6 +16,8 @@
 #define ONVM_REGISTER_TIMEOUT_MS 5000
 #define ONVM_LIVENESS_PERIOD_MS 100
 #define ONVM_IDLE_SPINS 64
+/* A sched_yield() that took this long ran another task of the core. */
+#define ONVM_YIELD_SWITCH_US 5
 /* Most packets taken from the rx ring, and handed back, at once. Each ring
  * operation moves cache lines between the manager's core and the NF's, at a
  * fixed cost per operation: a backlog goes in a few large ones. */

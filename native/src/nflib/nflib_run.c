@@ -336,12 +336,18 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 
 			if (idle == ONVM_IDLE_SPINS)
 				idle_since = now;
-			/* Idle a while: any other NF of this core runs first;
-			 * idle longer: sleep until the manager has a batch. */
+			/* Idle: hand the core to any other NF of it. While none
+			 * takes it, keep polling for idle_sleep: a core with
+			 * nothing to run may be slow to wake. Once another ran,
+			 * the core is busy anyway and sleeping costs little. */
 			if (now - idle_since < ctx->sh->idle_sleep_tsc) {
 				sched_yield();
+				if (rte_rdtsc() - now <
+				    hz / 1000000 * ONVM_YIELD_SWITCH_US) {
+					now = rte_rdtsc();
+					continue;
+				}
 				now = rte_rdtsc();
-				continue;
 			}
 			if (ctx->direct)
 				__onvm_nflib_direct_wake_pending(ctx, 1);
