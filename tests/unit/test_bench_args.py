@@ -130,3 +130,14 @@ def test_cores_needs_a_layout(scenario):
     assert result.returncode == 2
     assert result.stderr.strip().endswith("argument --cores: expected one argument "
                                           "(--help lists the options)")
+
+
+@pytest.mark.parametrize("argv", [["null", "--no-limit"], ["speed_tester", "--max-len", "2"],
+                                  ["null", "--sec", "1"]])
+def test_an_option_is_taken_only_as_spelled(argv):
+    """A typo of an option is an error, not the option it begins: nothing runs."""
+    result = subprocess.run([BENCH, *argv], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "unrecognized arguments" in lines[0]

@@ -118,7 +118,13 @@ def number_arg(lo: float, hi: float, unit: str = "") -> Callable[[str], float]:
 class ArgumentParser(argparse.ArgumentParser):
     """argparse, whose usage errors are one line instead of the usage text
     and a line: `PROG: error: MESSAGE (--help lists the options)`. Its
-    subparsers are of the same class."""
+    subparsers are of the same class. Options are taken only as spelled:
+    argparse would read a typo such as `--no-limit` as the option it
+    begins (`--no-limits`), and start a run nobody asked for."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (--help lists the options)\n")
