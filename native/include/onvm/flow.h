@@ -214,6 +214,15 @@ onvm_flow_key_hash(const struct onvm_flow_key *key)
 	return rte_hash_crc_8byte(swap ? swapped_tail : tail, h);
 }
 
+/** Set the flow hash of packet @p m from its parsed key @p key. */
+static inline uint32_t
+onvm_pkt_set_flow_hash(struct rte_mbuf *m, const struct onvm_flow_key *key)
+{
+	m->hash.rss = onvm_flow_key_hash(key);
+	m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
+	return m->hash.rss;
+}
+
 /**
  * The flow hash of packet @p m. Port RX computes it only when a route may
  * need it (a service with several instances, or flow rules in force), so
@@ -229,9 +238,7 @@ onvm_pkt_flow_hash(struct rte_mbuf *m)
 	if (m->ol_flags & RTE_MBUF_F_RX_RSS_HASH)
 		return m->hash.rss;
 	onvm_flow_key_parse(m, &key);
-	m->hash.rss = onvm_flow_key_hash(&key);
-	m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
-	return m->hash.rss;
+	return onvm_pkt_set_flow_hash(m, &key);
 }
 
 #ifdef __cplusplus

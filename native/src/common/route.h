@@ -29,6 +29,14 @@ __onvm_service_pick(const struct onvm_service *s, uint32_t hash)
 	return nf_id;
 }
 
+/* Whether the one capture is at @p point of port or NF @p id: the
+ * workers take captures, so a packet it would see goes their way. */
+static inline int
+__onvm_capturing(const struct onvm_shared *sh, uint32_t point, uint16_t id)
+{
+	return unlikely(sh->capture.point == point) && sh->capture.id == id;
+}
+
 enum __onvm_hop_result {
 	__ONVM_HOP_OK = 0,
 	__ONVM_HOP_GONE = 1, /* the chain version was replaced and reused */

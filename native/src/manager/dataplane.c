@@ -284,14 +284,6 @@ __onvm_body_gen(const struct __onvm_worker *w, uint16_t body)
 	                       __ATOMIC_RELAXED);
 }
 
-/* The flow hash of a packet from a port, into hash.rss, marked as there. */
-static inline void
-__onvm_hash(struct rte_mbuf *m, const struct onvm_flow_key *key)
-{
-	m->hash.rss = onvm_flow_key_hash(key);
-	m->ol_flags |= RTE_MBUF_F_RX_RSS_HASH;
-}
-
 /* A burst from a port, with flow rules in force: keys for the whole
  * burst, one classifier call, then each packet to its rule's chain. */
 static void
@@ -313,7 +305,7 @@ __onvm_receive_by_rules(struct __onvm_worker *w, uint16_t port_id,
 	for (i = 0; i < n; i++) {
 		onvm_flow_key_parse(pkts[i], &keys[i]);
 		if (!(pkts[i]->ol_flags & keep))
-			__onvm_hash(pkts[i], &keys[i]);
+			onvm_pkt_set_flow_hash(pkts[i], &keys[i]);
 	}
 	onvm_classifier_classify(rules->classifier, keys, n, results);
 	for (i = 0; i < n; i++) {
@@ -358,7 +350,7 @@ __onvm_receive(struct __onvm_worker *w, uint16_t port_id,
 			struct onvm_flow_key key;
 
 			onvm_flow_key_parse(pkts[i], &key);
-			__onvm_hash(pkts[i], &key);
+			onvm_pkt_set_flow_hash(pkts[i], &key);
 			__onvm_start(w, pkts[i], body, gen, now);
 		}
 	} else {

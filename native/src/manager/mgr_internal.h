@@ -104,12 +104,6 @@ void __onvm_free_pkts(struct rte_mbuf **pkts, unsigned int n);
 void __onvm_capture_copy(struct __onvm_worker *w, struct rte_mbuf **pkts,
                          unsigned int n, int skip_dropped);
 
-static inline int
-__onvm_capturing(const struct onvm_shared *sh, uint32_t point, uint16_t id)
-{
-	return unlikely(sh->capture.point == point) && sh->capture.id == id;
-}
-
 /* Control worker (nf_registry.c). */
 void __onvm_control_poll(struct __onvm_worker *w);
 

@@ -46,12 +46,6 @@ __onvm_nflib_direct_end(struct onvm_nf_ctx *ctx)
 	ctx->direct = NULL;
 }
 
-static inline int
-__onvm_capturing_nf(const struct onvm_shared *sh, uint32_t point, uint16_t id)
-{
-	return unlikely(sh->capture.point == point) && sh->capture.id == id;
-}
-
 /* The NF to hand @p m to, or 0 when it goes through the manager: to a
  * port, dropped, past its chain, or anything the manager has to see. */
 static inline uint16_t
@@ -85,7 +79,7 @@ __onvm_direct_dest(const struct onvm_nf_ctx *ctx, struct rte_mbuf *m)
 	if (nf_id == 0 || nf_id == ctx->nf_id ||
 	    __atomic_load_n(&sh->nfs[nf_id].state, __ATOMIC_ACQUIRE) !=
 	        ONVM_NF_RUNNING ||
-	    __onvm_capturing_nf(sh, ONVM_CAPTURE_NF_IN, nf_id))
+	    __onvm_capturing(sh, ONVM_CAPTURE_NF_IN, nf_id))
 		return 0;
 	return nf_id;
 }
@@ -118,6 +112,16 @@ __onvm_direct_waiting(const struct onvm_shared *sh, unsigned int id,
 	const struct onvm_nf_ctx *ctx = arg;
 
 	return rte_ring_count(onvm_direct_ring(sh, ctx->nf_id, id));
+}
+
+/* As if a whole batch waited: every sleeper is due. */
+static unsigned int
+__onvm_all_waiting(const struct onvm_shared *sh, unsigned int id,
+                   const void *arg)
+{
+	RTE_SET_USED(id);
+	RTE_SET_USED(arg);
+	return sh->wake_batch;
 }
 
 /* Hand the packets gathered for NF @p to over. 1 when handed; 0 when it
@@ -221,7 +225,7 @@ __onvm_nflib_hand_over(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 	unsigned int i, nback = 0;
 
 	/* A capture of this NF's output is taken by the manager. */
-	if (__onvm_capturing_nf(ctx->sh, ONVM_CAPTURE_NF_OUT, ctx->nf_id)) {
+	if (__onvm_capturing(ctx->sh, ONVM_CAPTURE_NF_OUT, ctx->nf_id)) {
 		__onvm_nflib_return(ctx, pkts, n);
 		return;
 	}
@@ -249,25 +253,10 @@ __onvm_nflib_direct_wake_pending(struct onvm_nf_ctx *ctx, int all)
 
 	if (d == NULL || d->wake.mask == 0)
 		return;
-	if (all) {
-		/* About to sleep: nobody would wake them later. */
-		uint64_t mask = d->wake.mask;
-
-		d->wake.mask = 0;
-		rte_smp_mb();
-		while (mask) {
-			struct onvm_nf *nf =
-			    &ctx->sh->nfs[__builtin_ctzll(mask)];
-
-			mask &= mask - 1;
-			if (nf->sleeping) {
-				nf->sleeping = 0;
-				__onvm_wake_word(&nf->sleeping);
-			}
-		}
-		return;
-	}
-	__onvm_wake_batched(ctx->sh, &d->wake, 0, __onvm_direct_waiting, ctx);
+	/* About to sleep (all): nobody would wake them later. */
+	__onvm_wake_batched(ctx->sh, &d->wake, 0,
+	                    all ? __onvm_all_waiting : __onvm_direct_waiting,
+	                    ctx);
 }
 
 unsigned int
