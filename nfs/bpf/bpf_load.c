@@ -1,0 +1,627 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Loading what a bpf NF runs: an eBPF object (its maps section read here,
+ * its code loaded, validated and JIT-compiled by librte_bpf) or a tcpdump
+ * expression (libpcap's compiler, then DPDK's cBPF-to-eBPF conversion).
+ * A program that cannot run gets one line saying why.
+ */
+#define _GNU_SOURCE /* memmem */
+#define ALLOW_EXPERIMENTAL_API /* rte_bpf_convert */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_errno.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+#include <rte_memzone.h>
+
+#include "bpf_nf.h"
+
+#ifndef EM_BPF
+#define EM_BPF 247
+#endif
+
+/* What the object declares and references. */
+struct bpf_object {
+	struct bpf_map_spec maps[ONVM_BPF_MAX_MAPS];
+	unsigned int nmaps;
+	int uses_md;
+	char section[ONVM_BPF_SECTION_MAX];
+};
+
+static const char *const bpf_helpers[] = {
+    "onvm_md", "onvm_bpf_flow_hash", "onvm_bpf_time_ns", "onvm_bpf_ipv4_csum",
+};
+
+static int
+bpf_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+bpf_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int
+bpf_name_ok(const char *name)
+{
+	size_t i, n = strlen(name);
+
+	if (n == 0 || n > ONVM_BPF_MAP_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!(name[i] == '_' || (name[i] >= 'a' && name[i] <= 'z') ||
+		      (name[i] >= 'A' && name[i] <= 'Z') ||
+		      (i > 0 && name[i] >= '0' && name[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+/* Is @p sym a map helper (NAME__op) of a map in @p obj or @p b's specs? */
+static int
+bpf_map_helper_known(const struct bpf_nf *b, const struct bpf_object *obj,
+                     const char *sym)
+{
+	static const char *const ops[] = {"__lookup", "__update", "__delete",
+	                                  "__add"};
+	unsigned int i, op;
+
+	for (op = 0; op < 4; op++) {
+		size_t n = strlen(sym), k = strlen(ops[op]);
+
+		if (n <= k || strcmp(sym + n - k, ops[op]) != 0)
+			continue;
+		for (i = 0; i < obj->nmaps; i++)
+			if (strlen(obj->maps[i].name) == n - k &&
+			    strncmp(obj->maps[i].name, sym, n - k) == 0)
+				return 1;
+		for (i = 0; i < b->nspecs; i++)
+			if (strlen(b->specs[i].name) == n - k &&
+			    strncmp(b->specs[i].name, sym, n - k) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/* Read the object's code sections, maps and references. */
+static int
+bpf_read_object(const struct bpf_nf *b, const char *path, const char *want,
+                struct bpf_object *obj, char *err, size_t errlen)
+{
+	char sections[512] = "";
+	size_t shstrndx;
+	Elf_Scn *scn = NULL, *symtab = NULL, *code = NULL;
+	GElf_Shdr sh, symsh;
+	size_t code_idx = 0, maps_idx = 0, ncode = 0;
+	GElf_Ehdr eh;
+	Elf *elf;
+	int fd, rc = 0;
+
+	memset(obj, 0, sizeof(*obj));
+	elf_version(EV_CURRENT);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return bpf_err(err, errlen, "cannot open %s: %s", path,
+		               strerror(errno));
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf == NULL || elf_kind(elf) != ELF_K_ELF ||
+	    gelf_getehdr(elf, &eh) == NULL) {
+		rc = bpf_err(err, errlen,
+		             "%s is not an ELF object: build it with "
+		             "`onvm-bpf build PROG.c -o PROG.o`",
+		             path);
+		goto out;
+	}
+	if (eh.e_machine != EM_BPF || eh.e_ident[EI_CLASS] != ELFCLASS64) {
+		rc = bpf_err(err, errlen,
+		             "%s is not an eBPF object (ELF machine %u): build "
+		             "it with `onvm-bpf build PROG.c -o PROG.o`",
+		             path, eh.e_machine);
+		goto out;
+	}
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0) {
+		rc = bpf_err(err, errlen, "%s: no section names", path);
+		goto out;
+	}
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		const char *name;
+
+		if (gelf_getshdr(scn, &sh) == NULL)
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (name == NULL)
+			continue;
+		if (sh.sh_type == SHT_SYMTAB)
+			symtab = scn;
+		if (strcmp(name, "maps") == 0)
+			maps_idx = elf_ndxscn(scn);
+		if (sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_EXECINSTR) ||
+		    sh.sh_size == 0)
+			continue;
+		ncode++;
+		if (strlen(sections) + strlen(name) + 3 < sizeof(sections)) {
+			if (sections[0] != '\0')
+				strcat(sections, ", ");
+			strcat(sections, name);
+		}
+		if (want[0] != '\0' ? strcmp(name, want) == 0 : ncode == 1) {
+			code = scn;
+			code_idx = elf_ndxscn(scn);
+			snprintf(obj->section, sizeof(obj->section), "%s", name);
+		}
+	}
+	if (ncode == 0) {
+		rc = bpf_err(err, errlen, "%s holds no code", path);
+		goto out;
+	}
+	if (want[0] != '\0' && code == NULL) {
+		rc = bpf_err(err, errlen,
+		             "%s has no code section '%s': its code sections "
+		             "are %s (--section NAME)",
+		             path, want, sections);
+		goto out;
+	}
+	if (want[0] == '\0' && ncode > 1) {
+		rc = bpf_err(err, errlen,
+		             "%s has %zu code sections (%s): say which with "
+		             "--section NAME",
+		             path, ncode, sections);
+		goto out;
+	}
+	if (symtab == NULL || gelf_getshdr(symtab, &symsh) == NULL) {
+		rc = bpf_err(err, errlen, "%s has no symbol table", path);
+		goto out;
+	}
+
+	/* Maps: the symbols of the maps section. */
+	{
+		Elf_Data *syms = elf_getdata(symtab, NULL);
+		size_t i, n = symsh.sh_entsize ? symsh.sh_size / symsh.sh_entsize
+		                               : 0;
+		Elf_Data *mdata = NULL;
+
+		if (maps_idx != 0)
+			mdata = elf_getdata(elf_getscn(elf, maps_idx), NULL);
+		for (i = 0; maps_idx != 0 && i < n; i++) {
+			GElf_Sym s;
+			const char *name;
+			struct bpf_map_spec *spec;
+			const char *why;
+
+			if (gelf_getsym(syms, (int)i, &s) == NULL ||
+			    s.st_shndx != maps_idx ||
+			    GELF_ST_TYPE(s.st_info) == STT_SECTION)
+				continue;
+			name = elf_strptr(elf, symsh.sh_link, s.st_name);
+			if (name == NULL || name[0] == '\0')
+				continue;
+			if (s.st_size != sizeof(struct onvm_bpf_map_def) ||
+			    mdata == NULL || mdata->d_buf == NULL ||
+			    s.st_value + s.st_size > mdata->d_size) {
+				rc = bpf_err(err, errlen,
+				             "%s: map '%s' is not a struct "
+				             "onvm_bpf_map_def: declare maps with "
+				             "ONVM_BPF_MAP() (onvm/bpf.h)",
+				             path, name);
+				goto out;
+			}
+			if (!bpf_name_ok(name)) {
+				rc = bpf_err(err, errlen,
+				             "%s: map name '%s' is longer than %d "
+				             "characters or not a C name",
+				             path, name, ONVM_BPF_MAP_NAME_MAX);
+				goto out;
+			}
+			if (obj->nmaps == ONVM_BPF_MAX_MAPS) {
+				rc = bpf_err(err, errlen,
+				             "%s declares more than %d maps", path,
+				             ONVM_BPF_MAX_MAPS);
+				goto out;
+			}
+			spec = &obj->maps[obj->nmaps++];
+			snprintf(spec->name, sizeof(spec->name), "%s", name);
+			memcpy(&spec->def, (char *)mdata->d_buf + s.st_value,
+			       sizeof(spec->def));
+			why = onvm_bpf_map_shape_error(
+			    spec->def.type, spec->def.key_size,
+			    spec->def.value_size, spec->def.max_entries);
+			if (why != NULL) {
+				rc = bpf_err(err, errlen, "%s: map '%s': %s", path,
+				             name, why);
+				goto out;
+			}
+		}
+	}
+
+	/* References of the code: every one a helper, a map's or onvm_md. */
+	scn = NULL;
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		Elf_Data *rel, *syms = elf_getdata(symtab, NULL);
+		size_t i, n;
+
+		if (gelf_getshdr(scn, &sh) == NULL || sh.sh_type != SHT_REL ||
+		    sh.sh_info != code_idx)
+			continue;
+		rel = elf_getdata(scn, NULL);
+		n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+		for (i = 0; rel != NULL && i < n; i++) {
+			GElf_Rel r;
+			GElf_Sym s;
+			const char *name;
+			unsigned int k, known = 0;
+
+			if (gelf_getrel(rel, (int)i, &r) == NULL ||
+			    gelf_getsym(syms, (int)GELF_R_SYM(r.r_info), &s) ==
+			        NULL)
+				continue;
+			name = elf_strptr(elf, symsh.sh_link, s.st_name);
+			if (name == NULL)
+				continue;
+			if (strcmp(name, "onvm_md") == 0)
+				obj->uses_md = 1;
+			for (k = 0; k < RTE_DIM(bpf_helpers); k++)
+				known |= strcmp(name, bpf_helpers[k]) == 0;
+			if (known || bpf_map_helper_known(b, obj, name))
+				continue;
+			rc = bpf_err(err, errlen,
+			             "%s: instruction %lu refers to '%s', which is "
+			             "no helper, map helper or variable of "
+			             "onvm/bpf.h",
+			             path, (unsigned long)(r.r_offset / 8), name);
+			goto out;
+		}
+	}
+out:
+	if (elf != NULL)
+		elf_end(elf);
+	close(fd);
+	return rc;
+}
+
+/* The slot of a map shaped as @p spec: the one of that name if its shape
+ * is the same (its entries survive a program's replacement), else a new
+ * one. Returns the slot or -1. */
+static int
+bpf_map_slot(struct bpf_nf *b, const struct bpf_map_spec *spec,
+             uint32_t taken, char *err, size_t errlen)
+{
+	const struct onvm_bpf_map_def *d = &spec->def;
+	const struct rte_memzone *mz;
+	char mzname[RTE_MEMZONE_NAMESIZE];
+	uint64_t bytes;
+	int i, free_slot = -1;
+
+	for (i = 0; i < ONVM_BPF_MAP_SLOTS; i++) {
+		const struct onvm_bpf_map *m = bpf_slot_maps[i];
+
+		if (m == NULL) {
+			if (free_slot < 0 && !(taken & (1u << i)))
+				free_slot = i;
+			continue;
+		}
+		if (strcmp(m->name, spec->name) == 0 && m->type == d->type &&
+		    m->key_size == d->key_size &&
+		    m->value_size == d->value_size &&
+		    m->max_entries == d->max_entries && !(taken & (1u << i)))
+			return i;
+	}
+	if (free_slot < 0) {
+		bpf_err(err, errlen, "no map slot free for map '%s'",
+		        spec->name);
+		return -1;
+	}
+	bytes = onvm_bpf_map_bytes(d->type, d->key_size, d->value_size,
+	                           d->max_entries);
+	snprintf(mzname, sizeof(mzname), ONVM_BPF_MAP_MZ_FMT,
+	         onvm_nflib_nf_id(b->ctx), b->map_serial++);
+	mz = rte_memzone_reserve_aligned(mzname, bytes, SOCKET_ID_ANY, 0,
+	                                 RTE_CACHE_LINE_SIZE);
+	if (mz == NULL) {
+		bpf_err(err, errlen,
+		        "no hugepage memory for map '%s' (%llu bytes): %s; "
+		        "reserve more hugepages or declare fewer entries",
+		        spec->name, (unsigned long long)bytes,
+		        rte_strerror(rte_errno));
+		return -1;
+	}
+	memset(mz->addr, 0, bytes);
+	onvm_bpf_map_init(mz->addr, spec->name, mzname, d->type, d->key_size,
+	                  d->value_size, d->max_entries);
+	bpf_slot_maps[free_slot] = mz->addr;
+	return free_slot;
+}
+
+/* Free the maps of @p slots that @p keep does not use. */
+static void
+bpf_maps_free(struct bpf_nf *b, uint32_t slots, uint32_t keep)
+{
+	unsigned int i;
+
+	__atomic_fetch_add(&b->dir->seq, 1, __ATOMIC_RELEASE);
+	for (i = 0; i < ONVM_BPF_MAP_SLOTS; i++) {
+		struct onvm_bpf_map *m = bpf_slot_maps[i];
+		const struct rte_memzone *mz;
+
+		if (!(slots & (1u << i)) || (keep & (1u << i)) || m == NULL)
+			continue;
+		b->dir->maps[i] = NULL;
+		bpf_slot_maps[i] = NULL;
+		mz = rte_memzone_lookup(m->memzone);
+		if (mz != NULL)
+			rte_memzone_free(mz);
+	}
+	__atomic_fetch_add(&b->dir->seq, 1, __ATOMIC_RELEASE);
+}
+
+/* DPDK logs why it refused a program; we keep its last error line. */
+static void
+bpf_last_log_line(const char *log, char *out, size_t outlen)
+{
+	const char *line = log, *best = NULL, *p;
+	size_t best_len = 0;
+
+	while (*line != '\0') {
+		size_t n = strcspn(line, "\n");
+
+		/* The successful load's own line is no reason. */
+		if (n > 0 && memmem(line, n, "successfully creates", 20) == NULL) {
+			best = line;
+			best_len = n;
+		}
+		line += n;
+		if (*line == '\n')
+			line++;
+	}
+	if (best == NULL) {
+		snprintf(out, outlen, "no reason given");
+		return;
+	}
+	/* "bpf_load_elf(...): " and "BPF: " prefixes say nothing to a user. */
+	p = memmem(best, best_len, "): ", 3);
+	if (p != NULL && (size_t)(p - best) < best_len) {
+		best_len -= (size_t)(p + 3 - best);
+		best = p + 3;
+	}
+	snprintf(out, outlen, "%.*s", (int)best_len, best);
+}
+
+/* Run rte_bpf_elf_load / rte_bpf_load with DPDK's log caught. */
+static struct rte_bpf *
+bpf_load_logged(const struct rte_bpf_prm *prm, const char *path,
+                const char *section, char *why, size_t whylen)
+{
+	FILE *saved = rte_log_get_stream();
+	char *log = NULL;
+	size_t loglen = 0;
+	struct rte_bpf *bpf;
+	FILE *mem = open_memstream(&log, &loglen);
+
+	if (mem != NULL)
+		rte_openlog_stream(mem);
+	bpf = path != NULL ? rte_bpf_elf_load(prm, path, section)
+	                   : rte_bpf_load(prm);
+	if (mem != NULL) {
+		rte_openlog_stream(saved);
+		fclose(mem);
+	}
+	if (bpf == NULL)
+		bpf_last_log_line(log != NULL ? log : "", why, whylen);
+	free(log);
+	return bpf;
+}
+
+static struct bpf_prog *
+bpf_prog_new(struct rte_bpf *bpf, const struct bpf_source *src, char *err,
+             size_t errlen, char *note, size_t notelen)
+{
+	struct bpf_prog *p = calloc(1, sizeof(*p));
+	struct rte_bpf_jit jit = {0};
+
+	if (p == NULL) {
+		rte_bpf_destroy(bpf);
+		bpf_err(err, errlen, "out of memory");
+		return NULL;
+	}
+	p->bpf = bpf;
+	p->kind = src->kind;
+	p->invert = src->invert;
+	note[0] = '\0';
+	if (!src->interp) {
+		if (rte_bpf_get_jit(bpf, &jit) == 0 && jit.func != NULL)
+			p->jit = jit.func;
+		else
+			snprintf(note, notelen,
+			         " (the JIT could not compile it: interpreted)");
+	}
+	return p;
+}
+
+static struct bpf_prog *
+bpf_load_filter(struct bpf_nf *b, const struct bpf_source *src, char *err,
+                size_t errlen)
+{
+	struct bpf_program cbpf;
+	struct rte_bpf_prm *prm;
+	struct rte_bpf *bpf;
+	char why[ONVM_BPF_MSG_MAX], note[64];
+	struct bpf_prog *p;
+	pcap_t *pcap = pcap_open_dead(DLT_EN10MB, 65535);
+
+	if (pcap == NULL) {
+		bpf_err(err, errlen, "libpcap could not start");
+		return NULL;
+	}
+	if (pcap_compile(pcap, &cbpf, src->filter, 1,
+	                 PCAP_NETMASK_UNKNOWN) != 0) {
+		bpf_err(err, errlen, "bad filter '%s': %s (tcpdump syntax)",
+		        src->filter, pcap_geterr(pcap));
+		pcap_close(pcap);
+		return NULL;
+	}
+	prm = rte_bpf_convert(&cbpf);
+	pcap_freecode(&cbpf);
+	pcap_close(pcap);
+	if (prm == NULL) {
+		bpf_err(err, errlen, "filter '%s' could not be converted to "
+		        "eBPF: %s", src->filter, rte_strerror(rte_errno));
+		return NULL;
+	}
+	prm->prog_arg.buf_size = b->window_max;
+	bpf = bpf_load_logged(prm, NULL, NULL, why, sizeof(why));
+	rte_free(prm);
+	if (bpf == NULL) {
+		bpf_err(err, errlen, "filter '%s' was refused: %s", src->filter,
+		        why);
+		return NULL;
+	}
+	p = bpf_prog_new(bpf, src, err, errlen, note, sizeof(note));
+	return p;
+}
+
+struct bpf_prog *
+bpf_nf_load(struct bpf_nf *b, const struct bpf_source *src, char *err,
+            size_t errlen)
+{
+	struct rte_bpf_xsym xsym[BPF_NF_XSYMS_MAX];
+	struct rte_bpf_prm prm;
+	struct bpf_object obj;
+	struct rte_bpf *bpf = NULL, *fits;
+	char why[ONVM_BPF_MSG_MAX], note[64];
+	uint32_t slots = 0, fresh = 0, lo, hi, window;
+	struct bpf_prog *p;
+	struct stat st;
+	unsigned int i;
+
+	if (src->kind == ONVM_BPF_KIND_FILTER)
+		return bpf_load_filter(b, src, err, errlen);
+	if (stat(src->path, &st) != 0) {
+		bpf_err(err, errlen, "cannot read program %s: %s", src->path,
+		        strerror(errno));
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		bpf_err(err, errlen, "program %s is not a file: give the .o "
+		        "that onvm-bpf build wrote", src->path);
+		return NULL;
+	}
+	if (bpf_read_object(b, src->path, src->section, &obj, err, errlen) < 0)
+		return NULL;
+	/* The program's maps, then the command line's that it lacks. */
+	for (i = 0; i < obj.nmaps + b->nspecs; i++) {
+		const struct bpf_map_spec *spec =
+		    i < obj.nmaps ? &obj.maps[i] : &b->specs[i - obj.nmaps];
+		unsigned int j;
+		int dup = 0, slot;
+
+		for (j = 0; j < obj.nmaps && i >= obj.nmaps; j++)
+			dup |= strcmp(obj.maps[j].name, spec->name) == 0;
+		if (dup)
+			continue;
+		slot = bpf_map_slot(b, spec, slots, err, errlen);
+		if (slot < 0)
+			goto fail;
+		if (b->dir->maps[slot] == NULL)
+			fresh |= 1u << slot;
+		slots |= 1u << slot;
+	}
+	memset(&prm, 0, sizeof(prm));
+	prm.xsym = xsym;
+	prm.nb_xsym = bpf_nf_xsyms(xsym, slots);
+	prm.prog_arg.type = RTE_BPF_ARG_PTR;
+
+	/* The smallest window the validator accepts: first the largest, to
+	 * learn whether the program loads at all, then halving. */
+	prm.prog_arg.size = b->window_max;
+	bpf = bpf_load_logged(&prm, src->path, obj.section, why, sizeof(why));
+	if (bpf == NULL) {
+		bpf_err(err, errlen, "%s was refused: %s", src->path, why);
+		goto fail;
+	}
+	window = b->window_max;
+	for (hi = b->window_max, lo = BPF_WINDOW_MIN; lo < hi; lo *= 2) {
+		prm.prog_arg.size = lo;
+		fits = bpf_load_logged(&prm, src->path, obj.section, why,
+		                       sizeof(why));
+		if (fits != NULL) {
+			rte_bpf_destroy(bpf);
+			bpf = fits;
+			window = lo;
+			break;
+		}
+	}
+	p = bpf_prog_new(bpf, src, err, errlen, note, sizeof(note));
+	if (p == NULL)
+		goto fail;
+	p->window = window;
+	p->uses_md = obj.uses_md;
+	p->maps = slots;
+	snprintf(err, errlen, "loaded %s section %s, %s, window %u bytes, "
+	         "%u map(s)%s", src->path, obj.section,
+	         p->jit != NULL ? "JIT" : "interpreter", window,
+	         (unsigned int)__builtin_popcount(slots), note);
+	return p;
+fail:
+	/* Maps made for this program alone go again. */
+	bpf_maps_free(b, fresh, 0);
+	return NULL;
+}
+
+void
+bpf_nf_publish(struct bpf_nf *b, struct bpf_prog *p,
+               const struct bpf_source *src)
+{
+	struct onvm_bpf_dir *d = b->dir;
+	unsigned int i;
+
+	__atomic_fetch_add(&d->seq, 1, __ATOMIC_RELEASE);
+	d->kind = src->kind;
+	d->jit = p->jit != NULL;
+	d->window = p->window;
+	d->invert = src->invert;
+	snprintf(d->path, sizeof(d->path), "%s", src->path);
+	snprintf(d->section, sizeof(d->section), "%s", src->section);
+	snprintf(d->filter, sizeof(d->filter), "%s", src->filter);
+	d->nmaps = 0;
+	for (i = 0; i < ONVM_BPF_MAP_SLOTS; i++) {
+		d->maps[i] = bpf_slot_maps[i];
+		d->nmaps += bpf_slot_maps[i] != NULL;
+	}
+	d->loads++;
+	__atomic_fetch_add(&d->seq, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&b->next, p, __ATOMIC_RELEASE);
+}
+
+void
+bpf_nf_destroy(struct bpf_nf *b, struct bpf_prog *p)
+{
+	const struct bpf_prog *cur = __atomic_load_n(&b->next, __ATOMIC_ACQUIRE);
+
+	bpf_maps_free(b, p->maps, cur != NULL ? cur->maps : 0);
+	rte_bpf_destroy(p->bpf);
+	free(p);
+}
+
+void
+bpf_nf_dir_free(struct bpf_nf *b)
+{
+	if (b->dir == NULL)
+		return;
+	bpf_maps_free(b, UINT32_MAX, 0);
+	rte_memzone_free(b->dir_mz);
+	b->dir = NULL;
+	b->dir_mz = NULL;
+}
