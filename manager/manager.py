@@ -22,6 +22,7 @@ from onvm.manager.bringup.runtime import ManagerLock, remove_dpdk_files
 from onvm.manager.client.text import render
 from onvm.manager.control.prometheus import PrometheusExporter
 from onvm.manager.control.server import ControlServer
+from onvm.manager.tables.bpf import BpfNFs
 from onvm.manager.tables.capture import Captures
 from onvm.manager.tables.chains import Chains
 from onvm.manager.tables.dataplane import DataPlane
@@ -89,6 +90,7 @@ class Manager:
         self.chains = Chains(self.dp)
         self.flows = FlowRules(self.dp.sh, self.config.max_flow_rules, self.chains.id_of)
         self.captures = Captures(self.dp.sh, self.dp.tsc_hz)
+        self.bpf = BpfNFs(self.dp.sh)
         self.scaler = Scaler(self.dp, self.config.name, self.lock.dir)
         self.dp.launch(list(range(1, len(self.config.worker_cores) + 1)))
         self.server = ControlServer(self.config, self.lock.dir, self)

@@ -24,6 +24,7 @@ import zmq
 import zmq.auth
 
 from onvm import flow_rules, options
+from onvm.bpf import BpfNF
 from onvm.errors import ControlError
 from onvm.manager import protocol
 
@@ -198,6 +199,10 @@ class Client:
                                  f"{e.message[at.end():]}")
                 raise e from None
             raise
+
+    def bpf(self, nf_id: int) -> BpfNF:
+        """bpf NF `nf_id`: its program, counters and maps (onvm.bpf)."""
+        return BpfNF(self, nf_id)
 
     def _reconnect(self) -> None:
         """Start afresh, so that a late reply cannot be taken for the next."""

@@ -29,7 +29,7 @@ from pathlib import Path
 import zmq
 import zmq.auth
 
-from onvm import flow_rules, options
+from onvm import bpf, flow_rules, options
 from onvm.contract import MAX_INSTANCES, MAX_NFS, MAX_PORTS, MAX_SERVICES
 from onvm.errors import RuleError
 from onvm.manager.client import text as tables
@@ -218,6 +218,76 @@ def _keys(args):
     return result, tables.keys_made(result)
 
 
+# ---- bpf NFs ----
+
+def _bpf_load(client, args):
+    result = client.bpf(args.id).load(args.program, args.section, args.interp)
+    return {"nf": args.id, "message": result}, f"NF {args.id}: {result}"
+
+
+def _bpf_info(client, args):
+    result = client.call("bpf.info", nf=args.id)
+    return result, tables.bpf_info(result)
+
+
+def _bpf_map_list(client, args):
+    result = client.call("bpf.map.list", nf=args.id)
+    return result, tables.bpf_maps(result)
+
+
+def _bpf_map(client, args) -> bpf.BpfMap:
+    try:
+        return client.bpf(args.id).map(args.map)
+    except KeyError:
+        known = ", ".join(m["name"] for m in client.call("bpf.map.list", nf=args.id))
+        raise ControlError(NOT_FOUND, f"NF {args.id} has no map '{args.map[:64]}' "
+                           f"(its maps: {known or 'none'})") from None
+
+
+def _bpf_bytes(text: str, size: int, what: str) -> bytes:
+    try:
+        return bpf.encode(text, size, what)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _bpf_show(data: bytes, types: str | None) -> str:
+    try:
+        return bpf.decode(data, types)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _bpf_map_get(client, args):
+    m = _bpf_map(client, args)
+    value = m.get(_bpf_bytes(args.key, m.key_size, "key"))
+    if value is None:
+        raise ControlError(NOT_FOUND, f"map '{m.name}' of NF {args.id} has no key {args.key}")
+    shown = _bpf_show(value, args.value_type)
+    return {"key": args.key, "value": shown}, shown
+
+
+def _bpf_map_set(client, args):
+    m = _bpf_map(client, args)
+    m.set(_bpf_bytes(args.key, m.key_size, "key"),
+          _bpf_bytes(args.value, m.value_size, "value"))
+    return {"key": args.key, "value": args.value}, f"{m.name}[{args.key}] = {args.value}"
+
+
+def _bpf_map_delete(client, args):
+    m = _bpf_map(client, args)
+    if not m.delete(_bpf_bytes(args.key, m.key_size, "key")):
+        raise ControlError(NOT_FOUND, f"map '{m.name}' of NF {args.id} has no key {args.key}")
+    return {"key": args.key, "deleted": True}, f"deleted {m.name}[{args.key}]"
+
+
+def _bpf_map_dump(client, args):
+    m = _bpf_map(client, args)
+    rows = [{"key": _bpf_show(k, args.key_type), "value": _bpf_show(v, args.value_type)}
+            for k, v in m.items(args.limit)]
+    return rows, tables.bpf_entries(rows)
+
+
 # ---- the parser ----
 
 def _parser() -> argparse.ArgumentParser:
@@ -312,6 +382,43 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=SECONDS, metavar="T")
     p.add_argument("--snaplen", type=COUNT, metavar="B")
     p.add_argument("-w", dest="write", required=True, metavar="FILE")
+
+    group = sub.add_parser("bpf", help="bpf NFs: programs and maps").add_subparsers(
+        dest="action", required=True)
+    p = add("load", _bpf_load, "load a program into a running bpf NF (switched to between "
+            "two bursts)", group)
+    p.add_argument("id", type=NF_ID, metavar="NF_ID")
+    p.add_argument("program", metavar="PROG.o")
+    p.add_argument("--section", metavar="NAME", help="the code section (default: the only one)")
+    p.add_argument("--interp", action="store_true", help="the interpreter, not the JIT")
+    add("info", _bpf_info, "what a bpf NF runs, its verdicts and maps", group
+        ).add_argument("id", type=NF_ID, metavar="NF_ID")
+    maps = group.add_parser("map", help="a bpf NF's maps").add_subparsers(dest="map_action",
+                                                                        required=True)
+    add("list", _bpf_map_list, "the maps of a bpf NF", maps).add_argument(
+        "id", type=NF_ID, metavar="NF_ID")
+    typed = ("hex (0x0a000001, 02:00:00:00:00:01) or typed fields TYPE:VALUE joined by "
+             "commas (" + ", ".join(bpf.FIELD_TYPES) + "); shorter is zero-padded")
+    for action, run, help_text, with_value in (
+            ("get", _bpf_map_get, "the value of a key", False),
+            ("set", _bpf_map_set, "set a key's value", True),
+            ("delete", _bpf_map_delete, "delete a key", False)):
+        p = add(action, run, help_text, maps)
+        p.add_argument("id", type=NF_ID, metavar="NF_ID")
+        p.add_argument("map", metavar="MAP")
+        p.add_argument("key", metavar="KEY", help=typed)
+        if with_value:
+            p.add_argument("value", metavar="VALUE", help=typed)
+        if action == "get":
+            p.add_argument("--value-type", metavar="TYPES", help="show the value as these "
+                           "fields (e.g. u16 or mac,pad:2)")
+    p = add("dump", _bpf_map_dump, "every entry of a map", maps)
+    p.add_argument("id", type=NF_ID, metavar="NF_ID")
+    p.add_argument("map", metavar="MAP")
+    p.add_argument("--key-type", metavar="TYPES", help="show keys as these fields")
+    p.add_argument("--value-type", metavar="TYPES", help="show values as these fields")
+    p.add_argument("--limit", type=options.integer_arg(1, 1 << 20), default=1 << 20,
+                   metavar="N", help="at most N entries")
 
     add("keys", None, "create CURVE keys for the TCP endpoint").add_argument("dir", metavar="DIR")
     return parser

@@ -213,3 +213,27 @@ def keys_made(r: dict) -> str:
         "more clients: put their public .key files in authorized/",
     ])
 
+
+
+def bpf_maps(rows: list[dict]) -> str:
+    return table(rows, [("MAP", "name"), ("TYPE", "type"), ("KEY", "key_size"),
+                        ("VALUE", "value_size"), ("ENTRIES", "entries"),
+                        ("MAX", "max_entries"), ("FULL", "full"), ("BUSY", "busy")],
+                 empty="no maps")
+
+
+def bpf_info(r: dict) -> str:
+    runs = (f"filter '{r['filter']}'{' inverted' if r['invert'] else ''}"
+            if r["kind"] == "filter" else f"{r['path']} section {r['section'] or '(the only)'}")
+    v = r["verdicts"]
+    lines = pairs([
+        ("NF", r["nf"]), ("runs", runs), ("engine", "JIT" if r["jit"] else "interpreter"),
+        ("window", f"{r['window']} bytes"), ("loads", r["loads"]),
+        ("verdicts", ", ".join(f"{k} {human(n)}" for k, n in v.items())),
+        ("bad verdicts", r["bad_verdicts"]), ("run from a copy", r["copied"]),
+    ])
+    return lines + "\n\n" + bpf_maps(r["maps"])
+
+
+def bpf_entries(rows: list[dict]) -> str:
+    return table(rows, [("KEY", "key"), ("VALUE", "value")], empty="no entries")

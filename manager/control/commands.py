@@ -352,6 +352,61 @@ def _capture_stop(m: Manager, id: int | None) -> dict:  # noqa: A002
     return m.captures.stop(id)
 
 
+# ---- bpf NFs ----
+
+MAP_DUMP_MAX = 1 << 20  # entries of one dump reply (a map holds at most that many)
+
+
+@command("bpf.info", "what a bpf NF runs: program or filter, JIT, verdict counters, maps",
+         nf=Arg(int, required=True, bounds=NF_ID))
+def _bpf_info(m: Manager, nf: int) -> dict:
+    return m.bpf.info(nf)
+
+
+@command("bpf.load", "have a bpf NF load another program, switched to between two bursts",
+         nf=Arg(int, required=True, bounds=NF_ID), path=Arg(str, required=True),
+         section=Arg(str), interp=Arg(bool, default=False))
+def _bpf_load(m: Manager, nf: int, path: str, section: str | None, interp: bool) -> dict:
+    return m.bpf.load(nf, path, section, interp)
+
+
+@command("bpf.map.list", "the maps of a bpf NF", nf=Arg(int, required=True, bounds=NF_ID))
+def _bpf_map_list(m: Manager, nf: int) -> list:
+    return m.bpf.map_list(nf)
+
+
+_MAP_ARGS = {"nf": Arg(int, required=True, bounds=NF_ID), "map": Arg(str, required=True)}
+
+
+@command("bpf.map.get", "the value of one key (null: none)", **_MAP_ARGS,
+         key=Arg(bytes, required=True))
+def _bpf_map_get(m: Manager, nf: int, map: str, key: bytes) -> dict:  # noqa: A002
+    return m.bpf.get(nf, map, key)
+
+
+@command("bpf.map.set", "set one key's value", **_MAP_ARGS, key=Arg(bytes, required=True),
+         value=Arg(bytes, required=True))
+def _bpf_map_set(m: Manager, nf: int, map: str, key: bytes, value: bytes) -> dict:  # noqa: A002
+    return m.bpf.set(nf, map, key, value)
+
+
+@command("bpf.map.delete", "delete one key (an array's value is zeroed)", **_MAP_ARGS,
+         key=Arg(bytes, required=True))
+def _bpf_map_delete(m: Manager, nf: int, map: str, key: bytes) -> dict:  # noqa: A002
+    return m.bpf.delete(nf, map, key)
+
+
+@command("bpf.map.dump", "every entry of a map, up to limit", **_MAP_ARGS,
+         limit=Arg(int, default=MAP_DUMP_MAX, bounds=(1, MAP_DUMP_MAX)))
+def _bpf_map_dump(m: Manager, nf: int, map: str, limit: int) -> dict:  # noqa: A002
+    return m.bpf.dump(nf, map, limit)
+
+
+@command("bpf.map.clear", "empty a map", **_MAP_ARGS)
+def _bpf_map_clear(m: Manager, nf: int, map: str) -> dict:  # noqa: A002
+    return m.bpf.clear(nf, map)
+
+
 @command("help", "the commands and their arguments")
 def _help(m: Manager) -> list:
     return [{"cmd": c.name, "summary": c.summary,

@@ -166,6 +166,9 @@ class DataPlane:
         return lib.onvm_mgr_nf_stop(self.sh, nf_id) == 0
 
     def nf_reclaim(self, nf_id: int) -> int:
+        # A bpf NF's maps and directory first, while nothing can claim the
+        # slot and make new ones under its number.
+        lib.onvm_bpf_dir_release(nf_id)
         rc = lib.onvm_mgr_nf_reclaim(self.sh, nf_id)
         if rc < 0:
             raise DpdkError(f"reclaiming NF {nf_id}", -rc, pydpdk.strerror(-rc))

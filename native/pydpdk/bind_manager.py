@@ -9,6 +9,7 @@ MODULE = "onvm.pydpdk._manager"
 # What the extension compiles against, in include order.
 INCLUDES = [
     "onvm/common.h",
+    "onvm/bpf_shared.h",
     "onvm/classifier.h",
     "onvm/manager.h",
     "mgr_internal.h",  # the service table writer, driven by unit tests
@@ -39,6 +40,11 @@ BIND = [
     "onvm_mgr_flow_hits",
     "struct onvm_capture_record", "onvm_mgr_capture_start", "onvm_mgr_capture_stop",
     "onvm_mgr_capture_take", "onvm_mgr_tsc",
+    # bpf NFs: their directories, load requests and maps
+    "struct onvm_bpf_dir", "struct onvm_bpf_map", "onvm_bpf_dir_lookup",
+    "onvm_bpf_dir_release", "onvm_bpf_dir_map", "onvm_bpf_request_load",
+    "onvm_bpf_request_done", "onvm_bpf_map_lookup", "onvm_bpf_map_update",
+    "onvm_bpf_map_delete", "onvm_bpf_map_next", "onvm_bpf_map_entries", "onvm_bpf_map_clear",
 ]
 
 # Python functions that C calls back.

@@ -22,8 +22,8 @@
 
 #define BPF_OPTIONS "p:s:if:vm:h"
 #define BPF_USAGE                                                              \
-	"usage: bpf --service ID -- (--program PROG.o [--section NAME] "      \
-	"[--interp] | --filter 'EXPR' [--invert]) "                           \
+	"usage: bpf --service ID -- (--program PROG.o [--section NAME] "       \
+	"[--interp] | --filter 'EXPR' [--invert]) "                            \
 	"[--map NAME:TYPE:KEY_BYTES:VALUE_BYTES:ENTRIES]..."
 
 static const char *const bpf_map_types[] = {
@@ -75,9 +75,10 @@ bpf_parse_map(struct bpf_nf *b, const char *text)
 	     tok = strtok_r(NULL, ":", &save))
 		field[n++] = tok;
 	if (n != 5 || tok != NULL)
-		return bpf_usage_error("--map '%s' needs five fields, "
-		                       "NAME:TYPE:KEY_BYTES:VALUE_BYTES:ENTRIES",
-		                       text);
+		return bpf_usage_error(
+		    "--map '%s' needs five fields, "
+		    "NAME:TYPE:KEY_BYTES:VALUE_BYTES:ENTRIES",
+		    text);
 	if (b->nspecs == ONVM_BPF_MAX_MAPS)
 		return bpf_usage_error("more than 16 maps (--map %s)", text);
 	for (t = ONVM_BPF_MAP_HASH; t <= ONVM_BPF_MAP_PERCPU_ARRAY; t++)
@@ -195,11 +196,11 @@ bpf_parse(int argc, char **argv, struct bpf_nf *b, struct bpf_source *src)
 		return bpf_usage_error("unexpected argument '%s'",
 		                       argv[optind]);
 	if (have_program == have_filter)
-		return bpf_usage_error("%s", have_program
-		                                 ? "give --program or --filter, "
-		                                   "not both"
-		                                 : "give --program PROG.o or "
-		                                   "--filter 'EXPR'");
+		return bpf_usage_error(
+		    "%s", have_program ? "give --program or --filter, "
+		                         "not both"
+		                       : "give --program PROG.o or "
+		                         "--filter 'EXPR'");
 	if (have_filter && (have_section || src->interp))
 		return bpf_usage_error("%s", "--section and --interp are for "
 		                             "--program");
@@ -215,10 +216,11 @@ bpf_parse(int argc, char **argv, struct bpf_nf *b, struct bpf_source *src)
 			return -EINVAL;
 		}
 		if (!S_ISREG(st.st_mode)) {
-			fprintf(stderr,
-			        "bpf: program %s is not a file: give the .o that "
-			        "onvm-bpf build wrote\n",
-			        src->path);
+			fprintf(
+			    stderr,
+			    "bpf: program %s is not a file: give the .o that "
+			    "onvm-bpf build wrote\n",
+			    src->path);
 			return -EINVAL;
 		}
 	}
@@ -378,11 +380,10 @@ main(int argc, char **argv)
 		onvm_nflib_fini(ctx);
 		return 2;
 	}
-	b.window_max = RTE_MIN(
-	    (uint32_t)rte_pktmbuf_data_room_size(onvm_nflib_shared(ctx)
-	                                             ->pktmbuf_pool) -
-	        RTE_PKTMBUF_HEADROOM,
-	    (uint32_t)RTE_MBUF_DEFAULT_DATAROOM * 4);
+	b.window_max = RTE_MIN((uint32_t)rte_pktmbuf_data_room_size(
+	                           onvm_nflib_shared(ctx)->pktmbuf_pool) -
+	                           RTE_PKTMBUF_HEADROOM,
+	                       (uint32_t)RTE_MBUF_DEFAULT_DATAROOM * 4);
 	if (bpf_dir_create(&b) < 0) {
 		onvm_nflib_fini(ctx);
 		return 1;

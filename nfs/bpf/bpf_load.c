@@ -5,7 +5,7 @@
  * expression (libpcap's compiler, then DPDK's cBPF-to-eBPF conversion).
  * A program that cannot run gets one line saying why.
  */
-#define _GNU_SOURCE /* memmem */
+#define _GNU_SOURCE            /* memmem */
 #define ALLOW_EXPERIMENTAL_API /* rte_bpf_convert */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,11 +38,13 @@ struct bpf_object {
 };
 
 static const char *const bpf_helpers[] = {
-    "onvm_md", "onvm_bpf_flow_hash", "onvm_bpf_time_ns", "onvm_bpf_ipv4_csum",
+    "onvm_md",
+    "onvm_bpf_flow_hash",
+    "onvm_bpf_time_ns",
+    "onvm_bpf_ipv4_csum",
 };
 
-static int
-bpf_err(char *err, size_t errlen, const char *fmt, ...)
+static int bpf_err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static int
@@ -76,11 +78,12 @@ static int
 bpf_map_helper_known(const struct bpf_nf *b, const struct bpf_object *obj,
                      const char *sym)
 {
-	static const char *const ops[] = {"__lookup", "__update", "__delete",
-	                                  "__add"};
+	static const char *const ops[] = {
+	    "__lookup",      "__update",      "__delete",      "__add",
+	    "__lookup_elem", "__update_elem", "__delete_elem", "__add_elem"};
 	unsigned int i, op;
 
-	for (op = 0; op < 4; op++) {
+	for (op = 0; op < RTE_DIM(ops); op++) {
 		size_t n = strlen(sym), k = strlen(ops[op]);
 
 		if (n <= k || strcmp(sym + n - k, ops[op]) != 0)
@@ -149,8 +152,8 @@ bpf_read_object(const struct bpf_nf *b, const char *path, const char *want,
 			symtab = scn;
 		if (strcmp(name, "maps") == 0)
 			maps_idx = elf_ndxscn(scn);
-		if (sh.sh_type != SHT_PROGBITS || !(sh.sh_flags & SHF_EXECINSTR) ||
-		    sh.sh_size == 0)
+		if (sh.sh_type != SHT_PROGBITS ||
+		    !(sh.sh_flags & SHF_EXECINSTR) || sh.sh_size == 0)
 			continue;
 		ncode++;
 		if (strlen(sections) + strlen(name) + 3 < sizeof(sections)) {
@@ -161,7 +164,8 @@ bpf_read_object(const struct bpf_nf *b, const char *path, const char *want,
 		if (want[0] != '\0' ? strcmp(name, want) == 0 : ncode == 1) {
 			code = scn;
 			code_idx = elf_ndxscn(scn);
-			snprintf(obj->section, sizeof(obj->section), "%s", name);
+			snprintf(obj->section, sizeof(obj->section), "%s",
+			         name);
 		}
 	}
 	if (ncode == 0) {
@@ -190,8 +194,8 @@ bpf_read_object(const struct bpf_nf *b, const char *path, const char *want,
 	/* Maps: the symbols of the maps section. */
 	{
 		Elf_Data *syms = elf_getdata(symtab, NULL);
-		size_t i, n = symsh.sh_entsize ? symsh.sh_size / symsh.sh_entsize
-		                               : 0;
+		size_t i,
+		    n = symsh.sh_entsize ? symsh.sh_size / symsh.sh_entsize : 0;
 		Elf_Data *mdata = NULL;
 
 		if (maps_idx != 0)
@@ -212,24 +216,26 @@ bpf_read_object(const struct bpf_nf *b, const char *path, const char *want,
 			if (s.st_size != sizeof(struct onvm_bpf_map_def) ||
 			    mdata == NULL || mdata->d_buf == NULL ||
 			    s.st_value + s.st_size > mdata->d_size) {
-				rc = bpf_err(err, errlen,
-				             "%s: map '%s' is not a struct "
-				             "onvm_bpf_map_def: declare maps with "
-				             "ONVM_BPF_MAP() (onvm/bpf.h)",
-				             path, name);
+				rc = bpf_err(
+				    err, errlen,
+				    "%s: map '%s' is not a struct "
+				    "onvm_bpf_map_def: declare maps with "
+				    "ONVM_BPF_MAP() (onvm/bpf.h)",
+				    path, name);
 				goto out;
 			}
 			if (!bpf_name_ok(name)) {
-				rc = bpf_err(err, errlen,
-				             "%s: map name '%s' is longer than %d "
-				             "characters or not a C name",
-				             path, name, ONVM_BPF_MAP_NAME_MAX);
+				rc = bpf_err(
+				    err, errlen,
+				    "%s: map name '%s' is longer than %d "
+				    "characters or not a C name",
+				    path, name, ONVM_BPF_MAP_NAME_MAX);
 				goto out;
 			}
 			if (obj->nmaps == ONVM_BPF_MAX_MAPS) {
 				rc = bpf_err(err, errlen,
-				             "%s declares more than %d maps", path,
-				             ONVM_BPF_MAX_MAPS);
+				             "%s declares more than %d maps",
+				             path, ONVM_BPF_MAX_MAPS);
 				goto out;
 			}
 			spec = &obj->maps[obj->nmaps++];
@@ -240,8 +246,8 @@ bpf_read_object(const struct bpf_nf *b, const char *path, const char *want,
 			    spec->def.type, spec->def.key_size,
 			    spec->def.value_size, spec->def.max_entries);
 			if (why != NULL) {
-				rc = bpf_err(err, errlen, "%s: map '%s': %s", path,
-				             name, why);
+				rc = bpf_err(err, errlen, "%s: map '%s': %s",
+				             path, name, why);
 				goto out;
 			}
 		}
@@ -277,11 +283,12 @@ bpf_read_object(const struct bpf_nf *b, const char *path, const char *want,
 				known |= strcmp(name, bpf_helpers[k]) == 0;
 			if (known || bpf_map_helper_known(b, obj, name))
 				continue;
-			rc = bpf_err(err, errlen,
-			             "%s: instruction %lu refers to '%s', which is "
-			             "no helper, map helper or variable of "
-			             "onvm/bpf.h",
-			             path, (unsigned long)(r.r_offset / 8), name);
+			rc = bpf_err(
+			    err, errlen,
+			    "%s: instruction %lu refers to '%s', which is "
+			    "no helper, map helper or variable of "
+			    "onvm/bpf.h",
+			    path, (unsigned long)(r.r_offset / 8), name);
 			goto out;
 		}
 	}
@@ -296,8 +303,8 @@ out:
  * is the same (its entries survive a program's replacement), else a new
  * one. Returns the slot or -1. */
 static int
-bpf_map_slot(struct bpf_nf *b, const struct bpf_map_spec *spec,
-             uint32_t taken, char *err, size_t errlen)
+bpf_map_slot(struct bpf_nf *b, const struct bpf_map_spec *spec, uint32_t taken,
+             char *err, size_t errlen)
 {
 	const struct onvm_bpf_map_def *d = &spec->def;
 	const struct rte_memzone *mz;
@@ -377,8 +384,13 @@ bpf_last_log_line(const char *log, char *out, size_t outlen)
 	while (*line != '\0') {
 		size_t n = strcspn(line, "\n");
 
-		/* The successful load's own line is no reason. */
-		if (n > 0 && memmem(line, n, "successfully creates", 20) == NULL) {
+		/* The successful load's own line, the call notes and the
+		 * final "failed" line say no reason. */
+		if (n > 0 &&
+		    memmem(line, n, "successfully creates", 20) == NULL &&
+		    memmem(line, n, "failed, error code", 18) == NULL &&
+		    memmem(line, n, "EBPF_PSEUDO_CALL to external", 28) ==
+		        NULL) {
 			best = line;
 			best_len = n;
 		}
@@ -418,6 +430,8 @@ bpf_load_logged(const struct rte_bpf_prm *prm, const char *path,
 		rte_openlog_stream(saved);
 		fclose(mem);
 	}
+	if (bpf == NULL && getenv("ONVM_BPF_DEBUG"))
+		fprintf(stderr, "%s", log != NULL ? log : "");
 	if (bpf == NULL)
 		bpf_last_log_line(log != NULL ? log : "", why, whylen);
 	free(log);
@@ -444,8 +458,9 @@ bpf_prog_new(struct rte_bpf *bpf, const struct bpf_source *src, char *err,
 		if (rte_bpf_get_jit(bpf, &jit) == 0 && jit.func != NULL)
 			p->jit = jit.func;
 		else
-			snprintf(note, notelen,
-			         " (the JIT could not compile it: interpreted)");
+			snprintf(
+			    note, notelen,
+			    " (the JIT could not compile it: interpreted)");
 	}
 	return p;
 }
@@ -465,8 +480,8 @@ bpf_load_filter(struct bpf_nf *b, const struct bpf_source *src, char *err,
 		bpf_err(err, errlen, "libpcap could not start");
 		return NULL;
 	}
-	if (pcap_compile(pcap, &cbpf, src->filter, 1,
-	                 PCAP_NETMASK_UNKNOWN) != 0) {
+	if (pcap_compile(pcap, &cbpf, src->filter, 1, PCAP_NETMASK_UNKNOWN) !=
+	    0) {
 		bpf_err(err, errlen, "bad filter '%s': %s (tcpdump syntax)",
 		        src->filter, pcap_geterr(pcap));
 		pcap_close(pcap);
@@ -476,8 +491,10 @@ bpf_load_filter(struct bpf_nf *b, const struct bpf_source *src, char *err,
 	pcap_freecode(&cbpf);
 	pcap_close(pcap);
 	if (prm == NULL) {
-		bpf_err(err, errlen, "filter '%s' could not be converted to "
-		        "eBPF: %s", src->filter, rte_strerror(rte_errno));
+		bpf_err(err, errlen,
+		        "filter '%s' could not be converted to "
+		        "eBPF: %s",
+		        src->filter, rte_strerror(rte_errno));
 		return NULL;
 	}
 	prm->prog_arg.buf_size = b->window_max;
@@ -514,8 +531,10 @@ bpf_nf_load(struct bpf_nf *b, const struct bpf_source *src, char *err,
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		bpf_err(err, errlen, "program %s is not a file: give the .o "
-		        "that onvm-bpf build wrote", src->path);
+		bpf_err(err, errlen,
+		        "program %s is not a file: give the .o "
+		        "that onvm-bpf build wrote",
+		        src->path);
 		return NULL;
 	}
 	if (bpf_read_object(b, src->path, src->section, &obj, err, errlen) < 0)
@@ -569,10 +588,11 @@ bpf_nf_load(struct bpf_nf *b, const struct bpf_source *src, char *err,
 	p->window = window;
 	p->uses_md = obj.uses_md;
 	p->maps = slots;
-	snprintf(err, errlen, "loaded %s section %s, %s, window %u bytes, "
-	         "%u map(s)%s", src->path, obj.section,
-	         p->jit != NULL ? "JIT" : "interpreter", window,
-	         (unsigned int)__builtin_popcount(slots), note);
+	snprintf(err, errlen,
+	         "loaded %s section %s, %s, window %u bytes, "
+	         "%u map(s)%s",
+	         src->path, obj.section, p->jit != NULL ? "JIT" : "interpreter",
+	         window, (unsigned int)__builtin_popcount(slots), note);
 	return p;
 fail:
 	/* Maps made for this program alone go again. */
@@ -608,7 +628,8 @@ bpf_nf_publish(struct bpf_nf *b, struct bpf_prog *p,
 void
 bpf_nf_destroy(struct bpf_nf *b, struct bpf_prog *p)
 {
-	const struct bpf_prog *cur = __atomic_load_n(&b->next, __ATOMIC_ACQUIRE);
+	const struct bpf_prog *cur =
+	    __atomic_load_n(&b->next, __ATOMIC_ACQUIRE);
 
 	bpf_maps_free(b, p->maps, cur != NULL ? cur->maps : 0);
 	rte_bpf_destroy(p->bpf);

@@ -37,10 +37,10 @@ struct bpf_prog {
 	struct rte_bpf *bpf;
 	uint64_t (*jit)(void *); /* NULL: the interpreter */
 	uint32_t kind;
-	uint32_t window;  /* bytes of frame the program may address */
-	int invert;       /* filters */
-	int uses_md;      /* the program reads or writes onvm_md */
-	uint32_t maps;    /* map slots it uses, a bit each */
+	uint32_t window; /* bytes of frame the program may address */
+	int invert;      /* filters */
+	int uses_md;     /* the program reads or writes onvm_md */
+	uint32_t maps;   /* map slots it uses, a bit each */
 	struct bpf_prog *retired_next; /* the loader's list to destroy */
 };
 
@@ -69,7 +69,7 @@ void bpf_nf_verdicts(struct rte_mbuf **pkts, uint16_t n, uint32_t *verdicts,
 /* The helper symbols of a program using the maps in @p slots; returns how
  * many were written into @p xsym (room for all). */
 unsigned int bpf_nf_xsyms(struct rte_bpf_xsym *xsym, uint32_t slots);
-#define BPF_NF_XSYMS_MAX (4 + 4 * ONVM_BPF_MAX_MAPS)
+#define BPF_NF_XSYMS_MAX (4 + 8 * ONVM_BPF_MAP_SLOTS)
 
 /* bpf_load.c: load a program or filter; on failure NULL and one line in
  * @p err. */

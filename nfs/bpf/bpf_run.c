@@ -36,7 +36,8 @@ bpf_helper_time_ns(uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                    uint64_t a5)
 {
 	if (bpf_ns_mul == 0)
-		bpf_ns_mul = (uint64_t)((1e9 * 4294967296.0) / rte_get_tsc_hz());
+		bpf_ns_mul =
+		    (uint64_t)((1e9 * 4294967296.0) / rte_get_tsc_hz());
 	return (uint64_t)(((unsigned __int128)rte_rdtsc() * bpf_ns_mul) >> 32);
 }
 
@@ -95,8 +96,8 @@ bpf_helper_ipv4_csum(uint64_t ip, uint64_t a2, uint64_t a3, uint64_t a4,
 	}
 
 #define BPF_MAP_HELPERS_4(a, b, c, d)                                          \
-	BPF_MAP_HELPERS(a) BPF_MAP_HELPERS(b) BPF_MAP_HELPERS(c)               \
-	BPF_MAP_HELPERS(d)
+	BPF_MAP_HELPERS(a)                                                     \
+	BPF_MAP_HELPERS(b) BPF_MAP_HELPERS(c) BPF_MAP_HELPERS(d)
 BPF_MAP_HELPERS_4(0, 1, 2, 3)
 BPF_MAP_HELPERS_4(4, 5, 6, 7)
 BPF_MAP_HELPERS_4(8, 9, 10, 11)
@@ -109,7 +110,9 @@ BPF_MAP_HELPERS_4(28, 29, 30, 31)
 typedef uint64_t (*bpf_helper_t)(uint64_t, uint64_t, uint64_t, uint64_t,
                                  uint64_t);
 #define BPF_SLOT_OPS(i)                                                        \
-	{bpf_lookup_##i, bpf_update_##i, bpf_delete_##i, bpf_add_##i}
+	{                                                                      \
+		bpf_lookup_##i, bpf_update_##i, bpf_delete_##i, bpf_add_##i    \
+	}
 #define BPF_SLOT_OPS_4(a, b, c, d)                                             \
 	BPF_SLOT_OPS(a), BPF_SLOT_OPS(b), BPF_SLOT_OPS(c), BPF_SLOT_OPS(d)
 static const bpf_helper_t bpf_slot_ops[ONVM_BPF_MAP_SLOTS][4] = {
@@ -118,10 +121,13 @@ static const bpf_helper_t bpf_slot_ops[ONVM_BPF_MAP_SLOTS][4] = {
     BPF_SLOT_OPS_4(16, 17, 18, 19), BPF_SLOT_OPS_4(20, 21, 22, 23),
     BPF_SLOT_OPS_4(24, 25, 26, 27), BPF_SLOT_OPS_4(28, 29, 30, 31),
 };
-static const char *const bpf_op_names[4] = {"lookup", "update", "delete",
-                                            "add"};
+/* Each op by two names: NAME__op, and NAME__op_elem (what onvm/bpf.h's
+ * inline wrappers call). */
+static const char *const bpf_op_names[8] = {
+    "lookup",      "update",      "delete",      "add",
+    "lookup_elem", "update_elem", "delete_elem", "add_elem"};
 
-static char bpf_sym_names[ONVM_BPF_MAP_SLOTS][4][ONVM_BPF_MAP_NAME_MAX + 9];
+static char bpf_sym_names[ONVM_BPF_MAP_SLOTS][8][ONVM_BPF_MAP_NAME_MAX + 14];
 
 static void
 bpf_func(struct rte_bpf_xsym *x, const char *name, bpf_helper_t f,
@@ -159,16 +165,17 @@ bpf_nf_xsyms(struct rte_bpf_xsym *xsym, uint32_t slots)
 
 		if (!(slots & (1u << i)) || m == NULL)
 			continue;
-		for (op = 0; op < 4; op++) {
+		for (op = 0; op < 8; op++) {
 			struct rte_bpf_xsym *x = &xsym[n++];
 
-			snprintf(bpf_sym_names[i][op], sizeof(bpf_sym_names[i][op]),
-			         "%s__%s", m->name, bpf_op_names[op]);
-			bpf_func(x, bpf_sym_names[i][op], bpf_slot_ops[i][op],
-			         op == 2 ? 1 : 2);
+			snprintf(bpf_sym_names[i][op],
+			         sizeof(bpf_sym_names[i][op]), "%s__%s",
+			         m->name, bpf_op_names[op]);
+			bpf_func(x, bpf_sym_names[i][op],
+			         bpf_slot_ops[i][op % 4], op % 4 == 2 ? 1 : 2);
 			x->func.args[0].type = RTE_BPF_ARG_PTR;
 			x->func.args[0].size = m->key_size;
-			if (op != 2) {
+			if (op % 4 != 2) {
 				x->func.args[1].type = RTE_BPF_ARG_PTR;
 				x->func.args[1].size = m->value_size;
 			}
@@ -283,7 +290,8 @@ bpf_nf_verdicts(struct rte_mbuf **pkts, uint16_t n, uint32_t *verdicts,
 
 		bpf_pkt = m;
 		bpf_md.len = rte_pktmbuf_pkt_len(m);
-		bpf_md.port = m->port < ONVM_MAX_PORTS ? m->port : ONVM_BPF_NONE;
+		bpf_md.port =
+		    m->port < ONVM_MAX_PORTS ? m->port : ONVM_BPF_NONE;
 		bpf_md.redirect_service = ONVM_BPF_NONE;
 		bpf_md.redirect_port = ONVM_BPF_NONE;
 		if (p->uses_md) {
@@ -292,7 +300,8 @@ bpf_nf_verdicts(struct rte_mbuf **pkts, uint16_t n, uint32_t *verdicts,
 
 			bpf_md.chain_index = meta->chain_index;
 			bpf_md.chain =
-			    sh->chains.bodies[meta->chain % ONVM_MAX_CHAIN_BODIES]
+			    sh->chains
+			        .bodies[meta->chain % ONVM_MAX_CHAIN_BODIES]
 			        .chain_id;
 		}
 		frame = bpf_frame(dir, m, p->window, &copied);
@@ -316,9 +325,8 @@ bpf_nf_verdicts(struct rte_mbuf **pkts, uint16_t n, uint32_t *verdicts,
 		case ONVM_BPF_REDIRECT:
 			if (bpf_md.redirect_service != ONVM_BPF_NONE) {
 				v[ONVM_BPF_V_REDIRECT]++;
-				verdicts[i] =
-				    ONVM_VERDICT(ONVM_ACTION_TONF,
-				                 bpf_md.redirect_service);
+				verdicts[i] = ONVM_VERDICT(
+				    ONVM_ACTION_TONF, bpf_md.redirect_service);
 				continue;
 			}
 			if (bpf_md.redirect_port == ONVM_BPF_NONE)

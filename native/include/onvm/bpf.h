@@ -60,10 +60,10 @@
 
 /* The packet's metadata, refilled before each packet. */
 struct onvm_bpf_md {
-	unsigned int len;      /* frame length in bytes */
-	unsigned short port;   /* port it came in on, or ONVM_BPF_NONE */
-	unsigned short service; /* the service this NF serves */
-	unsigned short chain;  /* the chain it follows (0: the default) */
+	unsigned int len;          /* frame length in bytes */
+	unsigned short port;       /* port it came in on, or ONVM_BPF_NONE */
+	unsigned short service;    /* the service this NF serves */
+	unsigned short chain;      /* the chain it follows (0: the default) */
 	unsigned char chain_index; /* hop of that chain it is at (0: first) */
 	unsigned char reserved;
 	unsigned int window; /* bytes of the frame the program may address */
@@ -127,8 +127,8 @@ onvm_csum_replace4(unsigned short csum, unsigned int from, unsigned int to)
 
 /* Maps: tables in hugepage memory that the program, onvm-ctl and Python
  * read and fill while traffic flows. Each is per NF instance. */
-#define ONVM_BPF_MAP_HASH 1   /* key -> value, at most max_entries */
-#define ONVM_BPF_MAP_ARRAY 2  /* key: a 4-byte index below max_entries */
+#define ONVM_BPF_MAP_HASH 1  /* key -> value, at most max_entries */
+#define ONVM_BPF_MAP_ARRAY 2 /* key: a 4-byte index below max_entries */
 /* Counters: values are 8-byte unsigned counters; the program adds to its
  * own lane without atomics, userspace writes another, and every read
  * (the program's lookup, onvm-ctl, Python) returns the sum. */
@@ -159,11 +159,21 @@ struct onvm_bpf_map_def {
  *   int NAME__add(const KEY *key, const VALUE *delta)   adds each 8-byte
  *       counter of *delta, creating the entry; VALUE a multiple of 8 bytes
  * Reads are never torn: they copy a whole value as one writer left it.
+ * NAME__lookup zeroes *value before the NF's helper (NAME__lookup_elem)
+ * fills it: DPDK 22.11's validator counts a value smaller than 8 bytes as
+ * unwritten after a helper call.
  */
-#define ONVM_BPF_MAP(name, type, key_type, value_type, max_entries)           \
-	struct onvm_bpf_map_def __attribute__((section("maps"), used)) name = { \
-	    (type), sizeof(key_type), sizeof(value_type), (max_entries)};      \
-	extern int name##__lookup(const key_type *key, value_type *value);     \
+#define ONVM_BPF_MAP(name, type, key_type, value_type, max_entries)            \
+	struct onvm_bpf_map_def __attribute__((section("maps"), used))         \
+	name = {(type), sizeof(key_type), sizeof(value_type), (max_entries)};  \
+	extern int name##__lookup_elem(const key_type *key,                    \
+	                               value_type *value);                     \
+	static inline __attribute__((always_inline)) int name##__lookup(       \
+	    const key_type *key, value_type *value)                            \
+	{                                                                      \
+		__builtin_memset(value, 0, sizeof(*value));                    \
+		return name##__lookup_elem(key, value);                        \
+	}                                                                      \
 	extern int name##__update(const key_type *key,                         \
 	                          const value_type *value);                    \
 	extern int name##__delete(const key_type *key);                        \

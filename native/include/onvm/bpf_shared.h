@@ -27,7 +27,7 @@
 extern "C" {
 #endif
 
-#define ONVM_BPF_DIR_FMT "onvm_bpf_nf%u"    /* an NF's directory */
+#define ONVM_BPF_DIR_FMT "onvm_bpf_nf%u"     /* an NF's directory */
 #define ONVM_BPF_MAP_MZ_FMT "onvm_bpfm%u_%u" /* NF id, map serial */
 #define ONVM_BPF_MAP_SLOTS 32 /* a program's maps and a replacement's */
 #define ONVM_BPF_PATH_MAX 256
@@ -73,13 +73,14 @@ enum onvm_bpf_kind {
 	ONVM_BPF_KIND_FILTER = 2,
 };
 
-/* Counters of the running NF: packets by the program's verdict. */
+/* Counters of the running NF: packets by the program's verdict (the
+ * ONVM_BPF_* values of onvm/bpf.h). */
 enum onvm_bpf_verdict_index {
-	ONVM_BPF_V_DROP = ONVM_BPF_DROP,
-	ONVM_BPF_V_PASS = ONVM_BPF_PASS,
-	ONVM_BPF_V_TX = ONVM_BPF_TX,
-	ONVM_BPF_V_REDIRECT = ONVM_BPF_REDIRECT,
-	ONVM_BPF_V_ABORTED = ONVM_BPF_ABORTED, /* incl. unknown verdicts */
+	ONVM_BPF_V_DROP = 0,
+	ONVM_BPF_V_PASS = 1,
+	ONVM_BPF_V_TX = 2,
+	ONVM_BPF_V_REDIRECT = 3,
+	ONVM_BPF_V_ABORTED = 4, /* incl. unknown verdicts */
 	ONVM_BPF_V_COUNT = 5,
 };
 
@@ -131,8 +132,7 @@ uint64_t onvm_bpf_map_bytes(uint32_t type, uint32_t key_size,
 
 /* Check a map's shape: NULL, or what is wrong in words. */
 const char *onvm_bpf_map_shape_error(uint32_t type, uint32_t key_size,
-                                     uint32_t value_size,
-                                     uint32_t max_entries);
+                                     uint32_t value_size, uint32_t max_entries);
 
 /* Lay out an empty map in @p mem (onvm_bpf_map_bytes() long, zeroed). */
 void onvm_bpf_map_init(struct onvm_bpf_map *m, const char *name,
@@ -153,8 +153,8 @@ int onvm_bpf_map_update(struct onvm_bpf_map *m, const void *key,
 int onvm_bpf_map_delete(struct onvm_bpf_map *m, const void *key, int program);
 /* Add each 8-byte counter of @p delta (the program's lane of a per-CPU
  * map, else atomically), creating a hash entry at zero first. */
-int onvm_bpf_map_add(struct onvm_bpf_map *m, const void *key,
-                     const void *delta, int program);
+int onvm_bpf_map_add(struct onvm_bpf_map *m, const void *key, const void *delta,
+                     int program);
 
 /*
  * Walk a map: copies the key and value of the first entry in use at slot
@@ -188,8 +188,7 @@ int64_t onvm_bpf_request_load(struct onvm_bpf_dir *d, const char *path,
 int onvm_bpf_request_done(const struct onvm_bpf_dir *d, uint32_t seq);
 
 /* Map @p name of NF @p d, or NULL. */
-struct onvm_bpf_map *onvm_bpf_dir_map(struct onvm_bpf_dir *d,
-                                      const char *name);
+struct onvm_bpf_map *onvm_bpf_dir_map(struct onvm_bpf_dir *d, const char *name);
 
 #ifdef __cplusplus
 }

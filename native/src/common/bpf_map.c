@@ -43,8 +43,8 @@ static uint32_t
 __bpf_slot_size(uint32_t type, uint32_t key_size, uint32_t value_size)
 {
 	uint32_t lanes = __bpf_is_percpu(type) ? ONVM_BPF_LANES : 1;
-	uint32_t head = __bpf_is_hash(type) ? 16 + RTE_ALIGN_CEIL(key_size, 8)
-	                                    : 8;
+	uint32_t head =
+	    __bpf_is_hash(type) ? 16 + RTE_ALIGN_CEIL(key_size, 8) : 8;
 
 	return head + RTE_ALIGN_CEIL(value_size, 8) * lanes;
 }
@@ -89,9 +89,9 @@ onvm_bpf_map_bytes(uint32_t type, uint32_t key_size, uint32_t value_size,
 }
 
 void
-onvm_bpf_map_init(struct onvm_bpf_map *m, const char *name,
-                  const char *memzone, uint32_t type, uint32_t key_size,
-                  uint32_t value_size, uint32_t max_entries)
+onvm_bpf_map_init(struct onvm_bpf_map *m, const char *name, const char *memzone,
+                  uint32_t type, uint32_t key_size, uint32_t value_size,
+                  uint32_t max_entries)
 {
 	m->type = type;
 	m->key_size = key_size;
@@ -143,10 +143,9 @@ __bpf_write_begin(char *slot, int program)
 	for (;;) {
 		uint32_t s = __atomic_load_n(__bpf_seq(slot), __ATOMIC_RELAXED);
 
-		if (!(s & 1) &&
-		    __atomic_compare_exchange_n(__bpf_seq(slot), &s, s + 1, 0,
-		                                __ATOMIC_ACQUIRE,
-		                                __ATOMIC_RELAXED))
+		if (!(s & 1) && __atomic_compare_exchange_n(
+		                    __bpf_seq(slot), &s, s + 1, 0,
+		                    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			return 0;
 		if (++tries >= limit)
 			return -EBUSY;
@@ -206,8 +205,9 @@ __bpf_value_out(const struct onvm_bpf_map *m, const char *slot, void *value)
 		uint64_t sum = 0;
 
 		for (lane = 0; lane < m->lanes; lane++) {
-			const uint64_t *c = (const uint64_t *)(v + (size_t)lane *
-			                                               m->value_size);
+			const uint64_t *c =
+			    (const uint64_t *)(v +
+			                       (size_t)lane * m->value_size);
 
 			sum += __atomic_load_n(&c[i], __ATOMIC_RELAXED);
 		}
@@ -234,11 +234,12 @@ __bpf_value_in(const struct onvm_bpf_map *m, char *slot, const void *value,
 
 		for (lane = 0; lane < m->lanes; lane++)
 			if (lane != mine)
-				others += ((uint64_t *)(v + (size_t)lane *
-				                                m->value_size))[i];
-		__atomic_store_n(&((uint64_t *)(v + (size_t)mine *
-		                                        m->value_size))[i],
-		                 in[i] - others, __ATOMIC_RELAXED);
+				others +=
+				    ((uint64_t *)(v + (size_t)lane *
+				                          m->value_size))[i];
+		__atomic_store_n(
+		    &((uint64_t *)(v + (size_t)mine * m->value_size))[i],
+		    in[i] - others, __ATOMIC_RELAXED);
 	}
 }
 
@@ -251,7 +252,8 @@ __bpf_read_slot(const struct onvm_bpf_map *m, char *slot, uint32_t hash,
 	uint32_t limit = __bpf_limit(program), tries = 0;
 
 	for (;;) {
-		uint32_t s1 = __atomic_load_n(__bpf_seq(slot), __ATOMIC_ACQUIRE);
+		uint32_t s1 =
+		    __atomic_load_n(__bpf_seq(slot), __ATOMIC_ACQUIRE);
 		int found = 0;
 		uint32_t state;
 
@@ -262,15 +264,15 @@ __bpf_read_slot(const struct onvm_bpf_map *m, char *slot, uint32_t hash,
 			else if (state == ONVM_BPF_SLOT_FULL &&
 			         *(volatile uint32_t *)(slot + BPF_SLOT_HASH) ==
 			             hash &&
-			         memcmp(slot + m->key_offset, key, m->key_size) ==
-			             0) {
+			         memcmp(slot + m->key_offset, key,
+			                m->key_size) == 0) {
 				found = 1;
 				if (value != NULL)
 					__bpf_value_out(m, slot, value);
 			}
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			if (__atomic_load_n(__bpf_seq(slot), __ATOMIC_RELAXED) ==
-			    s1)
+			if (__atomic_load_n(__bpf_seq(slot),
+			                    __ATOMIC_RELAXED) == s1)
 				return found;
 		}
 		if (++tries >= limit)
@@ -334,13 +336,14 @@ onvm_bpf_map_lookup(struct onvm_bpf_map *m, const void *key, void *value,
 		return -ENOENT;
 	limit = __bpf_limit(program);
 	for (;;) {
-		uint32_t s1 = __atomic_load_n(__bpf_seq(slot), __ATOMIC_ACQUIRE);
+		uint32_t s1 =
+		    __atomic_load_n(__bpf_seq(slot), __ATOMIC_ACQUIRE);
 
 		if (!(s1 & 1)) {
 			__bpf_value_out(m, slot, value);
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			if (__atomic_load_n(__bpf_seq(slot), __ATOMIC_RELAXED) ==
-			    s1)
+			if (__atomic_load_n(__bpf_seq(slot),
+			                    __ATOMIC_RELAXED) == s1)
 				return 0;
 		}
 		if (++tries >= limit) {
@@ -421,8 +424,8 @@ __bpf_hash_put(struct onvm_bpf_map *m, const void *key, const void *value,
 }
 
 int
-onvm_bpf_map_update(struct onvm_bpf_map *m, const void *key,
-                    const void *value, int program)
+onvm_bpf_map_update(struct onvm_bpf_map *m, const void *key, const void *value,
+                    int program)
 {
 	char *slot;
 	int err;
@@ -552,8 +555,8 @@ onvm_bpf_map_next(struct onvm_bpf_map *m, uint32_t *cursor, void *key,
 			return 1;
 		}
 		for (;;) {
-			uint32_t s1 = __atomic_load_n(__bpf_seq(slot),
-			                              __ATOMIC_ACQUIRE);
+			uint32_t s1 =
+			    __atomic_load_n(__bpf_seq(slot), __ATOMIC_ACQUIRE);
 			int full;
 
 			if (s1 & 1) {
@@ -569,8 +572,8 @@ onvm_bpf_map_next(struct onvm_bpf_map *m, uint32_t *cursor, void *key,
 				__bpf_value_out(m, slot, value);
 			}
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			if (__atomic_load_n(__bpf_seq(slot), __ATOMIC_RELAXED) !=
-			    s1)
+			if (__atomic_load_n(__bpf_seq(slot),
+			                    __ATOMIC_RELAXED) != s1)
 				continue;
 			if (!full)
 				break;

@@ -3,8 +3,7 @@
  * the port it came in on. */
 #include <onvm/bpf.h>
 
-ONVM_BPF_PROGRAM("onvm") int
-reflector(unsigned char *frame)
+ONVM_BPF_PROGRAM("onvm") int reflector(unsigned char *frame)
 {
 	unsigned char mac[6];
 
