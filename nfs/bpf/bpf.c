@@ -360,7 +360,7 @@ main(int argc, char **argv)
 		if (nf_argc < 0) {
 			fprintf(stderr, "bpf: %s\n", onvm_nflib_strerror());
 			free(copy);
-			return 2;
+			return 1; /* as onvm_nflib_init() would */
 		}
 		rc = bpf_parse(nf_argc, copy, &b, &src);
 		free(copy);
