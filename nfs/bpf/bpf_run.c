@@ -13,6 +13,7 @@
 
 #include <onvm/flow.h>
 
+#include "bpf_map_read.h"
 #include "bpf_nf.h"
 
 struct onvm_bpf_map *bpf_slot_maps[ONVM_BPF_MAP_SLOTS];
@@ -65,8 +66,8 @@ bpf_helper_ipv4_csum(uint64_t ip, uint64_t a2, uint64_t a3, uint64_t a4,
 	static uint64_t bpf_lookup_##i(uint64_t k, uint64_t v, uint64_t a3,    \
 	                               uint64_t a4, uint64_t a5)               \
 	{                                                                      \
-		return onvm_bpf_map_lookup(bpf_slot_maps[i], (void *)k,        \
-		                           (void *)v, 1) == 0                  \
+		return __onvm_bpf_map_lookup(bpf_slot_maps[i], (void *)k,      \
+		                             (void *)v, 1) == 0                \
 		           ? 0                                                 \
 		           : UINT64_MAX;                                       \
 	}                                                                      \

@@ -15,9 +15,11 @@ EXAMPLES = ROOT / "nfs" / "bpf" / "examples"
 def compile_program(source: Path, out_dir: Path, *defines: str) -> Path:
     """`source` compiled to out_dir/<stem>.o."""
     obj = out_dir / (source.stem + ".o")
-    subprocess.run(["clang", "-O2", "-target", "bpf", "-mcpu=v2", "-g0", "-Wall", "-Werror",
-                    f"-I{INCLUDE}", *(f"-D{d}" for d in defines), "-c", str(source),
-                    "-o", str(obj)], check=True, capture_output=True, text=True)
+    done = subprocess.run(["clang", "-O2", "-target", "bpf", "-mcpu=v2", "-g0", "-Wall",
+                           "-Werror", f"-I{INCLUDE}", *(f"-D{d}" for d in defines), "-c",
+                           str(source), "-o", str(obj)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise AssertionError(f"{source.name} did not compile:\n{done.stderr}")
     return obj
 
 

@@ -8,29 +8,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include <rte_common.h>
-#include <rte_hash_crc.h>
-#include <rte_pause.h>
-
-#include <onvm/bpf_shared.h>
+#include "bpf_map_read.h"
 
 #define BPF_MAP_BYTES_MAX (256ull << 20)
-#define BPF_SLOT_SEQ 0   /* uint32_t */
-#define BPF_SLOT_STATE 4 /* uint32_t, hash maps */
-#define BPF_SLOT_HASH 8  /* uint32_t, hash maps */
-
-static int
-__bpf_is_hash(uint32_t type)
-{
-	return type == ONVM_BPF_MAP_HASH || type == ONVM_BPF_MAP_PERCPU_HASH;
-}
-
-static int
-__bpf_is_percpu(uint32_t type)
-{
-	return type == ONVM_BPF_MAP_PERCPU_HASH ||
-	       type == ONVM_BPF_MAP_PERCPU_ARRAY;
-}
 
 static uint32_t
 __bpf_nslots(uint32_t type, uint32_t max_entries)
@@ -108,32 +88,6 @@ onvm_bpf_map_init(struct onvm_bpf_map *m, const char *name, const char *memzone,
 	__atomic_store_n(&m->magic, ONVM_BPF_MAP_MAGIC, __ATOMIC_RELEASE);
 }
 
-static inline char *
-__bpf_slot(const struct onvm_bpf_map *m, uint32_t i)
-{
-	return (char *)(m + 1) + (size_t)i * m->slot_size;
-}
-
-static inline volatile uint32_t *
-__bpf_seq(char *slot)
-{
-	return (volatile uint32_t *)(slot + BPF_SLOT_SEQ);
-}
-
-static inline volatile uint32_t *
-__bpf_state(char *slot)
-{
-	return (volatile uint32_t *)(slot + BPF_SLOT_STATE);
-}
-
-static inline uint32_t
-__bpf_limit(int program)
-{
-	/* The control plane waits longer, but not for ever: an NF that died
-	 * halfway through a write leaves its slot odd. */
-	return program ? ONVM_BPF_SPIN_LIMIT : ONVM_BPF_SPIN_LIMIT * 4096;
-}
-
 /* Make a slot's sequence odd: this writer's alone until __bpf_write_end. */
 static int
 __bpf_write_begin(char *slot, int program)
@@ -183,38 +137,6 @@ __bpf_unlock(struct onvm_bpf_map *m)
 	__atomic_store_n(&m->lock, 0, __ATOMIC_RELEASE);
 }
 
-static inline uint32_t
-__bpf_hash(const struct onvm_bpf_map *m, const void *key)
-{
-	return rte_hash_crc(key, m->key_size, 0x6f6e766d);
-}
-
-/* Copy a value out of a slot: per-CPU lanes summed. */
-static void
-__bpf_value_out(const struct onvm_bpf_map *m, const char *slot, void *value)
-{
-	const char *v = slot + m->value_offset;
-	uint32_t lane, i, n = m->value_size / 8;
-	uint64_t *out = value;
-
-	if (m->lanes == 1) {
-		memcpy(value, v, m->value_size);
-		return;
-	}
-	for (i = 0; i < n; i++) {
-		uint64_t sum = 0;
-
-		for (lane = 0; lane < m->lanes; lane++) {
-			const uint64_t *c =
-			    (const uint64_t *)(v +
-			                       (size_t)lane * m->value_size);
-
-			sum += __atomic_load_n(&c[i], __ATOMIC_RELAXED);
-		}
-		out[i] = sum;
-	}
-}
-
 /* Write a value into a slot being written: per-CPU maps set the writer's
  * lane so that the lanes add up to @p value. */
 static void
@@ -243,115 +165,11 @@ __bpf_value_in(const struct onvm_bpf_map *m, char *slot, const void *value,
 	}
 }
 
-/* Read a slot consistently. Returns 1 if it holds @p key (value copied
- * when @p value), 0 if not, -1 if it is empty (the probe ends), -EBUSY. */
-static int
-__bpf_read_slot(const struct onvm_bpf_map *m, char *slot, uint32_t hash,
-                const void *key, void *value, int program)
-{
-	uint32_t limit = __bpf_limit(program), tries = 0;
-
-	for (;;) {
-		uint32_t s1 =
-		    __atomic_load_n(__bpf_seq(slot), __ATOMIC_ACQUIRE);
-		int found = 0;
-		uint32_t state;
-
-		if (!(s1 & 1)) {
-			state = *__bpf_state(slot);
-			if (state == ONVM_BPF_SLOT_EMPTY)
-				found = -1;
-			else if (state == ONVM_BPF_SLOT_FULL &&
-			         *(volatile uint32_t *)(slot + BPF_SLOT_HASH) ==
-			             hash &&
-			         memcmp(slot + m->key_offset, key,
-			                m->key_size) == 0) {
-				found = 1;
-				if (value != NULL)
-					__bpf_value_out(m, slot, value);
-			}
-			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			if (__atomic_load_n(__bpf_seq(slot),
-			                    __ATOMIC_RELAXED) == s1)
-				return found;
-		}
-		if (++tries >= limit)
-			return -EBUSY;
-		rte_pause();
-	}
-}
-
-/* The slot holding @p key, or NULL; -EBUSY in *err when a read gave up. */
-static char *
-__bpf_hash_find(const struct onvm_bpf_map *m, const void *key, uint32_t hash,
-                void *value, int program, int *err)
-{
-	uint32_t mask = m->nslots - 1, i;
-
-	*err = -ENOENT;
-	for (i = 0; i < m->nslots; i++) {
-		char *slot = __bpf_slot(m, (hash + i) & mask);
-		int r = __bpf_read_slot(m, slot, hash, key, value, program);
-
-		if (r == 1) {
-			*err = 0;
-			return slot;
-		}
-		if (r == -1)
-			return NULL;
-		if (r == -EBUSY) {
-			*err = -EBUSY;
-			return NULL;
-		}
-	}
-	return NULL;
-}
-
-static char *
-__bpf_array_slot(const struct onvm_bpf_map *m, const void *key)
-{
-	uint32_t index;
-
-	memcpy(&index, key, sizeof(index));
-	return index < m->max_entries ? __bpf_slot(m, index) : NULL;
-}
-
 int
 onvm_bpf_map_lookup(struct onvm_bpf_map *m, const void *key, void *value,
                     int program)
 {
-	uint32_t limit, tries = 0;
-	char *slot;
-	int err;
-
-	if (__bpf_is_hash(m->type)) {
-		__bpf_hash_find(m, key, __bpf_hash(m, key), value, program,
-		                &err);
-		if (err == -EBUSY)
-			m->busy += program;
-		return err;
-	}
-	slot = __bpf_array_slot(m, key);
-	if (slot == NULL)
-		return -ENOENT;
-	limit = __bpf_limit(program);
-	for (;;) {
-		uint32_t s1 =
-		    __atomic_load_n(__bpf_seq(slot), __ATOMIC_ACQUIRE);
-
-		if (!(s1 & 1)) {
-			__bpf_value_out(m, slot, value);
-			__atomic_thread_fence(__ATOMIC_ACQUIRE);
-			if (__atomic_load_n(__bpf_seq(slot),
-			                    __ATOMIC_RELAXED) == s1)
-				return 0;
-		}
-		if (++tries >= limit) {
-			m->busy += program;
-			return -EBUSY;
-		}
-		rte_pause();
-	}
+	return __onvm_bpf_map_lookup(m, key, value, program);
 }
 
 /* Write @p value (NULL: zeroes) into an existing slot. */
