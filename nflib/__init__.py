@@ -9,6 +9,7 @@ Batch of NumPy arrays and returns an array of verdicts.
 
 from onvm.nflib.actions import (
     DROP,
+    HOLD,
     NEXT,
     Action,
     out_port,
@@ -19,10 +20,11 @@ from onvm.nflib.actions import (
 from onvm.nflib.batch import Batch
 from onvm.nflib.classifier import Classifier, Rule, RuleError, verdict_table
 from onvm.nflib.nf import NF, ManagerGone, NfError, main
-from onvm.nflib.packet import Packet
+from onvm.nflib.packet import HeldPacket, Packet
 
 __all__ = [
-    "DROP", "NEXT", "Action", "Batch", "Classifier", "ManagerGone", "NF", "NfError", "Packet",
+    "DROP", "HOLD", "NEXT", "Action", "Batch", "Classifier", "HeldPacket", "ManagerGone", "NF",
+    "NfError", "Packet",
     "Rule", "RuleError", "main", "out_port", "to_service", "verdict_action", "verdict_destination",
     "verdict_table",
 ]

@@ -11,12 +11,15 @@ from __future__ import annotations
 from onvm.contract import VERDICT_ACTION_MASK, VERDICT_DEST_SHIFT, Action
 from onvm.pydpdk.nf import ffi
 
-__all__ = ["DROP", "NEXT", "Action", "out_port", "to_service", "verdict_action",
+__all__ = ["DROP", "HOLD", "NEXT", "Action", "out_port", "to_service", "verdict_action",
            "verdict_destination"]
 
 # Plain ints: the fastest values a per-packet handler can return.
 DROP = int(Action.DROP)
 NEXT = int(Action.NEXT)
+# The NF keeps the packet (NF.hold() gives a handle to it) and hands it on
+# later with NF.release(), or frees it with NF.free().
+HOLD = int(Action.HOLD)
 
 # The largest service or port id the packet metadata's destination holds.
 _DESTINATION = dict(ffi.typeof("struct onvm_pkt_meta").fields)["destination"]
@@ -40,7 +43,7 @@ def out_port(port_id: int) -> int:
 def verdict_action(verdict: int) -> Action:
     """The action of a verdict; an unknown one is DROP, as in the data plane."""
     action = verdict & VERDICT_ACTION_MASK
-    return Action(action) if action <= Action.OUT else Action.DROP
+    return Action(action) if action <= Action.HOLD else Action.DROP
 
 
 def verdict_destination(verdict: int) -> int:

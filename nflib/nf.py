@@ -24,8 +24,9 @@ from collections.abc import Callable, Sequence
 from onvm.contract import BATCH_MAX, MAX_PORTS, NF_EXIT_MANAGER_GONE
 from onvm.errors import OnvmError
 from onvm.nflib import classifier
+from onvm.nflib.actions import HOLD
 from onvm.nflib.batch import Batch
-from onvm.nflib.packet import Packet
+from onvm.nflib.packet import HeldPacket, Packet
 from onvm.pydpdk.nf import ffi, lib
 
 # A vector handler costs a few us of Python per call, whatever its size: 512
@@ -87,6 +88,8 @@ class NF:
         self._period_ms = 1000
         self._batch_max = 0
         self._verdicts = ffi.NULL  # where on_batch leaves its verdicts
+        self._batch_pkts = None  # the mbufs of the batch a handler runs on
+        self._hold_now: list[int] = []  # what the running handler holds
         self._error: BaseException | None = None
         self._closed = False
         self._final_stats: dict = {}
@@ -139,9 +142,11 @@ class NF:
         if self._closed:
             return dict(self._final_stats)
         s = lib.onvm_nflib_nf(self._ctx).stats
-        return {k: getattr(s, k) for k in ("rx", "tx", "act_drop", "act_next", "act_tonf",
-                                           "act_out", "batches", "sleeps", "created",
-                                           "busy_cycles", "unsent")}
+        out = {k: getattr(s, k) for k in ("rx", "tx", "act_drop", "act_next", "act_tonf",
+                                          "act_out", "batches", "sleeps", "created",
+                                          "busy_cycles", "unsent", "held", "released")}
+        out["holding"] = out["held"] - out["released"]
+        return out
 
     # ---- handlers (decorators) ----
 
@@ -152,9 +157,11 @@ class NF:
 
         def on_batch(pkts, n):
             packet._bind_batch(pkts)
+            self._batch_pkts = pkts
             for i in range(n):
                 packet._i = i
                 verdicts[i] = fn(packet)
+            self._held_in(verdicts)
 
         self._on_batch, self._batch_max = on_batch, 0
         self._verdicts = ffi.from_buffer("uint32_t[]", verdicts)
@@ -175,9 +182,11 @@ class NF:
 
             def on_batch(pkts, n):
                 b._load(pkts, n)
+                self._batch_pkts = pkts
                 result = fn(b)
                 if result is not None:
                     verdicts[:n] = result
+                self._held_in(verdicts)
 
             self._on_batch = on_batch
             self._batch_max = max(1, min(batch, BATCH_MAX))
@@ -196,6 +205,49 @@ class NF:
             return fn
 
         return install
+
+    # ---- packets the NF keeps ----
+
+    def hold(self, pkt: Packet | Batch, index: int | None = None) -> HeldPacket:
+        """Keep a packet of the running handler's batch past the handler: the
+        packet handler's `pkt`, or packet `index` of a vector handler's
+        batch. Its verdict becomes HOLD whatever the handler returns; the NF
+        hands it on later with release() or frees it with free(). What it
+        still holds when it leaves goes back to the pool."""
+        if self._batch_pkts is None:
+            raise NfError("hold() is for the packets of a running handler")
+        if isinstance(pkt, Batch):
+            if index is None or not 0 <= index < len(pkt):
+                raise NfError(f"hold(batch, index): index {index} is not in the batch")
+            slot = index
+        else:
+            slot = pkt._i
+        self._hold_now.append(slot)
+        return HeldPacket(self._batch_pkts[slot])
+
+    def _held_in(self, verdicts) -> None:
+        for slot in self._hold_now:
+            verdicts[slot] = HOLD
+        self._hold_now.clear()
+
+    def release(self, pkt: HeldPacket, verdict: int) -> bool:
+        """Hand a held packet on with `verdict` (NEXT continues its chain),
+        after the running handler's batch if called from a handler, ahead of
+        that batch's other packets. False if 4096 were released in this
+        batch already: the NF still holds it."""
+        if not isinstance(pkt, HeldPacket) or pkt._pkts is None:
+            raise NfError("release() takes a packet from hold() that is still held")
+        mbufs = ffi.new("struct rte_mbuf *[1]", [pkt._m])
+        verdicts = ffi.new("uint32_t[1]", [verdict])
+        if lib.onvm_nflib_release(self._ctx, mbufs, verdicts, 1) != 1:
+            return False
+        pkt._unbind()
+        return True
+
+    @property
+    def holding(self) -> int:
+        """Packets the NF holds now."""
+        return lib.onvm_nflib_holding(self._ctx)
 
     # ---- packets the NF makes ----
 
@@ -226,10 +278,16 @@ class NF:
         return False
 
     def free(self, pkt: Packet) -> None:
-        """Return a created, unsent packet to the pool."""
+        """Return a created, unsent packet, or a held one, to the pool."""
+        if pkt._pkts is None:
+            raise NfError("free(): that packet is no longer the NF's")
         mbufs = ffi.new("struct rte_mbuf *[1]", [pkt._m])
+        held = isinstance(pkt, HeldPacket)
         pkt._unbind()
-        lib.onvm_nflib_free_pkts(self._ctx, mbufs, 1)
+        if held:
+            lib.onvm_nflib_free_held(self._ctx, mbufs, 1)
+        else:
+            lib.onvm_nflib_free_pkts(self._ctx, mbufs, 1)
 
     # ---- running ----
 

@@ -186,3 +186,10 @@ class Packet:
 
     def __repr__(self) -> str:
         return f"<Packet {len(self)} bytes ethertype 0x{self.ethertype:04x}>"
+
+
+class HeldPacket(Packet):
+    """A packet an NF keeps across batches (NF.hold()): valid until the NF
+    hands it on (NF.release()) or frees it (NF.free())."""
+
+    __slots__ = ()

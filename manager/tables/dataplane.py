@@ -224,6 +224,10 @@ class DataPlane:
                 "direct": s.direct,
                 "direct_fallback": s.direct_fallback,
                 "direct_in": s.direct_in,
+                "held": s.held,
+                "released": s.released,
+                # Packets it holds now (a gauge, not reset with the counters).
+                "holding": s.held - s.released,
                 "enqueued": sum(w[i].nf_enq[slot.nf_id] for i in range(n)) - nf.enq_base,
                 "ring_full_drop": sum(w[i].nf_enq_drop[slot.nf_id] for i in range(n))
                 - nf.enq_drop_base,

@@ -12,6 +12,7 @@ from scapy.utils import rdpcap
 from tests.integration import (
     test_control_live,
     test_drop_and_balance,
+    test_hold_release,
     test_nf_crash,
     test_pcap_chain,
     test_stop_under_load,
@@ -130,3 +131,7 @@ test_chain_replaced_under_load_loses_no_packet = (
     test_control_live.test_chain_replaced_under_load_loses_no_packet)
 test_stopping_nfs_under_load_loses_no_mbuf = (
     test_stop_under_load.test_stopping_nfs_under_load_loses_no_mbuf)
+test_held_packets_released_in_another_order = (
+    test_hold_release.test_held_packets_come_out_in_the_order_the_nf_releases_them)
+test_what_an_nf_holds_goes_back_to_the_pool = (
+    test_hold_release.test_what_an_nf_still_holds_goes_back_to_the_pool)

@@ -19,6 +19,7 @@ from scapy.layers.l2 import ARP, Dot1AD, Dot1Q, Ether
 from onvm import contract
 from onvm.nflib import (
     DROP,
+    HOLD,
     NEXT,
     Action,
     Batch,
@@ -369,8 +370,8 @@ def test_keys_only_batches_take_a_short_cut_to_the_same_keys(raws):
 
 def test_action_values_are_the_c_enum():
     assert [int(a) for a in Action] == [
-        Action.DROP, Action.NEXT, Action.TONF, Action.OUT]
-    assert (DROP, NEXT) == (Action.DROP, Action.NEXT)
+        Action.DROP, Action.NEXT, Action.TONF, Action.OUT, Action.HOLD]
+    assert (DROP, NEXT, HOLD) == (Action.DROP, Action.NEXT, Action.HOLD)
 
 
 @pytest.mark.parametrize(
@@ -436,9 +437,9 @@ def test_apply_verdicts_leaves_the_rest_of_the_metadata_alone():
 
 
 def test_counted_apply_writes_only_what_is_not_next_and_counts_every_packet():
-    fakes = [FakeMbuf(RAW["udp4"]) for _ in range(6)]
-    verdicts = [NEXT, DROP, to_service(12), NEXT | 7 << 8, out_port(3), 4 | 9 << 8]
-    counts = ffi.new("uint64_t[4]", [1, 2, 3, 4])
+    fakes = [FakeMbuf(RAW["udp4"]) for _ in range(7)]
+    verdicts = [NEXT, DROP, to_service(12), NEXT | 7 << 8, out_port(3), 7 | 9 << 8, HOLD]
+    counts = ffi.new("uint64_t[5]", [1, 2, 3, 4, 5])
     with pkt_meta_at_fake_offset():
         for fake in fakes:
             meta_of(fake).action, meta_of(fake).destination = 0xEE, 0xEEEE
@@ -447,5 +448,5 @@ def test_counted_apply_writes_only_what_is_not_next_and_counts_every_packet():
         got = [(meta_of(f).action, meta_of(f).destination) for f in fakes]
     untouched = (0xEE, 0xEEEE)  # a NEXT packet keeps what it arrived with
     assert got == [untouched, (Action.DROP, 0), (Action.TONF, 12),
-                   untouched, (Action.OUT, 3), (Action.DROP, 9)]
-    assert list(counts) == [1 + 2, 2 + 2, 3 + 1, 4 + 1]
+                   untouched, (Action.OUT, 3), (Action.DROP, 9), (Action.HOLD, 0)]
+    assert list(counts) == [1 + 2, 2 + 2, 3 + 1, 4 + 1, 5 + 1]

@@ -21,7 +21,7 @@ from onvm.pydpdk.manager import check, check_ptr, ffi, lib, strerror
 def test_the_nf_api_actions_are_the_contract_enum():
     assert Action is contract.Action
     assert [(a.name, a.value) for a in Action] == [
-        ("DROP", 0), ("NEXT", 1), ("TONF", 2), ("OUT", 3)]
+        ("DROP", 0), ("NEXT", 1), ("TONF", 2), ("OUT", 3), ("HOLD", 4)]
 
 
 # ---- limits ----

@@ -79,7 +79,14 @@ enum onvm_action {
 	ONVM_ACTION_NEXT = 1, /* next hop of the packet's chain */
 	ONVM_ACTION_TONF = 2, /* to service `destination`, by flow hash */
 	ONVM_ACTION_OUT = 3,  /* out of port `destination` */
+	/* The NF keeps the packet across bursts and hands it on later
+	 * (onvm_nflib_release) or frees it (onvm_nflib_free_held). */
+	ONVM_ACTION_HOLD = 4,
 };
+#define ONVM_ACTION_COUNT 5
+
+/* onvm_pkt_meta.flags */
+#define ONVM_PKT_HELD 0x1 /* an NF holds it (ONVM_ACTION_HOLD) */
 
 /* Who holds an mbuf. The manager sets ONVM_OWNER_MANAGER whenever a packet
  * is in its hands and the NF id while an NF holds it, so the mbufs of a
@@ -95,7 +102,9 @@ struct onvm_pkt_meta {
 	uint16_t owner;       /* NF id, ONVM_OWNER_MANAGER or ONVM_OWNER_NONE */
 	uint16_t chain;       /* chain body the packet follows */
 	uint32_t chain_gen;   /* that body's generation when the packet began */
-	uint64_t timestamp;   /* TSC at manager RX, for latency */
+	uint8_t flags;        /* ONVM_PKT_* */
+	uint8_t reserved[3];
+	uint64_t timestamp; /* TSC at manager RX, for latency */
 };
 
 enum onvm_nf_state {
@@ -129,6 +138,8 @@ struct onvm_nf_stats {
 	uint64_t direct; /* handed straight to another NF (nf_to_nf direct) */
 	uint64_t direct_fallback; /* meant for an NF, sent via the manager */
 	uint64_t direct_in;       /* taken from other NFs' rings */
+	uint64_t held;     /* packets its handlers kept (ONVM_ACTION_HOLD) */
+	uint64_t released; /* held packets handed on or freed since */
 } __rte_cache_aligned;
 
 /* Who moves packets from one NF to the next. */

@@ -40,9 +40,16 @@ struct onvm_nf_ctx;
  * Python, exit with it after saying so in one line. */
 #define ONVM_NF_EXIT_MANAGER_GONE 3
 
+/* Held packets an NF may release while one burst is handled (they go
+ * after it). */
+#define ONVM_NF_RELEASE_MAX 4096
+
 /**
  * Per-packet handler: look at @p pkt and set meta->action (and
  * meta->destination for TONF and OUT). The action on entry is NEXT.
+ * ONVM_ACTION_HOLD keeps the packet: the NF hands it on later with
+ * onvm_nflib_release(), or frees it with onvm_nflib_free_held(); what it
+ * still holds when it leaves goes back to the pool.
  */
 typedef void (*onvm_nf_pkt_handler_t)(struct rte_mbuf *pkt,
                                       struct onvm_pkt_meta *meta, void *user);
@@ -186,6 +193,29 @@ unsigned int onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
  */
 void onvm_nflib_free_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
                           unsigned int n);
+
+/**
+ * Hand on @p n packets this NF held (a handler's ONVM_ACTION_HOLD) with
+ * @p verdicts (ONVM_VERDICT values). Called from a handler, they go once
+ * the handler's burst is handled (a packet it held in the same call
+ * included), ahead of that burst's other packets; called elsewhere
+ * (periodic, idle), at once. In both, in the order released.
+ *
+ * @return
+ *   The number taken (at most ONVM_NF_RELEASE_MAX a burst); the others
+ *   stay held.
+ */
+unsigned int onvm_nflib_release(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+                                const uint32_t *verdicts, unsigned int n);
+
+/**
+ * Return @p n packets this NF held to the pool.
+ */
+void onvm_nflib_free_held(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+                          unsigned int n);
+
+/** Packets the NF holds now. onvm_nflib_fini() frees them. */
+uint64_t onvm_nflib_holding(const struct onvm_nf_ctx *ctx);
 
 /** The NF's id (NF table slot). */
 uint16_t onvm_nflib_nf_id(const struct onvm_nf_ctx *ctx);

@@ -79,11 +79,12 @@ void onvm_pkt_apply_verdicts(struct rte_mbuf **pkts, uint32_t n,
  * Apply @p verdicts to packets that arrived with action NEXT, and count
  * them: as onvm_pkt_apply_verdicts(), except that a packet whose verdict is
  * NEXT is left untouched (its destination too), and that counts[action]
- * (ONVM_ACTION_* index) grows by one for each packet.
+ * (ONVM_ACTION_* index, ONVM_ACTION_COUNT entries) grows by one for each
+ * packet.
  */
 void onvm_pkt_apply_verdicts_counted(struct rte_mbuf **pkts, uint32_t n,
                                      const uint32_t *verdicts,
-                                     uint64_t counts[4]);
+                                     uint64_t *counts);
 
 /**
  * Recompute the IPv4 header checksum and the TCP, UDP, ICMP or ICMPv6

@@ -220,9 +220,10 @@ onvm_pkt_apply_verdicts(struct rte_mbuf **pkts, uint32_t n,
 
 void
 onvm_pkt_apply_verdicts_counted(struct rte_mbuf **pkts, uint32_t n,
-                                const uint32_t *verdicts, uint64_t counts[4])
+                                const uint32_t *verdicts,
+                                uint64_t *counts)
 {
-	uint64_t other[4] = {0, 0, 0, 0};
+	uint64_t other[ONVM_ACTION_COUNT] = {0};
 	uint32_t i;
 
 	/* NEXT, the common verdict, costs neither a store nor a look at the
@@ -233,7 +234,7 @@ onvm_pkt_apply_verdicts_counted(struct rte_mbuf **pkts, uint32_t n,
 
 		if (likely(action == ONVM_ACTION_NEXT))
 			continue;
-		if (action > ONVM_ACTION_OUT)
+		if (action >= ONVM_ACTION_COUNT)
 			action = ONVM_ACTION_DROP;
 		other[action]++;
 		meta = onvm_pkt_meta(pkts[i]);
@@ -241,12 +242,12 @@ onvm_pkt_apply_verdicts_counted(struct rte_mbuf **pkts, uint32_t n,
 		meta->destination =
 		    (uint16_t)(verdicts[i] >> ONVM_VERDICT_DEST_SHIFT);
 	}
-	counts[ONVM_ACTION_DROP] += other[ONVM_ACTION_DROP];
-	counts[ONVM_ACTION_NEXT] += n - other[ONVM_ACTION_DROP] -
-	                            other[ONVM_ACTION_TONF] -
-	                            other[ONVM_ACTION_OUT];
-	counts[ONVM_ACTION_TONF] += other[ONVM_ACTION_TONF];
-	counts[ONVM_ACTION_OUT] += other[ONVM_ACTION_OUT];
+	for (i = 0; i < ONVM_ACTION_COUNT; i++)
+		if (i != ONVM_ACTION_NEXT) {
+			counts[i] += other[i];
+			n -= (uint32_t)other[i];
+		}
+	counts[ONVM_ACTION_NEXT] += n;
 }
 
 /* Set a checksum field at l4 + @p at to the checksum over the L4 data. */

@@ -420,6 +420,8 @@ onvm_nflib_fini(struct onvm_nf_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
+	if (ctx->registered)
+		__onvm_nflib_free_all_held(ctx);
 	__onvm_unregister(ctx);
 	__onvm_nflib_signal_ctx = NULL;
 	rte_eal_cleanup();

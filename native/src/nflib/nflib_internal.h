@@ -50,7 +50,17 @@ struct onvm_nf_ctx {
 	struct __onvm_direct *direct; /* nf_to_nf direct; NULL otherwise */
 	unsigned int
 	    direct_first; /* which rings __onvm_nflib_take polls first */
+	/* Held packets released by a running handler, handed on once its
+	 * burst's own HOLD verdicts are applied. */
+	int in_handler;
+	unsigned int nrelease;
+	struct rte_mbuf *release_pkts[ONVM_NF_RELEASE_MAX];
+	uint32_t release_verdicts[ONVM_NF_RELEASE_MAX];
 };
+
+/* nflib_run.c: return every packet the NF still holds to the pool (its
+ * exit); returns how many. */
+unsigned int __onvm_nflib_free_all_held(struct onvm_nf_ctx *ctx);
 
 /* Record the one-line error onvm_nflib_strerror() returns; returns -err. */
 int __onvm_nflib_error(int err, const char *fmt, ...)

@@ -157,21 +157,133 @@ onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts, unsigned int n)
 	return sent;
 }
 
+/* Hand on what the NF released: after its handler's held packets left
+ * the burst, before the rest of the burst goes. */
 static void
-__onvm_add_counts(struct onvm_nf_ctx *ctx, const uint64_t count[4])
+__onvm_flush_released(struct onvm_nf_ctx *ctx)
+{
+	struct rte_mbuf **pkts = ctx->release_pkts;
+	unsigned int i, n = ctx->nrelease, sent;
+
+	if (n == 0)
+		return;
+	ctx->nrelease = 0;
+	onvm_pkt_apply_verdicts(pkts, n, ctx->release_verdicts);
+	for (i = 0; i < n; i++)
+		onvm_pkt_meta(pkts[i])->flags &= (uint8_t)~ONVM_PKT_HELD;
+	ctx->nf->stats.released += n;
+	sent = onvm_nflib_send(ctx, pkts, n);
+	if (unlikely(sent < n)) {
+		onvm_nflib_free_pkts(ctx, pkts + sent, n - sent);
+		ctx->nf->stats.unsent += n - sent;
+	}
+}
+
+unsigned int
+onvm_nflib_release(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+                   const uint32_t *verdicts, unsigned int n)
+{
+	unsigned int room = ONVM_NF_RELEASE_MAX - ctx->nrelease;
+	unsigned int k = RTE_MIN(n, room), i;
+
+	/* Queued, with their verdicts: a packet held in this very handler
+	 * call gets its HOLD applied after the handler returns. */
+	for (i = 0; i < k; i++) {
+		ctx->release_pkts[ctx->nrelease] = pkts[i];
+		ctx->release_verdicts[ctx->nrelease++] = verdicts[i];
+	}
+	if (!ctx->in_handler)
+		__onvm_flush_released(ctx);
+	return k;
+}
+
+void
+onvm_nflib_free_held(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+                     unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		onvm_pkt_meta(pkts[i])->flags &= (uint8_t)~ONVM_PKT_HELD;
+	onvm_nflib_free_pkts(ctx, pkts, n);
+	ctx->nf->stats.released += n;
+}
+
+uint64_t
+onvm_nflib_holding(const struct onvm_nf_ctx *ctx)
+{
+	return ctx->nf->stats.held - ctx->nf->stats.released;
+}
+
+struct __onvm_held_walk {
+	struct onvm_nf_ctx *ctx;
+	unsigned int freed;
+};
+
+static void
+__onvm_free_held_one(struct rte_mempool *mp, void *arg, void *obj,
+                     unsigned int idx)
+{
+	struct __onvm_held_walk *w = arg;
+	struct rte_mbuf *m = obj;
+	struct onvm_pkt_meta *meta = onvm_pkt_meta(m);
+
+	RTE_SET_USED(mp);
+	RTE_SET_USED(idx);
+	if (meta->owner != w->ctx->nf_id || !(meta->flags & ONVM_PKT_HELD))
+		return;
+	onvm_nflib_free_held(w->ctx, &m, 1);
+	w->freed++;
+}
+
+unsigned int
+__onvm_nflib_free_all_held(struct onvm_nf_ctx *ctx)
+{
+	struct __onvm_held_walk w = {.ctx = ctx, .freed = 0};
+
+	/* Only packets it marked held: those still on its rx ring are the
+	 * manager's to hand to another instance. */
+	if (onvm_nflib_holding(ctx) != 0)
+		rte_mempool_obj_iter(ctx->pool, __onvm_free_held_one, &w);
+	return w.freed;
+}
+
+static void
+__onvm_add_counts(struct onvm_nf_ctx *ctx,
+                  const uint64_t count[ONVM_ACTION_COUNT])
 {
 	ctx->nf->stats.act_drop += count[ONVM_ACTION_DROP];
 	ctx->nf->stats.act_next += count[ONVM_ACTION_NEXT];
 	ctx->nf->stats.act_tonf += count[ONVM_ACTION_TONF];
 	ctx->nf->stats.act_out += count[ONVM_ACTION_OUT];
+	ctx->nf->stats.held += count[ONVM_ACTION_HOLD];
 }
 
-/* Packet and burst handlers leave their actions in the packets. */
-static void
+/* Take the packets a handler kept out of the burst, marked as held;
+ * returns how many are left to hand on. */
+static unsigned int
+__onvm_keep_held(struct rte_mbuf **pkts, unsigned int n)
+{
+	unsigned int i, left = 0;
+
+	for (i = 0; i < n; i++) {
+		struct onvm_pkt_meta *meta = onvm_pkt_meta(pkts[i]);
+
+		if (meta->action == ONVM_ACTION_HOLD)
+			meta->flags |= ONVM_PKT_HELD;
+		else
+			pkts[left++] = pkts[i];
+	}
+	return left;
+}
+
+/* Packet and burst handlers leave their actions in the packets. Both
+ * runners return how many packets the handler held. */
+static unsigned int
 __onvm_run_burst(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
                  struct rte_mbuf **pkts, unsigned int n, void *user)
 {
-	uint64_t count[4] = {0, 0, 0, 0};
+	uint64_t count[ONVM_ACTION_COUNT] = {0};
 	unsigned int i;
 
 	if (h->burst) {
@@ -180,19 +292,25 @@ __onvm_run_burst(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 		for (i = 0; i < n; i++)
 			h->pkt(pkts[i], onvm_pkt_meta(pkts[i]), user);
 	}
-	for (i = 0; i < n; i++)
-		count[onvm_pkt_meta(pkts[i])->action & 3]++;
+	for (i = 0; i < n; i++) {
+		struct onvm_pkt_meta *meta = onvm_pkt_meta(pkts[i]);
+
+		if (meta->action >= ONVM_ACTION_COUNT)
+			meta->action = ONVM_ACTION_DROP;
+		count[meta->action]++;
+	}
 	__onvm_add_counts(ctx, count);
+	return (unsigned int)count[ONVM_ACTION_HOLD];
 }
 
 /* A verdict handler's verdicts are counted where they are, and only those
  * other than NEXT reach the packets. */
-static void
+static unsigned int
 __onvm_run_verdicts(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
                     struct rte_mbuf **pkts, unsigned int n, uint32_t *verdicts,
                     void *user)
 {
-	uint64_t count[4] = {0, 0, 0, 0};
+	uint64_t count[ONVM_ACTION_COUNT] = {0};
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
@@ -200,6 +318,7 @@ __onvm_run_verdicts(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 	h->verdict(pkts, (uint16_t)n, verdicts, user);
 	onvm_pkt_apply_verdicts_counted(pkts, n, verdicts, count);
 	__onvm_add_counts(ctx, count);
+	return (unsigned int)count[ONVM_ACTION_HOLD];
 }
 
 /* Hand a handled burst back; what the manager cannot take any more is
@@ -281,21 +400,28 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 
 		if (n != 0) {
 			uint64_t start = now;
-			unsigned int done, k;
+			unsigned int done, k, held = 0;
 
 			idle = 0;
+			ctx->in_handler = 1;
 			/* Handlers see at most `burst` packets a call. */
 			for (done = 0; done < n; done += k) {
 				k = RTE_MIN(n - done, burst);
 				if (h->verdict)
-					__onvm_run_verdicts(ctx, h, pkts + done,
-					                    k, verdicts, user);
+					held += __onvm_run_verdicts(
+					    ctx, h, pkts + done, k, verdicts,
+					    user);
 				else
-					__onvm_run_burst(ctx, h, pkts + done, k,
-					                 user);
+					held += __onvm_run_burst(
+					    ctx, h, pkts + done, k, user);
 				ctx->nf->stats.batches++;
 			}
+			ctx->in_handler = 0;
 			ctx->nf->stats.rx += n;
+			if (unlikely(held != 0))
+				n = __onvm_keep_held(pkts, n);
+			if (unlikely(ctx->nrelease != 0))
+				__onvm_flush_released(ctx);
 			if (ctx->direct)
 				__onvm_nflib_hand_over(ctx, pkts, n);
 			else
