@@ -48,7 +48,11 @@ class Batch:
     Arrays (length n), by group: keys (flow_keys, ip_version, proto), l2
     (ether_type, vlan), l3 (src4/dst4 as integers, src6/dst6 as n x 16
     bytes, l3_offset), l4 (src_port, dst_port, tcp_flags, l4_offset), meta
-    (length, in_port, flow_hash). Only the groups asked for are parsed.
+    (length, in_port, flow_hash), time (rx_ns: when the manager took it
+    from its port, ns on the TSC clock), tcpopt (tcp_options, a bit per
+    option present as onvm.contract's TCPOPT_*, tcp_mss, tcp_wscale,
+    tcp_tsval, tcp_tsecr; 0 when absent). Only the groups asked for are
+    parsed.
     `verdicts` is writable and starts as NEXT for every packet.
     """
 

@@ -195,6 +195,45 @@ class TCP(Ports):
     window = property(lambda s: s._u16(14), lambda s, v: s._set_u16(14, v))
     checksum = property(lambda s: s._u16(16), lambda s, v: s._set_u16(16, v))
 
+    def options(self) -> dict:
+        """The options this segment carries, by name: mss, wscale (the
+        shift), sack_permitted (True), sack (the blocks' (left, right)
+        edges), timestamp ((TSval, TSecr)). Unknown kinds are skipped;
+        malformed ones end the walk, as in onvm_tcp_options_parse()."""
+        out: dict = {}
+        end = min(len(self._buf), self._off + self.data_offset)
+        at = self._off + self.SIZE
+        while at < end:
+            kind = self._buf[at]
+            if kind == 0:
+                break
+            if kind == 1:
+                at += 1
+                continue
+            if at + 1 >= end or self._buf[at + 1] < 2 or at + self._buf[at + 1] > end:
+                break
+            length = self._buf[at + 1]
+            value = bytes(self._buf[at + 2:at + length])
+            if kind == 2 and length == 4:
+                out["mss"] = struct.unpack("!H", value)[0]
+            elif kind == 3 and length == 3:
+                out["wscale"] = value[0]
+            elif kind == 4 and length == 2:
+                out["sack_permitted"] = True
+            elif kind == 5 and length >= 10:
+                out["sack"] = [struct.unpack_from("!II", value, i)
+                               for i in range(0, len(value) - 7, 8)]
+            elif kind == 8 and length == 10:
+                out["timestamp"] = struct.unpack("!II", value)
+            at += length
+        return out
+
+    mss = property(lambda s: s.options().get("mss"))
+    wscale = property(lambda s: s.options().get("wscale"))
+    sack_permitted = property(lambda s: s.options().get("sack_permitted", False))
+    tsval = property(lambda s: (s.options().get("timestamp") or (None, None))[0])
+    tsecr = property(lambda s: (s.options().get("timestamp") or (None, None))[1])
+
 
 class UDP(Ports):
     __slots__ = ()

@@ -68,6 +68,12 @@ class Packet:
         return self._m.port
 
     @property
+    def rx_ns(self) -> int:
+        """When the manager took it from its port, in ns on the TSC clock
+        (the same in every process of the machine); 0 if an NF made it."""
+        return lib.onvm_pkt_rx_ns(self._m)
+
+    @property
     def data(self) -> memoryview:
         """The packet's bytes, writable, zero-copy."""
         self._fresh()

@@ -30,7 +30,7 @@ BIND = [
     "struct onvm_pkt_layout", "onvm_pkt_layout_parse", "onvm_pkt_fix_checksums",
     "struct onvm_flow_key", "onvm_flow_key_parse", "onvm_flow_key_hash",
     "struct onvm_pkt_fields", "onvm_pkt_fields_parse", "onvm_pkt_apply_verdicts",
-    "onvm_pkt_apply_verdicts_counted",
+    "onvm_pkt_apply_verdicts_counted", "onvm_pkt_rx_ns",
     # packets the NF holds across batches
     "onvm_nflib_release", "onvm_nflib_free_held", "onvm_nflib_holding",
     "onvm_nflib_alloc_pkts", "onvm_nflib_send", "onvm_nflib_free_pkts",

@@ -52,6 +52,14 @@ PACKETS = {
     / TCP(sport=4321, dport=22, flags="R"),
     "ipv4_later_fragment": Ether(**MACS) / IP(src="9.9.9.9", dst="8.8.8.8", frag=185, proto=17)
     / (b"g" * 16),
+    "tcp4_syn_options": Ether(**MACS) / IP(src="10.4.4.4", dst="10.5.5.5")
+    / TCP(sport=5555, dport=443, flags="S", options=[
+        ("MSS", 1460), ("SAckOK", b""), ("Timestamp", (123456789, 0)), ("NOP", None),
+        ("WScale", 7)]),
+    "tcp6_ack_timestamps": Ether(**MACS) / IPv6(src="2001:db8::7", dst="2001:db8::8")
+    / TCP(sport=443, dport=5555, flags="A", options=[
+        ("NOP", None), ("NOP", None), ("Timestamp", (4000000000, 123456789)),
+        ("SAck", (1000, 2000))]) / b"data",
 }
 RAW = {name: bytes(p) for name, p in PACKETS.items()}
 
@@ -94,15 +102,29 @@ def scapy_fields(raw: bytes) -> dict:
     for l4 in (TCP, UDP):
         if l4 in sp:
             want.update(src_port=sp[l4].sport, dst_port=sp[l4].dport)
+    want.update(tcp_options=0, tcp_mss=0, tcp_wscale=0, tcp_tsval=0, tcp_tsecr=0)
     if TCP in sp:
         want["tcp_flags"] = int(sp[TCP].flags)
+        for name, value in sp[TCP].options:
+            if name == "MSS":
+                want.update(tcp_mss=value, tcp_options=want["tcp_options"] | contract.TCPOPT_MSS)
+            elif name == "WScale":
+                want.update(tcp_wscale=value,
+                            tcp_options=want["tcp_options"] | contract.TCPOPT_WSCALE)
+            elif name == "SAckOK":
+                want["tcp_options"] |= contract.TCPOPT_SACK_OK
+            elif name == "SAck":
+                want["tcp_options"] |= contract.TCPOPT_SACK
+            elif name == "Timestamp":
+                want.update(tcp_tsval=value[0], tcp_tsecr=value[1],
+                            tcp_options=want["tcp_options"] | contract.TCPOPT_TIMESTAMP)
     return want
 
 
 def batch_row(batch: Batch, i: int) -> dict:
     """Packet i's value in each array scapy has an opinion on."""
     row = {name: getattr(batch, name)[i] for name in FIELDS if name not in
-           ("in_port", "flow_hash")}
+           ("in_port", "flow_hash", "rx_ns")}
     row = {k: bytes(v) if k in ("src6", "dst6") else int(v) for k, v in row.items()}
     return row
 
@@ -450,3 +472,42 @@ def test_counted_apply_writes_only_what_is_not_next_and_counts_every_packet():
     assert got == [untouched, (Action.DROP, 0), (Action.TONF, 12),
                    untouched, (Action.OUT, 3), (Action.DROP, 9), (Action.HOLD, 0)]
     assert list(counts) == [1 + 2, 2 + 2, 3 + 1, 4 + 1, 5 + 1]
+
+
+# ---- receive time and TCP options ----
+
+
+def test_rx_ns_is_zero_where_no_metadata_field_is_registered():
+    batch, _fakes, _ = load([RAW["udp4"]] * 2)
+    assert [int(v) for v in batch.rx_ns] == [0, 0]
+
+
+def test_malformed_tcp_options_end_the_walk_and_keep_what_came_before():
+    good = bytes(Ether(**MACS) / IP() / TCP(options=[("MSS", 1400), ("NOP", None),
+                                                    ("NOP", None), ("NOP", None),
+                                                    ("NOP", None)]))
+    raw = bytearray(good)
+    l4 = 14 + 20
+    raw[l4 + 24] = 8   # a timestamp option...
+    raw[l4 + 25] = 40  # ...whose length runs past the header
+    batch, _fakes, _ = load([bytes(raw), good[: l4 + 22]])
+    assert int(batch.tcp_mss[0]) == 1400
+    assert int(batch.tcp_options[0]) == contract.TCPOPT_MSS
+    assert int(batch.tcp_options[1]) == 0  # cut inside the MSS option
+
+
+@pytest.mark.parametrize("name", ["tcp4_syn_options", "tcp6_ack_timestamps", "tcp4"])
+def test_the_tcp_view_reads_the_options_scapy_wrote(name):
+    from onvm.nflib import Packet
+
+    fake = FakeMbuf(RAW[name])
+    tcp = Packet(fake.m).tcp
+    want = dict(Ether(RAW[name])[TCP].options)
+    got = tcp.options()
+    assert got.get("mss") == want.get("MSS")
+    assert got.get("wscale") == want.get("WScale")
+    assert got.get("sack_permitted", False) == ("SAckOK" in want)
+    assert got.get("timestamp") == want.get("Timestamp")
+    if "SAck" in want:
+        assert got["sack"] == [tuple(want["SAck"])]
+    assert (tcp.tsval, tcp.tsecr) == (want.get("Timestamp") or (None, None))

@@ -46,6 +46,16 @@ struct onvm_pkt_fields {
 	uint16_t l4_offset[ONVM_BATCH_MAX]; /* 0 if absent */
 	uint16_t in_port[ONVM_BATCH_MAX];
 	uint32_t flow_hash[ONVM_BATCH_MAX];
+	/* ns on the TSC clock when the manager took it from its port (0: an
+	 * NF made it), as onvm_pkt_rx_ns() */
+	uint64_t rx_ns[ONVM_BATCH_MAX];
+	/* TCP options: which are there (ONVM_TCPOPT_*), and their values (0
+	 * when absent) */
+	uint8_t tcp_options[ONVM_BATCH_MAX];
+	uint16_t tcp_mss[ONVM_BATCH_MAX];
+	uint8_t tcp_wscale[ONVM_BATCH_MAX];
+	uint32_t tcp_tsval[ONVM_BATCH_MAX];
+	uint32_t tcp_tsecr[ONVM_BATCH_MAX];
 	struct onvm_flow_key keys[ONVM_BATCH_MAX];
 	uint32_t verdicts[ONVM_BATCH_MAX]; /* written by the handler */
 };
@@ -58,7 +68,42 @@ struct onvm_pkt_fields {
 #define ONVM_FIELDS_L3 0x4    /* src4, dst4, src6, dst6, l3_offset */
 #define ONVM_FIELDS_L4 0x8    /* src_port, dst_port, tcp_flags, l4_offset */
 #define ONVM_FIELDS_META 0x10 /* length, in_port, flow_hash */
-#define ONVM_FIELDS_ALL 0x1f
+#define ONVM_FIELDS_TIME 0x20 /* rx_ns */
+/* The generator reads a group's fields on its #define line. */
+/* clang-format off */
+#define ONVM_FIELDS_TCPOPT 0x40 /* tcp_options, tcp_mss, tcp_wscale, tcp_tsval, tcp_tsecr */
+/* clang-format on */
+#define ONVM_FIELDS_ALL 0x7f
+
+/* TCP options found (onvm_pkt_fields.tcp_options, onvm_tcp_options). */
+#define ONVM_TCPOPT_MSS 0x1
+#define ONVM_TCPOPT_WSCALE 0x2
+#define ONVM_TCPOPT_SACK_OK 0x4 /* SACK permitted */
+#define ONVM_TCPOPT_TIMESTAMP 0x8
+#define ONVM_TCPOPT_SACK 0x10 /* SACK blocks */
+
+/* The TCP options of one segment. */
+struct onvm_tcp_options {
+	uint8_t present; /* ONVM_TCPOPT_* */
+	uint8_t wscale;
+	uint16_t mss;
+	uint32_t tsval;
+	uint32_t tsecr;
+};
+
+/**
+ * Read the TCP options of the segment whose TCP header starts @p l4 bytes
+ * into @p m (its first segment), within the header's data offset and the
+ * data there is. Malformed options end the walk; what was read stays.
+ */
+void onvm_tcp_options_parse(const struct rte_mbuf *m, uint32_t l4,
+                            struct onvm_tcp_options *opts);
+
+/**
+ * When the manager took packet @p m from its port, in ns on the TSC clock
+ * (the same in every process of the machine); 0 for a packet an NF made.
+ */
+uint64_t onvm_pkt_rx_ns(struct rte_mbuf *m);
 
 /**
  * Parse @p n (<= ONVM_BATCH_MAX) packets into the groups @p groups

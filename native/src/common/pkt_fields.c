@@ -54,6 +54,75 @@ __onvm_parse_layout(const struct rte_mbuf *m, struct onvm_pkt_fields *f,
 			    ((const struct rte_tcp_hdr *)(p + lay.l4))
 			        ->tcp_flags;
 	}
+	if (groups & ONVM_FIELDS_TCPOPT) {
+		struct onvm_tcp_options o;
+
+		onvm_tcp_options_parse(m, lay.proto == IPPROTO_TCP ? lay.l4 : 0,
+		                       &o);
+		f->tcp_options[i] = o.present;
+		f->tcp_mss[i] = o.mss;
+		f->tcp_wscale[i] = o.wscale;
+		f->tcp_tsval[i] = o.tsval;
+		f->tcp_tsecr[i] = o.tsecr;
+	}
+}
+
+void
+onvm_tcp_options_parse(const struct rte_mbuf *m, uint32_t l4,
+                       struct onvm_tcp_options *o)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m), at, end;
+
+	memset(o, 0, sizeof(*o));
+	if (l4 == 0 || len < l4 + sizeof(struct rte_tcp_hdr))
+		return;
+	end = RTE_MIN(len, l4 + ((uint32_t)(p[l4 + 12] >> 4) * 4));
+	/* Each option: kind, length, value; NOP and END are one byte. */
+	for (at = l4 + sizeof(struct rte_tcp_hdr); at < end;) {
+		uint8_t kind = p[at], olen;
+
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			at++;
+			continue;
+		}
+		if (at + 1 >= end || (olen = p[at + 1]) < 2 || at + olen > end)
+			break;
+		if (kind == 2 && olen == 4) {
+			o->present |= ONVM_TCPOPT_MSS;
+			o->mss = (uint16_t)(p[at + 2] << 8 | p[at + 3]);
+		} else if (kind == 3 && olen == 3) {
+			o->present |= ONVM_TCPOPT_WSCALE;
+			o->wscale = p[at + 2];
+		} else if (kind == 4 && olen == 2) {
+			o->present |= ONVM_TCPOPT_SACK_OK;
+		} else if (kind == 5 && olen >= 10) {
+			o->present |= ONVM_TCPOPT_SACK;
+		} else if (kind == 8 && olen == 10) {
+			o->present |= ONVM_TCPOPT_TIMESTAMP;
+			o->tsval = rte_be_to_cpu_32(
+			    *(const unaligned_uint32_t *)(p + at + 2));
+			o->tsecr = rte_be_to_cpu_32(
+			    *(const unaligned_uint32_t *)(p + at + 6));
+		}
+		at += olen;
+	}
+}
+
+uint64_t
+onvm_pkt_rx_ns(struct rte_mbuf *m)
+{
+	static uint64_t ns_mul; /* ns per TSC cycle, 32.32 fixed point */
+	uint64_t tsc;
+
+	if (unlikely(onvm_pkt_meta_offset < 0))
+		return 0; /* no metadata field in this process */
+	tsc = onvm_pkt_meta(m)->timestamp;
+	if (unlikely(ns_mul == 0))
+		ns_mul = (uint64_t)(1e9 * 4294967296.0 / rte_get_tsc_hz());
+	return (uint64_t)(((unsigned __int128)tsc * ns_mul) >> 32);
 }
 
 /* TCP, UDP and SCTP all start with the two ports. */
@@ -138,7 +207,8 @@ __onvm_parse_one(const struct rte_mbuf *m, struct onvm_pkt_fields *f,
 {
 	struct onvm_flow_key *key = &f->keys[i];
 
-	if (groups & (ONVM_FIELDS_L2 | ONVM_FIELDS_L3 | ONVM_FIELDS_L4))
+	if (groups & (ONVM_FIELDS_L2 | ONVM_FIELDS_L3 | ONVM_FIELDS_L4 |
+	              ONVM_FIELDS_TCPOPT))
 		__onvm_parse_layout(m, f, i, groups);
 	else if (!__onvm_key_fast(m, key))
 		__onvm_key_slow(m, key);
@@ -153,6 +223,8 @@ __onvm_parse_one(const struct rte_mbuf *m, struct onvm_pkt_fields *f,
 		                      ? m->hash.rss
 		                      : onvm_flow_key_hash(key);
 	}
+	if (groups & ONVM_FIELDS_TIME)
+		f->rx_ns[i] = onvm_pkt_rx_ns((struct rte_mbuf *)(uintptr_t)m);
 	f->verdicts[i] = ONVM_VERDICT(ONVM_ACTION_NEXT, 0);
 }
 
@@ -220,8 +292,7 @@ onvm_pkt_apply_verdicts(struct rte_mbuf **pkts, uint32_t n,
 
 void
 onvm_pkt_apply_verdicts_counted(struct rte_mbuf **pkts, uint32_t n,
-                                const uint32_t *verdicts,
-                                uint64_t *counts)
+                                const uint32_t *verdicts, uint64_t *counts)
 {
 	uint64_t other[ONVM_ACTION_COUNT] = {0};
 	uint32_t i;
