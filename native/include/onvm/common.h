@@ -72,6 +72,37 @@ extern "C" {
 #define ONVM_NF_TX_RING_FMT "onvm_nf%u_tx"
 #define ONVM_PKT_META_DYNFIELD "onvm_dynfield_pkt_meta"
 #define ONVM_MZ_DIRECT_RINGS "onvm_direct_rings"
+#define ONVM_MSG_POOL "onvm_msg_pool"
+#define ONVM_NF_INBOX_FMT "onvm_nf%u_in"   /* messages to the NF */
+#define ONVM_NF_OUTBOX_FMT "onvm_nf%u_out" /* messages from the NF */
+#define ONVM_CTL_REPLY_RING "onvm_ctl_reply"
+
+/* Messages to NFs: bytes, from the control plane or another NF, to one
+ * NF or to every instance of a service. An NF puts what it sends on its
+ * own outbox; the manager's control worker delivers it to the inboxes
+ * (one producer per outbox: a sender that dies leaves no other ring
+ * half-written). */
+#define ONVM_MSG_DATA_MAX 1024
+#define ONVM_MSG_POOL_SIZE 4095
+#define ONVM_NF_MSG_RING_SIZE 128
+#define ONVM_MSG_FROM_CONTROL 0 /* `from` of what the control plane sends */
+
+enum onvm_msg_kind {
+	ONVM_MSG_REQUEST = 1,
+	ONVM_MSG_REPLY = 2,
+};
+
+struct onvm_nf_msg {
+	uint16_t owner;      /* as an mbuf's (ONVM_OWNER_*, or an NF id) */
+	uint16_t from;       /* sending NF, or ONVM_MSG_FROM_CONTROL */
+	uint16_t to_nf;      /* one NF, or 0 */
+	uint16_t to_service; /* every instance of a service, or 0 */
+	uint8_t kind;        /* enum onvm_msg_kind */
+	uint8_t reserved[3];
+	uint32_t id; /* the sender's; a reply carries its request's */
+	uint32_t len;
+	uint8_t data[ONVM_MSG_DATA_MAX];
+};
 
 /* Where packets go next; an NF returns one per packet. */
 enum onvm_action {
@@ -140,6 +171,9 @@ struct onvm_nf_stats {
 	uint64_t direct_in;       /* taken from other NFs' rings */
 	uint64_t held;     /* packets its handlers kept (ONVM_ACTION_HOLD) */
 	uint64_t released; /* held packets handed on or freed since */
+	uint64_t msg_in;   /* messages its handler got */
+	uint64_t msg_out;  /* messages it sent (replies included) */
+	uint64_t msg_drop; /* messages it could not send: pool or outbox full */
 } __rte_cache_aligned;
 
 /* Who moves packets from one NF to the next. */
@@ -184,6 +218,8 @@ struct onvm_nf {
 	uint64_t enq_drop_base;
 	struct rte_ring *rx_ring; /* manager -> NF packets (MP/SC) */
 	struct rte_ring *tx_ring; /* NF -> manager packets (SP/SC) */
+	struct rte_ring *inbox;   /* messages to it: manager threads -> NF */
+	struct rte_ring *outbox;  /* messages it sends: NF -> control worker */
 
 	/* Shared-core wake word: 1 while the NF sleeps on it. */
 	volatile uint32_t sleeping __rte_cache_aligned;
@@ -264,6 +300,8 @@ struct onvm_worker_stats {
 	uint64_t
 	    rx_held; /* loops without port RX: an NF ring was short of room */
 	volatile uint64_t epoch; /* bumped every loop; retirement grace */
+	uint64_t msg_delivered;  /* messages put on an inbox (control worker) */
+	uint64_t msg_dropped;    /* inbox full, no such NF, or no pool room */
 	uint64_t capture_copied; /* packets copied for a capture */
 	uint64_t capture_missed; /* capture pool or ring full */
 	uint64_t flow_hits[ONVM_MAX_FLOW_RULES]; /* packets per rule slot */
@@ -332,7 +370,11 @@ struct onvm_shared {
 	 * registration order, and the pool holds the manager's number: an NF
 	 * checks that its handler of that number has this name. */
 	char pktmbuf_pool_ops[ONVM_POOL_OPS_NAMESIZE];
-	struct rte_ring *mgr_msg_ring; /* NF/control -> control worker */
+	struct rte_ring *mgr_msg_ring;   /* NF/control -> control worker */
+	struct rte_mempool *msg_pool;    /* struct onvm_nf_msg, no cache */
+	struct rte_ring *ctl_reply_ring; /* replies: control worker -> thread */
+	/* NFs whose outbox holds messages, a bit each (set by the NF). */
+	volatile uint64_t msg_pending;
 	/* Flow rules in force, manager only: an immutable set swapped whole. */
 	void *volatile flow_rules;
 	struct onvm_capture capture;

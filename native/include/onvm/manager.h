@@ -210,6 +210,21 @@ int onvm_mgr_nf_stop(struct onvm_shared *sh, uint16_t nf_id);
 int onvm_mgr_nf_reclaim(struct onvm_shared *sh, uint16_t nf_id);
 
 /**
+ * Send @p len bytes (at most ONVM_MSG_DATA_MAX) to NF @p nf_id, or to every
+ * running instance of @p service (one of the two is 0), as request @p id.
+ *
+ * @return
+ *   The number of NFs it was delivered to, or -EINVAL, -ENOBUFS (no room
+ *   in the message pool).
+ */
+int onvm_mgr_msg_send(struct onvm_shared *sh, uint16_t nf_id, uint16_t service,
+                      const void *data, uint32_t len, uint32_t id);
+
+/** Take the oldest reply sent to the control plane into @p out: 1, or 0
+ * when there is none. */
+int onvm_mgr_msg_take_reply(struct onvm_shared *sh, struct onvm_nf_msg *out);
+
+/**
  * Free a slot left REJECTED by an NF that died before releasing it.
  *
  * @return

@@ -72,6 +72,13 @@ typedef void (*onvm_nf_burst_handler_t)(struct rte_mbuf **pkts, uint16_t n,
 typedef void (*onvm_nf_verdict_handler_t)(struct rte_mbuf **pkts, uint16_t n,
                                           uint32_t *verdicts, void *user);
 
+/** Message handler: @p msg (valid until it returns) is a request from the
+ * control plane or another NF, or a reply to one this NF sent
+ * (msg->kind); it may answer with onvm_nflib_reply(). */
+typedef void (*onvm_nf_msg_handler_t)(struct onvm_nf_ctx *ctx,
+                                      const struct onvm_nf_msg *msg,
+                                      void *user);
+
 /** Periodic callback; return non-zero to stop the NF. */
 typedef int (*onvm_nf_periodic_t)(struct onvm_nf_ctx *ctx, void *user);
 
@@ -94,6 +101,9 @@ struct onvm_nf_handlers {
 	/* Where the verdict handler's verdicts live (ONVM_BATCH_MAX entries),
 	 * so that it can parse a batch next to them; NULL: nflib's own. */
 	uint32_t *verdicts;
+	/* Messages, checked once a loop (a sleeping NF is woken for one);
+	 * without a handler they are taken and dropped. */
+	onvm_nf_msg_handler_t msg;
 };
 
 /**
@@ -216,6 +226,26 @@ void onvm_nflib_free_held(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 
 /** Packets the NF holds now. onvm_nflib_fini() frees them. */
 uint64_t onvm_nflib_holding(const struct onvm_nf_ctx *ctx);
+
+/**
+ * Send @p len bytes (at most ONVM_MSG_DATA_MAX) to every running instance
+ * of @p service, or to NF @p nf_id (one of the two 0). Never waits: the
+ * manager's control worker delivers it within its next loop.
+ *
+ * @return
+ *   0, -EINVAL, -EMSGSIZE, or -ENOBUFS (message pool or this NF's outbox
+ *   full; counted in msg_drop).
+ */
+int onvm_nflib_send_msg(struct onvm_nf_ctx *ctx, uint16_t service,
+                        uint16_t nf_id, const void *data, uint32_t len);
+
+/**
+ * Answer @p request (from the control plane or an NF) with @p len bytes.
+ *
+ * @return As onvm_nflib_send_msg().
+ */
+int onvm_nflib_reply(struct onvm_nf_ctx *ctx, const struct onvm_nf_msg *request,
+                     const void *data, uint32_t len);
 
 /** The NF's id (NF table slot). */
 uint16_t onvm_nflib_nf_id(const struct onvm_nf_ctx *ctx);

@@ -447,8 +447,11 @@ onvm_mgr_worker_main(void *arg)
 		}
 		__onvm_poll_nfs(w);
 		__onvm_flush_all(w);
-		if (w->index == 0)
+		if (w->index == 0) {
 			__onvm_control_poll(w);
+			if (unlikely(sh->msg_pending != 0))
+				__onvm_msg_forward(w);
+		}
 		w->stats->loops++;
 		/* Past this store the worker holds no NF reference read
 		 * before it: retirement waits for it. */

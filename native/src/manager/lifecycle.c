@@ -58,7 +58,14 @@ __onvm_create_nf_slots(struct onvm_shared *sh, unsigned int ring_size)
 		                             RING_F_SC_DEQ);
 		nf->tx_ring = __onvm_nf_ring(ONVM_NF_TX_RING_FMT, id, ring_size,
 		                             RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (!nf->rx_ring || !nf->tx_ring)
+		/* The control worker and thread deliver; the NF sends alone. */
+		nf->inbox =
+		    __onvm_nf_ring(ONVM_NF_INBOX_FMT, id, ONVM_NF_MSG_RING_SIZE,
+		                   RING_F_SC_DEQ);
+		nf->outbox = __onvm_nf_ring(ONVM_NF_OUTBOX_FMT, id,
+		                            ONVM_NF_MSG_RING_SIZE,
+		                            RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (!nf->rx_ring || !nf->tx_ring || !nf->inbox || !nf->outbox)
 			return -rte_errno;
 	}
 	return 0;
@@ -171,6 +178,14 @@ onvm_mgr_create(const struct onvm_mgr_config *cfg)
 	sh->mgr_msg_ring = rte_ring_create(ONVM_MGR_MSG_RING, 1024,
 	                                   rte_socket_id(), RING_F_SC_DEQ);
 	if (sh->mgr_msg_ring == NULL)
+		return NULL;
+	sh->msg_pool = rte_mempool_create(
+	    ONVM_MSG_POOL, ONVM_MSG_POOL_SIZE, sizeof(struct onvm_nf_msg), 0, 0,
+	    NULL, NULL, NULL, NULL, (int)rte_socket_id(), 0);
+	sh->ctl_reply_ring =
+	    rte_ring_create(ONVM_CTL_REPLY_RING, 1024, rte_socket_id(),
+	                    RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (sh->msg_pool == NULL || sh->ctl_reply_ring == NULL)
 		return NULL;
 	rc = __onvm_create_nf_slots(sh, cfg->nf_ring_size);
 	if (rc == 0 && sh->nf_to_nf == ONVM_NF_TO_NF_DIRECT)

@@ -107,6 +107,11 @@ void __onvm_capture_copy(struct __onvm_worker *w, struct rte_mbuf **pkts,
 /* Control worker (nf_registry.c). */
 void __onvm_control_poll(struct __onvm_worker *w);
 
+/* messages.c: deliver what NFs put on their outboxes (control worker);
+ * free a dead NF's messages (control thread, at reclaim). */
+void __onvm_msg_forward(struct __onvm_worker *w);
+unsigned int __onvm_msg_reclaim(struct onvm_shared *sh, uint16_t nf_id);
+
 /* The CPU for dedicated NF @p nf_id: the first of @p cfg's nf_cpus that no
  * other NF of @p sh runs on (dedicated, or pinned with --core); -1 if every
  * one is taken. */

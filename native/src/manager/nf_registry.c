@@ -413,6 +413,7 @@ onvm_mgr_nf_reclaim(struct onvm_shared *sh, uint16_t nf_id)
 	if (nf->state != ONVM_NF_RECLAIMING)
 		return -EBUSY;
 	rte_mempool_obj_iter(sh->pktmbuf_pool, __onvm_reclaim_one, &rc);
+	__onvm_msg_reclaim(sh, nf_id);
 	__atomic_fetch_add(&sh->workers[0].reclaimed, rc.count,
 	                   __ATOMIC_RELAXED);
 	__onvm_set_state(nf, ONVM_NF_FREE);

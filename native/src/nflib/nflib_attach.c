@@ -420,8 +420,11 @@ onvm_nflib_fini(struct onvm_nf_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
-	if (ctx->registered)
+	if (ctx->registered) {
 		__onvm_nflib_free_all_held(ctx);
+		/* Messages nobody will read go back to the pool. */
+		__onvm_nflib_take_msgs(ctx, NULL, NULL);
+	}
 	__onvm_unregister(ctx);
 	__onvm_nflib_signal_ctx = NULL;
 	rte_eal_cleanup();

@@ -295,7 +295,8 @@ __onvm_nflib_rings_empty(const struct onvm_nf_ctx *ctx)
 {
 	uint64_t in = ctx->nf->direct_in_mask;
 
-	if (!rte_ring_empty(ctx->nf->rx_ring))
+	if (!rte_ring_empty(ctx->nf->rx_ring) ||
+	    !rte_ring_empty(ctx->nf->inbox))
 		return 0;
 	while (in) {
 		if (!rte_ring_empty(onvm_direct_ring(

@@ -53,10 +53,16 @@ struct onvm_nf_ctx {
 	/* Held packets released by a running handler, handed on once its
 	 * burst's own HOLD verdicts are applied. */
 	int in_handler;
+	uint32_t msg_ids; /* of the messages it sent */
 	unsigned int nrelease;
 	struct rte_mbuf *release_pkts[ONVM_NF_RELEASE_MAX];
 	uint32_t release_verdicts[ONVM_NF_RELEASE_MAX];
 };
+
+/* nflib_msg.c: hand what is on the inbox to the msg handler (none: the
+ * messages are dropped, counted as taken), freeing each after. */
+void __onvm_nflib_take_msgs(struct onvm_nf_ctx *ctx,
+                            const struct onvm_nf_handlers *h, void *user);
 
 /* nflib_run.c: return every packet the NF still holds to the pool (its
  * exit); returns how many. */

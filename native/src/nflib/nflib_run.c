@@ -449,6 +449,8 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 			}
 			now = rte_rdtsc();
 		}
+		if (unlikely(!rte_ring_empty(ctx->nf->inbox)))
+			__onvm_nflib_take_msgs(ctx, h, user);
 		/* Any hand-over begun in this loop is done. */
 		__atomic_store_n(&ctx->nf->epoch, ctx->nf->epoch + 1,
 		                 __ATOMIC_RELEASE);
