@@ -168,8 +168,9 @@ struct onvm_bpf_map_def {
 	name = {(type), sizeof(key_type), sizeof(value_type), (max_entries)};  \
 	extern int name##__lookup_elem(const key_type *key,                    \
 	                               value_type *value);                     \
-	static inline __attribute__((always_inline)) int name##__lookup(       \
-	    const key_type *key, value_type *value)                            \
+	static inline                                                          \
+	    __attribute__((always_inline, unused)) int name##__lookup(         \
+	        const key_type *key, value_type *value)                        \
 	{                                                                      \
 		__builtin_memset(value, 0, sizeof(*value));                    \
 		return name##__lookup_elem(key, value);                        \
