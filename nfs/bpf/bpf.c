@@ -358,9 +358,10 @@ main(int argc, char **argv)
 		memcpy(copy, argv, (size_t)argc * sizeof(*copy));
 		nf_argc = onvm_nflib_parse_args(argc, copy);
 		if (nf_argc < 0) {
+			/* nflib's options: exit 1, as every NF (its own: 2) */
 			fprintf(stderr, "bpf: %s\n", onvm_nflib_strerror());
 			free(copy);
-			return 1; /* as onvm_nflib_init() would */
+			return 1;
 		}
 		rc = bpf_parse(nf_argc, copy, &b, &src);
 		free(copy);

@@ -7,9 +7,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from tests.support.harness import VENV_BIN
+
 ROOT = Path(__file__).resolve().parents[2]
 INCLUDE = ROOT / "native" / "include"
 EXAMPLES = ROOT / "nfs" / "bpf" / "examples"
+# How the NF runs a program: its JIT (the default) or --interp.
+ENGINES = ("jit", "interp")
 
 
 def compile_program(source: Path, out_dir: Path, *defines: str) -> Path:
@@ -35,9 +39,20 @@ def program(text: str, out_dir: Path, name: str = "prog") -> Path:
     return compile_program(source, out_dir)
 
 
+def program_args(obj: Path, engine: str) -> list[str]:
+    """The bpf NF's arguments that run `obj` on `engine` (ENGINES)."""
+    return ["--", "--program", str(obj), *(["--interp"] if engine == "interp" else [])]
+
+
 def nf_id(mgr, proc) -> int:
     """The NF id of NF process `proc` of manager `mgr`."""
     for key, nf in mgr.stats()["nfs"].items():
         if nf["pid"] == proc.pid:
             return int(nf.get("id", key))
     raise KeyError(f"NF pid {proc.pid} is not in the manager's stats")
+
+
+def ctl(mgr, *args: str) -> subprocess.CompletedProcess:
+    """onvm-ctl ARGS against manager `mgr`."""
+    return subprocess.run([str(VENV_BIN / "onvm-ctl"), "--name", mgr.name, *args],
+                          capture_output=True, text=True, timeout=30)

@@ -32,7 +32,9 @@ _INT_TYPES = {"u8": (1, "little"), "u16": (2, "little"), "u32": (4, "little"),
               "u64": (8, "little"), "be16": (2, "big"), "be32": (4, "big"),
               "be64": (8, "big")}
 FIELD_TYPES = (*_INT_TYPES, "mac", "ip4", "ip6", "hex", "pad")
-_HEX_SEPARATED = re.compile(r"[0-9a-fA-F]{2}([:\-.][0-9a-fA-F]{2})+")
+# Not dots: 10.10.10.10 would be read as the bytes 0x10 0x10 0x10 0x10.
+_HEX_SEPARATED = re.compile(r"[0-9a-fA-F]{2}([:\-][0-9a-fA-F]{2})+")
+_DOTTED_QUAD = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
 _HEX_PLAIN = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _MAC = re.compile(r"[0-9a-fA-F]{2}([:\-][0-9a-fA-F]{2}){5}")
 MAP_TYPES = {1: "hash", 2: "array", 3: "percpu_hash", 4: "percpu_array"}
@@ -119,6 +121,9 @@ def _text(text: str, size: int, what: str) -> bytes:
             if _HEX_PLAIN.fullmatch(item.strip()):
                 parts.append(_hex(item.strip()))
                 continue
+            if _DOTTED_QUAD.fullmatch(item.strip()):
+                raise ValueError(f"{what} '{item.strip()}' looks like an IPv4 address: "
+                                 f"write ip4:{item.strip()}")
             raise ValueError(f"{what} '{item.strip()[:80]}' is neither hex nor TYPE:VALUE "
                              f"(types: {', '.join(FIELD_TYPES)})")
         parts.append(_field(kind.strip().lower(), rest.strip()))

@@ -4,6 +4,7 @@ the port from a map that Python, onvm-ctl and fill.py fill."""
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import sys
 import time
@@ -12,9 +13,9 @@ import pytest
 from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Ether
 
-from tests.support.bpf_programs import EXAMPLES, example, nf_id
+from tests.support.bad_input import BIG, Bad, params, run_case
+from tests.support.bpf_programs import EXAMPLES, ctl, example, nf_id
 from tests.support.control_helpers import client
-from tests.support.harness import VENV_BIN
 from tests.support.pcaps import read_pcap, write_pcap
 
 pytestmark = pytest.mark.timeout(90)
@@ -38,11 +39,6 @@ def three_ports(tmp_path, rx: str, infinite: bool = False) -> list[str]:
     return ["--port", f"net_pcap0,rx_pcap={rx}{more},tx_pcap={tmp_path}/out0.pcap",
             "--port", f"net_pcap1,rx_pcap={tmp_path}/empty.pcap,tx_pcap={tmp_path}/out1.pcap",
             "--port", f"net_pcap2,rx_pcap={tmp_path}/empty.pcap,tx_pcap={tmp_path}/out2.pcap"]
-
-
-def ctl(mgr, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VENV_BIN / "onvm-ctl"), "--name", mgr.name, *args],
-                          capture_output=True, text=True, timeout=30)
 
 
 def test_switch_sends_each_frame_where_its_mac_is(tmp_path, start_manager):
@@ -111,3 +107,23 @@ def test_a_map_filled_while_traffic_flows_changes_forwarding(tmp_path, start_man
                "--value-type", "u16")
     assert dump.stdout.splitlines()[1:] == [f"mac:{HOST_B}  u16:1"], dump.stdout
     assert mgr.stop() == 0
+
+
+FILL = ("python", str(EXAMPLES / "switch" / "fill.py"), "--name", "{mgr}")
+BAD_ARGS = [
+    Bad("entry-without-equals", (*FILL, "1", HOST_A), 2, "is not MAC=PORT"),
+    Bad("entry-bad-mac", (*FILL, "1", "02:00:00:00:0a=1"), 2, "is not MAC=PORT"),
+    Bad("entry-port-5000-digit", (*FILL, "1", f"{HOST_A}={BIG}"), 2,
+        f"the port of {HOST_A}: must be a whole number from 0 to"),
+    Bad("entry-port-negative", (*FILL, "1", f"{HOST_A}=-1"), 2, "must be a whole number"),
+    Bad("entry-port-nan", (*FILL, "1", f"{HOST_A}=nan"), 2, "must be a whole number"),
+    Bad("nf-0", (*FILL, "0", f"{HOST_A}=1"), 2, "NF_ID: must be a whole number from 1 to"),
+    Bad("nf-5000-digit", (*FILL, BIG, f"{HOST_A}=1"), 2, "NF_ID: must be a whole number"),
+    Bad("no-manager", (*FILL, "1", f"{HOST_A}=1"), 1, "no manager"),
+]
+
+
+@pytest.mark.parametrize("case", params(BAD_ARGS))
+def test_fill_py_refuses_bad_arguments(tmp_path, case):
+    """One line and a non-zero exit, before anything is set."""
+    run_case(case, tmp_path, f"it-none-{secrets.token_hex(4)}")
