@@ -27,6 +27,7 @@ from onvm.manager.tables.capture import Captures
 from onvm.manager.tables.chains import Chains
 from onvm.manager.tables.dataplane import DataPlane
 from onvm.manager.tables.flows import FlowRules
+from onvm.manager.tables.messages import Messages
 from onvm.manager.tables.registry import NfRegistry
 from onvm.manager.tables.scaler import Scaler
 from onvm.manager.tables.stats import Stats, write_json
@@ -91,6 +92,7 @@ class Manager:
         self.flows = FlowRules(self.dp.sh, self.config.max_flow_rules, self.chains.id_of)
         self.captures = Captures(self.dp.sh, self.dp.tsc_hz)
         self.bpf = BpfNFs(self.dp.sh)
+        self.messages = Messages(self.dp.sh)
         self.scaler = Scaler(self.dp, self.config.name, self.lock.dir)
         self.dp.launch(list(range(1, len(self.config.worker_cores) + 1)))
         self.server = ControlServer(self.config, self.lock.dir, self)

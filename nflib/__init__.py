@@ -19,12 +19,12 @@ from onvm.nflib.actions import (
 )
 from onvm.nflib.batch import Batch
 from onvm.nflib.classifier import Classifier, Rule, RuleError, verdict_table
-from onvm.nflib.nf import NF, ManagerGone, NfError, main
+from onvm.nflib.nf import NF, ManagerGone, Message, NfError, main
 from onvm.nflib.packet import HeldPacket, Packet
 
 __all__ = [
-    "DROP", "HOLD", "NEXT", "Action", "Batch", "Classifier", "HeldPacket", "ManagerGone", "NF",
-    "NfError", "Packet",
+    "DROP", "HOLD", "NEXT", "Action", "Batch", "Classifier", "HeldPacket", "ManagerGone",
+    "Message", "NF", "NfError", "Packet",
     "Rule", "RuleError", "main", "out_port", "to_service", "verdict_action", "verdict_destination",
     "verdict_table",
 ]

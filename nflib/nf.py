@@ -20,8 +20,9 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
-from onvm.contract import BATCH_MAX, MAX_PORTS, NF_EXIT_MANAGER_GONE
+from onvm.contract import BATCH_MAX, MAX_PORTS, NF_EXIT_MANAGER_GONE, MsgKind
 from onvm.errors import OnvmError
 from onvm.nflib import classifier
 from onvm.nflib.actions import HOLD
@@ -33,6 +34,16 @@ from onvm.pydpdk.nf import ffi, lib
 # packets make that a few ns each. The ring hands over what is there, so a
 # lightly loaded NF still gets small batches at once.
 VECTOR_BATCH = 512
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message to this NF: its bytes, who sent it (an NF id; 0: the
+    control plane), and whether it answers one this NF sent."""
+
+    data: bytes
+    sender: int
+    is_reply: bool = False
 
 
 class NfError(OnvmError):
@@ -85,6 +96,7 @@ class NF:
         self._handle = ffi.new_handle(self)
         self._on_batch: Callable | None = None
         self._periodic: Callable | None = None
+        self._on_message: Callable | None = None
         self._period_ms = 1000
         self._batch_max = 0
         self._verdicts = ffi.NULL  # where on_batch leaves its verdicts
@@ -195,6 +207,25 @@ class NF:
             return fn
 
         return install(fn) if fn is not None else install
+
+    def message_handler(self, fn: Callable[[Message], bytes | str | None]):
+        """fn(msg) for every message sent to this NF (onvm-ctl nf msg, the
+        client, another NF's send_message), within one loop; what fn returns
+        (bytes or str) answers a request."""
+        self._on_message = fn
+        return fn
+
+    def send_message(self, data: bytes | str, *, service: int | None = None,
+                     nf: int | None = None) -> None:
+        """Send `data` (at most 1024 bytes) to NF `nf` or to every instance of
+        `service`. Never waits; NfError if it could not be queued."""
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        if (service is None) == (nf is None):
+            raise NfError("send_message: give service= or nf=, one of the two")
+        rc = lib.onvm_nflib_send_msg(self._ctx, service or 0, nf or 0, raw, len(raw))
+        if rc < 0:
+            raise NfError(ffi.string(lib.onvm_nflib_strerror()).decode(errors="replace")
+                          if rc != -105 else "the message pool or this NF's outbox is full")
 
     def periodic(self, seconds: float = 1.0):
         """Decorator: fn() every `seconds`; return True to stop the NF."""
@@ -319,6 +350,8 @@ class NF:
         if self._periodic is not None:
             handlers.periodic = lib.onvm_py_periodic
             handlers.periodic_ms = self._period_ms
+        if self._on_message is not None:
+            handlers.msg = lib.onvm_py_msg
         try:
             rc = lib.onvm_nflib_run(self._ctx, handlers, self._handle)
             why = ffi.string(lib.onvm_nflib_strerror()).decode(errors="replace")
@@ -360,6 +393,22 @@ def onvm_py_verdict(pkts, n, verdicts, user):
         nf._on_batch(pkts, n)
     except BaseException as e:  # noqa: BLE001 - reported when run() returns
         ffi.memmove(verdicts, bytes(4 * n), 4 * n)  # DROP all: the verdicts are unknown
+        nf._fail(e)
+
+
+@ffi.def_extern()
+def onvm_py_msg(ctx, msg, user):
+    nf = _nf_of(user)
+    try:
+        message = Message(bytes(ffi.buffer(msg.data, msg.len)), getattr(msg, "from"),
+                          msg.kind == MsgKind.REPLY)
+        answer = nf._on_message(message)
+        if answer is not None and not message.is_reply:
+            raw = answer.encode() if isinstance(answer, str) else bytes(answer)
+            if lib.onvm_nflib_reply(ctx, msg, raw, len(raw)) < 0:
+                raise NfError("the reply could not be sent (over 1024 bytes, or the "
+                              "message pool full)")
+    except BaseException as e:  # noqa: BLE001 - reported when run() returns
         nf._fail(e)
 
 

@@ -200,6 +200,13 @@ class Client:
                 raise e from None
             raise
 
+    def message(self, data: bytes | str, *, nf: int | None = None, service: int | None = None,
+                wait: bool = False, timeout: float = 5.0) -> dict:
+        """Send `data` to NF `nf` or to every instance of `service`; with
+        `wait`, the replies: {sent, replies: [{nf, data}], missing?}."""
+        return self.call("nf.msg", nf=nf, service=service, data=data, wait=wait,
+                         timeout=timeout)
+
     def bpf(self, nf_id: int) -> BpfNF:
         """bpf NF `nf_id`: its program, counters and maps (onvm.bpf)."""
         return BpfNF(self, nf_id)

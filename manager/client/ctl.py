@@ -218,6 +218,32 @@ def _keys(args):
     return result, tables.keys_made(result)
 
 
+# ---- messages ----
+
+def _message_data(args) -> bytes:
+    if not args.hex:
+        return args.data.encode()
+    try:
+        return bytes.fromhex(args.data.replace(":", "").replace(" ", ""))
+    except ValueError:
+        raise UsageError(f"--hex: '{options.shown(args.data)}' is not hex bytes") from None
+
+
+def _message(client, args):
+    target = {"nf": args.id} if args.action == "msg" and args.command == "nf" else {
+        "service": args.id}
+    timeout = args.wait_seconds if args.wait_seconds is not None else 5.0
+    # The reply to the request comes once the wait is over.
+    client.timeout = max(client.timeout, timeout + 5.0)
+    result = client.message(_message_data(args), wait=args.wait, timeout=timeout, **target)
+    shown = {**result, "replies": [{"nf": r["nf"], "data": tables.message_text(r["data"])}
+                                   for r in result["replies"]]}
+    if args.wait and not result["replies"]:
+        raise ControlError("no_reply", f"no reply from {tables.message_target(target)} "
+                           f"within {timeout:g} s")
+    return shown, tables.message_result(shown, target, args.wait)
+
+
 # ---- bpf NFs ----
 
 def _bpf_load(client, args):
@@ -319,11 +345,29 @@ def _parser() -> argparse.ArgumentParser:
     add("list", _simple("nf.list", lambda r, a: tables.nfs(r)), "NFs and counters", group)
     add("stop", _simple("nf.stop", lambda r, a: f"NF {r['id']} is stopping", id="id"),
         "ask an NF to leave", group).add_argument("id", type=NF_ID)
+    msg_help = ("the message: text, or hex bytes with --hex (at most 1024 bytes)")
+    for parent_group, target, meta in ((group, "an NF", "NF_ID"),):
+        p = add("msg", _message, f"send {target} a message; --wait prints its answer",
+                parent_group)
+        p.add_argument("id", type=NF_ID, metavar=meta)
+        p.add_argument("data", metavar="DATA", help=msg_help)
+        p.add_argument("--hex", action="store_true", help="DATA is hex bytes")
+        p.add_argument("--wait", action="store_true", help="wait for the reply and print it")
+        p.add_argument("--wait-seconds", type=options.number_arg(0, 60, " seconds"),
+                       metavar="S", help="how long --wait waits (default 5)")
 
     group = sub.add_parser("service", help="services").add_subparsers(dest="action",
                                                                       required=True)
     add("list", _simple("service.list", lambda r, a: tables.services(r)),
         "services and their instances", group)
+    p = add("msg", _message, "send every instance of a service a message; --wait prints "
+            "their answers", group)
+    p.add_argument("id", type=SERVICE_ID, metavar="SERVICE")
+    p.add_argument("data", metavar="DATA", help=msg_help)
+    p.add_argument("--hex", action="store_true", help="DATA is hex bytes")
+    p.add_argument("--wait", action="store_true", help="wait for the replies and print them")
+    p.add_argument("--wait-seconds", type=options.number_arg(0, 60, " seconds"),
+                   metavar="S", help="how long --wait waits (default 5)")
 
     group = sub.add_parser("chain", help="chains").add_subparsers(dest="action", required=True)
     add("list", _simple("chain.list", lambda r, a: tables.chains(r)), "chains", group)

@@ -237,3 +237,27 @@ def bpf_info(r: dict) -> str:
 
 def bpf_entries(rows: list[dict]) -> str:
     return table(rows, [("KEY", "key"), ("VALUE", "value")], empty="no entries")
+
+
+def message_text(data: bytes) -> str:
+    """A message as text when it is printable UTF-8, else as hex."""
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        return data.hex()
+    return text if text.isprintable() or not text else data.hex()
+
+
+def message_target(target: dict) -> str:
+    return f"NF {target['nf']}" if "nf" in target else f"service {target['service']}"
+
+
+def message_result(r: dict, target: dict, waited: bool) -> str:
+    if not waited:
+        return f"sent to {r['sent']} NF(s) of {message_target(target)}"
+    lines = [f"NF {reply['nf']}: {reply['data']}" for reply in r["replies"]]
+    if "nf" in target and len(r["replies"]) == 1:
+        return r["replies"][0]["data"]
+    if r.get("missing"):
+        lines.append(f"({r['missing']} NF(s) did not answer in time)")
+    return "\n".join(lines)

@@ -223,6 +223,16 @@ def _nf_stop(m: Manager, id: int) -> dict:  # noqa: A002 - the protocol's name
     return {"id": id, "stopping": True}
 
 
+@command("nf.msg", "send bytes to an NF or to every instance of a service; wait: for replies",
+         nf=Arg(int, bounds=NF_ID), service=Arg(int, bounds=SERVICE_ID),
+         data=Arg((bytes, str), required=True), wait=Arg(bool, default=False),
+         timeout=Arg(NUMBER, default=5.0, bounds=(0, 60)))
+def _nf_msg(m: Manager, nf: int | None, service: int | None, data: bytes | str, wait: bool,
+            timeout: float) -> dict:
+    raw = data.encode() if isinstance(data, str) else data
+    return m.messages.send(raw, nf, service, wait, float(timeout))
+
+
 @command("service.list", "services, their instances and which serves each flow-hash bucket")
 def _service_list(m: Manager) -> list:
     running: dict[int, list] = {}

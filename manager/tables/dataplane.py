@@ -224,6 +224,9 @@ class DataPlane:
                 "direct": s.direct,
                 "direct_fallback": s.direct_fallback,
                 "direct_in": s.direct_in,
+                "msg_in": s.msg_in,
+                "msg_out": s.msg_out,
+                "msg_drop": s.msg_drop,
                 "held": s.held,
                 "released": s.released,
                 # Packets it holds now (a gauge, not reset with the counters).
@@ -237,7 +240,7 @@ class DataPlane:
         totals = {
             key: sum(getattr(w[i], key) for i in range(n))
             for key in ("act_drop", "chain_end", "chain_gone", "no_dest", "reclaimed", "loops",
-                        "rx_held")
+                        "rx_held", "msg_delivered", "msg_dropped")
         }
         totals["ring_full_drop"] = sum(
             w[i].nf_enq_drop[nf_id] for i in range(n) for nf_id in range(MAX_NFS)

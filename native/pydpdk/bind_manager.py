@@ -40,6 +40,8 @@ BIND = [
     "onvm_mgr_flow_hits",
     "struct onvm_capture_record", "onvm_mgr_capture_start", "onvm_mgr_capture_stop",
     "onvm_mgr_capture_take", "onvm_mgr_tsc",
+    # messages to NFs
+    "struct onvm_nf_msg", "onvm_mgr_msg_send", "onvm_mgr_msg_take_reply",
     # bpf NFs: their directories, load requests and maps
     "struct onvm_bpf_dir", "struct onvm_bpf_map", "onvm_bpf_dir_lookup",
     "onvm_bpf_dir_release", "onvm_bpf_dir_map", "onvm_bpf_request_load",

@@ -31,6 +31,8 @@ BIND = [
     "struct onvm_flow_key", "onvm_flow_key_parse", "onvm_flow_key_hash",
     "struct onvm_pkt_fields", "onvm_pkt_fields_parse", "onvm_pkt_apply_verdicts",
     "onvm_pkt_apply_verdicts_counted", "onvm_pkt_rx_ns",
+    # messages
+    "struct onvm_nf_msg", "onvm_nflib_send_msg", "onvm_nflib_reply",
     # packets the NF holds across batches
     "onvm_nflib_release", "onvm_nflib_free_held", "onvm_nflib_holding",
     "onvm_nflib_alloc_pkts", "onvm_nflib_send", "onvm_nflib_free_pkts",
@@ -44,4 +46,5 @@ BIND = [
 CALLBACKS = {
     "onvm_py_verdict": "onvm_nf_verdict_handler_t",
     "onvm_py_periodic": "onvm_nf_periodic_t",
+    "onvm_py_msg": "onvm_nf_msg_handler_t",
 }

@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <rte_cycles.h>
 
@@ -54,11 +55,34 @@ basic_monitor_report(struct onvm_nf_ctx *ctx, void *user)
 	return 0;
 }
 
+/* Messages: "stats" is answered with the totals; anything else with what
+ * it takes. */
+static void
+basic_monitor_message(struct onvm_nf_ctx *ctx, const struct onvm_nf_msg *msg,
+                      void *user)
+{
+	const struct basic_monitor *bm = user;
+	char answer[128];
+	int n;
+
+	if (msg->kind != ONVM_MSG_REQUEST)
+		return;
+	if (msg->len == 5 && memcmp(msg->data, "stats", 5) == 0)
+		n = snprintf(answer, sizeof(answer),
+		             "packets %" PRIu64 " bytes %" PRIu64, bm->packets,
+		             bm->bytes);
+	else
+		n = snprintf(answer, sizeof(answer),
+		             "basic_monitor answers 'stats' only");
+	onvm_nflib_reply(ctx, msg, answer, (uint32_t)n);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct onvm_nf_handlers handlers = {
 	    .verdict = basic_monitor_verdicts,
+	    .msg = basic_monitor_message,
 	    .periodic = basic_monitor_report,
 	    .periodic_ms = 1000,
 	};

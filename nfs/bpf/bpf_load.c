@@ -588,6 +588,7 @@ bpf_nf_load(struct bpf_nf *b, const struct bpf_source *src, char *err,
 	p->window = window;
 	p->uses_md = obj.uses_md;
 	p->maps = slots;
+	snprintf(p->section, sizeof(p->section), "%s", obj.section);
 	snprintf(err, errlen,
 	         "loaded %s section %s, %s, window %u bytes, "
 	         "%u map(s)%s",
@@ -613,7 +614,7 @@ bpf_nf_publish(struct bpf_nf *b, struct bpf_prog *p,
 	d->window = p->window;
 	d->invert = src->invert;
 	snprintf(d->path, sizeof(d->path), "%s", src->path);
-	snprintf(d->section, sizeof(d->section), "%s", src->section);
+	snprintf(d->section, sizeof(d->section), "%s", p->section);
 	snprintf(d->filter, sizeof(d->filter), "%s", src->filter);
 	d->nmaps = 0;
 	for (i = 0; i < ONVM_BPF_MAP_SLOTS; i++) {

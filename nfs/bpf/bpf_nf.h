@@ -41,7 +41,8 @@ struct bpf_prog {
 	int invert;      /* filters */
 	int uses_md;     /* the program reads or writes onvm_md */
 	uint32_t maps;   /* map slots it uses, a bit each */
-	struct bpf_prog *retired_next; /* the loader's list to destroy */
+	char section[ONVM_BPF_SECTION_MAX]; /* the code section it runs */
+	struct bpf_prog *retired_next;      /* the loader's list to destroy */
 };
 
 struct bpf_nf {
