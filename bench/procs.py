@@ -227,14 +227,16 @@ class ManagerProc(Proc):
         def running(snap):
             if not proc.alive():
                 raise RuntimeError(f"NF exited early:\n{proc.output()}")
-            return any(n["pid"] == proc.pid and n["state"] == "running"
+            # An NF that has just joined the data plane may not have its
+            # name and pid in the snapshot yet.
+            return any(n.get("pid") == proc.pid and n.get("state") == "running"
                        for n in snap["nfs"].values())
 
         return self.wait_stats(running, timeout, f"NF pid {proc.pid} to run")
 
     def nf_stats(self, snap: dict, proc: Proc) -> dict:
         for n in snap["nfs"].values():
-            if n["pid"] == proc.pid:
+            if n.get("pid") == proc.pid:
                 return n
         raise KeyError(f"NF pid {proc.pid} not in stats: {snap['nfs']}")
 

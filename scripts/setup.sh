@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 # Set up a Debian 12 machine for onvm, as root; safe to run again.
 #   - Debian packages: DPDK 22.11 (with dpdk-testpmd and dpdk-test), build
-#     tools, libpcap, clang-format (the C style check)
+#     tools, libpcap, clang-format (the C style check), clang and llvm
+#     (onvm-bpf builds eBPF programs), libelf (the bpf NF reads them),
+#     tcpdump (the bpf NF's filter tests compare with it)
 #   - OVS-DPDK (openvswitch-switch-dpdk), the peer `onvm-bench null` compares
 #     with, unless ONVM_OVS=0: installed with its services refused, their
 #     units masked so that nothing starts on boot, and the DPDK-enabled
@@ -16,7 +18,8 @@ VENV="${ONVM_VENV:-$ROOT/.venv}"
 HUGEPAGES_MB="${ONVM_HUGEPAGES_MB:-1024}"
 WITH_OVS="${ONVM_OVS:-1}"
 PACKAGES=(dpdk dpdk-dev libdpdk-dev meson ninja-build pkg-config gcc binutils
-          python3 python3-venv python3-dev libpcap-dev tshark clang-format)
+          python3 python3-venv python3-dev libpcap-dev tshark clang-format
+          clang llvm tcpdump libelf-dev)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }

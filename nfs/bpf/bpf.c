@@ -182,8 +182,8 @@ bpf_parse(int argc, char **argv, struct bpf_nf *b, struct bpf_source *src)
 			rc = bpf_parse_map(b, optarg);
 			break;
 		case 'h':
-			fprintf(stderr, "%s\n", BPF_USAGE);
-			return -EINVAL;
+			printf("%s\n", BPF_USAGE);
+			return 1;
 		default:
 			onvm_nflib_option_error(BPF_NF, BPF_USAGE, BPF_OPTIONS,
 			                        argv);
@@ -286,7 +286,8 @@ bpf_answer(struct onvm_bpf_request *req, uint32_t seq, int result,
            const char *msg)
 {
 	req->result = result;
-	snprintf(req->message, sizeof(req->message), "%s", msg);
+	snprintf(req->message, sizeof(req->message), "%.*s",
+	         (int)sizeof(req->message) - 1, msg);
 	__atomic_store_n(&req->done_seq, seq, __ATOMIC_RELEASE);
 }
 
@@ -301,7 +302,7 @@ bpf_loader_main(void *arg)
 	while (!b->loader_stop) {
 		uint32_t seq = __atomic_load_n(&req->req_seq, __ATOMIC_ACQUIRE);
 		struct bpf_source src = {.kind = ONVM_BPF_KIND_PROGRAM};
-		char msg[ONVM_BPF_MSG_MAX];
+		char msg[BPF_LINE_MAX];
 		struct bpf_prog *p, *old;
 
 		bpf_reap(b, retired, &nretired);
@@ -343,7 +344,7 @@ main(int argc, char **argv)
 	struct onvm_nf_handlers handlers = {.verdict = bpf_nf_verdicts};
 	struct bpf_source src = {0};
 	static struct bpf_nf b;
-	char msg[ONVM_BPF_MSG_MAX];
+	char msg[BPF_LINE_MAX];
 	struct onvm_nf_ctx *ctx;
 	struct bpf_prog *p;
 	pthread_t loader;
@@ -358,15 +359,15 @@ main(int argc, char **argv)
 		memcpy(copy, argv, (size_t)argc * sizeof(*copy));
 		nf_argc = onvm_nflib_parse_args(argc, copy);
 		if (nf_argc < 0) {
-			/* nflib's options: exit 1, as every NF (its own: 2) */
+			/* As any C NF whose nflib options are wrong. */
 			fprintf(stderr, "bpf: %s\n", onvm_nflib_strerror());
 			free(copy);
 			return 1;
 		}
 		rc = bpf_parse(nf_argc, copy, &b, &src);
 		free(copy);
-		if (rc < 0)
-			return 2;
+		if (rc != 0)
+			return rc > 0 ? 0 : 2; /* --help: done */
 		memset(&b, 0, sizeof(b));
 		memset(&src, 0, sizeof(src));
 		optind = 1;

@@ -34,7 +34,16 @@ struct bpf_object {
 	struct bpf_map_spec maps[ONVM_BPF_MAX_MAPS];
 	unsigned int nmaps;
 	int uses_md;
+	int jit_unsafe; /* see bpf_jit_unsafe() */
 	char section[ONVM_BPF_SECTION_MAX];
+};
+
+/* As --map spells them. */
+static const char *const bpf_map_type_names[] = {
+    [ONVM_BPF_MAP_HASH] = "hash",
+    [ONVM_BPF_MAP_ARRAY] = "array",
+    [ONVM_BPF_MAP_PERCPU_HASH] = "percpu_hash",
+    [ONVM_BPF_MAP_PERCPU_ARRAY] = "percpu_array",
 };
 
 static const char *const bpf_helpers[] = {
@@ -56,6 +65,22 @@ bpf_err(char *err, size_t errlen, const char *fmt, ...)
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+/* DPDK 22.11's x86 JIT encodes `jset dst, imm` with a one-byte immediate
+ * when imm fits in one, but x86's TEST has only a four-byte form: the
+ * bytes after it decode as other instructions and the program crashes or
+ * lies. Programs holding one run in the interpreter. */
+static int
+bpf_jit_unsafe(const struct ebpf_insn *ins, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ins[i].code == (BPF_JMP | BPF_JSET | BPF_K) &&
+		    ins[i].imm == (int8_t)ins[i].imm)
+			return 1;
+	return 0;
 }
 
 static int
@@ -98,6 +123,47 @@ bpf_map_helper_known(const struct bpf_nf *b, const struct bpf_object *obj,
 				return 1;
 	}
 	return 0;
+}
+
+/* The code refers to something the object defines itself: a function
+ * (clang puts the ones it did not inline in .text), a global variable, a
+ * constant table, a map's definition. None can be resolved at run time. */
+static int
+bpf_defined_ref(Elf *elf, size_t shstrndx, size_t maps_idx, const GElf_Sym *s,
+                const char *name, const char *path, uint64_t insn, char *err,
+                size_t errlen)
+{
+	Elf_Scn *scn = elf_getscn(elf, s->st_shndx);
+	const char *where = NULL;
+	GElf_Shdr sh;
+	int code = 0;
+
+	if (scn != NULL && gelf_getshdr(scn, &sh) != NULL) {
+		where = elf_strptr(elf, shstrndx, sh.sh_name);
+		code = (sh.sh_flags & SHF_EXECINSTR) != 0;
+	}
+	if (where == NULL)
+		where = "?";
+	if (code)
+		return bpf_err(
+		    err, errlen,
+		    "%s: instruction %lu calls a function in section "
+		    "'%s', and DPDK's validator takes no calls "
+		    "between functions: mark it static inline "
+		    "__attribute__((always_inline))",
+		    path, (unsigned long)insn, where);
+	if (s->st_shndx == maps_idx)
+		return bpf_err(
+		    err, errlen,
+		    "%s: instruction %lu uses map '%s' itself: reach "
+		    "it through its helpers (%s__lookup...)",
+		    path, (unsigned long)insn, name, name);
+	return bpf_err(err, errlen,
+	               "%s: instruction %lu refers to '%s' in section '%s': "
+	               "programs have no global variables or constant "
+	               "tables; keep data on the stack or in a map",
+	               path, (unsigned long)insn,
+	               name[0] != '\0' ? name : where, where);
 }
 
 /* Read the object's code sections, maps and references. */
@@ -182,9 +248,22 @@ bpf_read_object(const struct bpf_nf *b, const char *path, const char *want,
 	if (want[0] == '\0' && ncode > 1) {
 		rc = bpf_err(err, errlen,
 		             "%s has %zu code sections (%s): say which with "
-		             "--section NAME",
-		             path, ncode, sections);
+		             "--section NAME%s",
+		             path, ncode, sections,
+		             strstr(sections, ".text") != NULL
+		                 ? " (if .text holds functions the program "
+		                   "calls, mark them static inline "
+		                   "__attribute__((always_inline)))"
+		                 : "");
 		goto out;
+	}
+	{
+		Elf_Data *text = elf_getdata(code, NULL);
+
+		if (text != NULL && text->d_buf != NULL)
+			obj->jit_unsafe = bpf_jit_unsafe(
+			    text->d_buf,
+			    text->d_size / sizeof(struct ebpf_insn));
 	}
 	if (symtab == NULL || gelf_getshdr(symtab, &symsh) == NULL) {
 		rc = bpf_err(err, errlen, "%s has no symbol table", path);
@@ -283,6 +362,13 @@ bpf_read_object(const struct bpf_nf *b, const char *path, const char *want,
 				known |= strcmp(name, bpf_helpers[k]) == 0;
 			if (known || bpf_map_helper_known(b, obj, name))
 				continue;
+			if (s.st_shndx != SHN_UNDEF &&
+			    s.st_shndx < SHN_LORESERVE) {
+				rc = bpf_defined_ref(
+				    elf, shstrndx, maps_idx, &s, name, path,
+				    r.r_offset / 8, err, errlen);
+				goto out;
+			}
 			rc = bpf_err(
 			    err, errlen,
 			    "%s: instruction %lu refers to '%s', which is "
@@ -374,73 +460,144 @@ bpf_maps_free(struct bpf_nf *b, uint32_t slots, uint32_t keep)
 	__atomic_fetch_add(&b->dir->seq, 1, __ATOMIC_RELEASE);
 }
 
-/* DPDK logs why it refused a program; we keep its last error line. */
-static void
-bpf_last_log_line(const char *log, char *out, size_t outlen)
+/* "func(args): ", "func(args) " or "func: ", the logging function's name
+ * that starts most DPDK lines, says nothing to a user. */
+static const char *
+bpf_log_unprefix(const char *text, const char *end)
 {
-	const char *line = log, *best = NULL, *p;
-	size_t best_len = 0;
+	const char *p = text;
 
-	while (*line != '\0') {
-		size_t n = strcspn(line, "\n");
-
-		/* The successful load's own line, the call notes and the
-		 * final "failed" line say no reason. */
-		if (n > 0 &&
-		    memmem(line, n, "successfully creates", 20) == NULL &&
-		    memmem(line, n, "failed, error code", 18) == NULL &&
-		    memmem(line, n, "EBPF_PSEUDO_CALL to external", 28) ==
-		        NULL) {
-			best = line;
-			best_len = n;
-		}
-		line += n;
-		if (*line == '\n')
-			line++;
+	while (p < end && (*p == '_' || (*p >= 'a' && *p <= 'z') ||
+	                   (*p >= 'A' && *p <= 'Z') ||
+	                   (p > text && *p >= '0' && *p <= '9')))
+		p++;
+	if (p == text || p == end)
+		return text;
+	if (*p == '(') {
+		p = memchr(p, ')', (size_t)(end - p));
+		if (p == NULL)
+			return text;
+		p++;
+		if (p < end && *p == ':')
+			p++;
+	} else if (*p == ':') {
+		p++;
+	} else {
+		return text;
 	}
-	if (best == NULL) {
-		snprintf(out, outlen, "no reason given");
-		return;
-	}
-	/* "bpf_load_elf(...): " and "BPF: " prefixes say nothing to a user. */
-	p = memmem(best, best_len, "): ", 3);
-	if (p != NULL && (size_t)(p - best) < best_len) {
-		best_len -= (size_t)(p + 3 - best);
-		best = p + 3;
-	}
-	snprintf(out, outlen, "%.*s", (int)best_len, best);
+	if (p == end || *p != ' ')
+		return text;
+	while (p < end && *p == ' ')
+		p++;
+	return p;
 }
 
-/* Run rte_bpf_elf_load / rte_bpf_load with DPDK's log caught. */
+/* DPDK logs why it refused a program, in one line or more, then a summary
+ * of its own ("...failed, error code: 22"): the reason is every line but
+ * the summaries, joined into one. */
+static void
+bpf_log_reason(const char *log, char *out, size_t outlen)
+{
+	const char *line = log;
+	size_t used = 0;
+
+	out[0] = '\0';
+	while (*line != '\0' && used < outlen) {
+		size_t n = strcspn(line, "\n");
+		const char *text = line, *end = line + n;
+
+		line += n + (line[n] == '\n');
+		if (memmem(text, n, "failed, error code", 18) != NULL ||
+		    memmem(text, n, "successfully creates", 20) != NULL)
+			continue;
+		text = bpf_log_unprefix(text, end);
+		while (end > text && (end[-1] == ';' || end[-1] == ' ' ||
+		                      end[-1] == '\r' || end[-1] == '\t'))
+			end--;
+		if (end == text)
+			continue;
+		used += (size_t)snprintf(out + used, outlen - used, "%s%.*s",
+		                         used > 0 ? "; " : "",
+		                         (int)(end - text), text);
+	}
+	if (out[0] == '\0')
+		snprintf(out, outlen, "no reason given");
+}
+
+/* What to do about the validator's commonest refusals. */
+static const char *
+bpf_reason_hint(const char *why)
+{
+	if (strstr(why, "loops detected") != NULL)
+		return " (every jump must go forward: unroll loops with "
+		       "#pragma unroll)";
+	if (strstr(why, "memory boundary violation") != NULL)
+		return " (it cannot bound an access: frame offsets must be "
+		       "constant or masked below the frame's data room, map "
+		       "helpers take whole keys and values)";
+	if (strstr(why, "invalid opcode") != NULL)
+		return " (DPDK runs eBPF v2: build it with onvm-bpf build, "
+		       "which passes -mcpu=v2)";
+	return "";
+}
+
+/* DPDK's log, caught while librte_bpf loads: its errors only (it logs what
+ * it resolved too), for the reason it gives when it refuses. In between,
+ * librte_bpf keeps quiet: its interpreter would log a line per packet that
+ * divides by zero (which the JIT, and it, drop without a word). */
+struct bpf_log_catch {
+	FILE *saved, *mem;
+	char *log;
+	size_t len;
+	int logtype;
+};
+
+static void
+bpf_catch_begin(struct bpf_log_catch *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->saved = rte_log_get_stream();
+	c->logtype = rte_log_register("lib.bpf");
+	c->mem = open_memstream(&c->log, &c->len);
+	if (c->mem != NULL)
+		rte_openlog_stream(c->mem);
+	if (c->logtype >= 0)
+		rte_log_set_level((uint32_t)c->logtype, RTE_LOG_ERR);
+}
+
+/* Stop catching; when @p failed, the reason DPDK gave in @p why. */
+static void
+bpf_catch_end(struct bpf_log_catch *c, int failed, char *why, size_t whylen)
+{
+	if (c->logtype >= 0)
+		rte_log_set_level((uint32_t)c->logtype, RTE_LOG_CRIT);
+	if (c->mem != NULL) {
+		rte_openlog_stream(c->saved);
+		fclose(c->mem);
+	}
+	if (failed)
+		bpf_log_reason(c->log != NULL ? c->log : "", why, whylen);
+	free(c->log);
+}
+
+/* rte_bpf_elf_load / rte_bpf_load, their log caught. */
 static struct rte_bpf *
 bpf_load_logged(const struct rte_bpf_prm *prm, const char *path,
                 const char *section, char *why, size_t whylen)
 {
-	FILE *saved = rte_log_get_stream();
-	char *log = NULL;
-	size_t loglen = 0;
+	struct bpf_log_catch c;
 	struct rte_bpf *bpf;
-	FILE *mem = open_memstream(&log, &loglen);
 
-	if (mem != NULL)
-		rte_openlog_stream(mem);
+	bpf_catch_begin(&c);
 	bpf = path != NULL ? rte_bpf_elf_load(prm, path, section)
 	                   : rte_bpf_load(prm);
-	if (mem != NULL) {
-		rte_openlog_stream(saved);
-		fclose(mem);
-	}
-	if (bpf == NULL && getenv("ONVM_BPF_DEBUG"))
-		fprintf(stderr, "%s", log != NULL ? log : "");
-	if (bpf == NULL)
-		bpf_last_log_line(log != NULL ? log : "", why, whylen);
-	free(log);
+	bpf_catch_end(&c, bpf == NULL, why, whylen);
 	return bpf;
 }
 
 static struct bpf_prog *
-bpf_prog_new(struct rte_bpf *bpf, const struct bpf_source *src, char *err,
-             size_t errlen, char *note, size_t notelen)
+bpf_prog_new(struct rte_bpf *bpf, const struct bpf_source *src, int jit_unsafe,
+             char *err, size_t errlen, char *note, size_t notelen)
 {
 	struct bpf_prog *p = calloc(1, sizeof(*p));
 	struct rte_bpf_jit jit = {0};
@@ -454,7 +611,11 @@ bpf_prog_new(struct rte_bpf *bpf, const struct bpf_source *src, char *err,
 	p->kind = src->kind;
 	p->invert = src->invert;
 	note[0] = '\0';
-	if (!src->interp) {
+	if (!src->interp && jit_unsafe) {
+		snprintf(
+		    note, notelen,
+		    " (interpreted: DPDK's JIT miscompiles its jset #imm8)");
+	} else if (!src->interp) {
 		if (rte_bpf_get_jit(bpf, &jit) == 0 && jit.func != NULL)
 			p->jit = jit.func;
 		else
@@ -465,15 +626,35 @@ bpf_prog_new(struct rte_bpf *bpf, const struct bpf_source *src, char *err,
 	return p;
 }
 
+/* DPDK 22.11's rte_bpf_convert() takes the index register of an indirect
+ * load from BPF_SRC(), a bit that in a load is part of its size: `ldb
+ * [x + k]` and `ld [x + k]` come out indexed by A (r0), only `ldh [x + k]`
+ * by X. Every indirect load of a classic filter is indexed by X, which the
+ * conversion keeps in r7. Its instructions follow @p prm, in its own
+ * allocation. */
+static void
+bpf_fix_converted(struct rte_bpf_prm *prm)
+{
+	struct ebpf_insn *ins = (struct ebpf_insn *)(uintptr_t)prm->ins;
+	uint32_t i;
+
+	for (i = 0; i < prm->nb_ins; i++)
+		if (BPF_CLASS(ins[i].code) == BPF_LD &&
+		    BPF_MODE(ins[i].code) == BPF_IND)
+			ins[i].src_reg = EBPF_REG_7;
+}
+
 static struct bpf_prog *
 bpf_load_filter(struct bpf_nf *b, const struct bpf_source *src, char *err,
                 size_t errlen)
 {
 	struct bpf_program cbpf;
+	struct bpf_log_catch log;
 	struct rte_bpf_prm *prm;
 	struct rte_bpf *bpf;
-	char why[ONVM_BPF_MSG_MAX], note[64];
+	char why[ONVM_BPF_MSG_MAX], note[80];
 	struct bpf_prog *p;
+	int jit_unsafe;
 	pcap_t *pcap = pcap_open_dead(DLT_EN10MB, 65535);
 
 	if (pcap == NULL) {
@@ -487,25 +668,31 @@ bpf_load_filter(struct bpf_nf *b, const struct bpf_source *src, char *err,
 		pcap_close(pcap);
 		return NULL;
 	}
+	bpf_catch_begin(&log);
 	prm = rte_bpf_convert(&cbpf);
+	bpf_catch_end(&log, prm == NULL, why, sizeof(why));
 	pcap_freecode(&cbpf);
 	pcap_close(pcap);
 	if (prm == NULL) {
+		/* rte_errno says EPERM whatever the cause (its -1 negated). */
 		bpf_err(err, errlen,
-		        "filter '%s' could not be converted to "
-		        "eBPF: %s",
-		        src->filter, rte_strerror(rte_errno));
+		        "filter '%s' could not be converted to eBPF: %s "
+		        "(DPDK's converter takes no backward jumps, as "
+		        "protochain makes, nor Linux's ancillary loads)",
+		        src->filter, why);
 		return NULL;
 	}
 	prm->prog_arg.buf_size = b->window_max;
+	bpf_fix_converted(prm);
+	jit_unsafe = bpf_jit_unsafe(prm->ins, prm->nb_ins);
 	bpf = bpf_load_logged(prm, NULL, NULL, why, sizeof(why));
 	rte_free(prm);
 	if (bpf == NULL) {
-		bpf_err(err, errlen, "filter '%s' was refused: %s", src->filter,
-		        why);
+		bpf_err(err, errlen, "filter '%s' was refused: %s%s",
+		        src->filter, why, bpf_reason_hint(why));
 		return NULL;
 	}
-	p = bpf_prog_new(bpf, src, err, errlen, note, sizeof(note));
+	p = bpf_prog_new(bpf, src, jit_unsafe, err, errlen, note, sizeof(note));
 	return p;
 }
 
@@ -517,7 +704,7 @@ bpf_nf_load(struct bpf_nf *b, const struct bpf_source *src, char *err,
 	struct rte_bpf_prm prm;
 	struct bpf_object obj;
 	struct rte_bpf *bpf = NULL, *fits;
-	char why[ONVM_BPF_MSG_MAX], note[64];
+	char why[ONVM_BPF_MSG_MAX], note[80];
 	uint32_t slots = 0, fresh = 0, lo, hi, window;
 	struct bpf_prog *p;
 	struct stat st;
@@ -543,12 +730,30 @@ bpf_nf_load(struct bpf_nf *b, const struct bpf_source *src, char *err,
 	for (i = 0; i < obj.nmaps + b->nspecs; i++) {
 		const struct bpf_map_spec *spec =
 		    i < obj.nmaps ? &obj.maps[i] : &b->specs[i - obj.nmaps];
+		const struct bpf_map_spec *declared = NULL;
 		unsigned int j;
-		int dup = 0, slot;
+		int slot;
 
 		for (j = 0; j < obj.nmaps && i >= obj.nmaps; j++)
-			dup |= strcmp(obj.maps[j].name, spec->name) == 0;
-		if (dup)
+			if (strcmp(obj.maps[j].name, spec->name) == 0)
+				declared = &obj.maps[j];
+		if (declared != NULL && memcmp(&declared->def, &spec->def,
+		                               sizeof(spec->def)) != 0) {
+			const struct onvm_bpf_map_def *d = &declared->def;
+
+			bpf_err(
+			    err, errlen,
+			    "%s declares map '%s' as %s with %u-byte keys, "
+			    "%u-byte values and %u entries, unlike its --map: "
+			    "drop that --map or make it agree",
+			    src->path, spec->name,
+			    d->type < RTE_DIM(bpf_map_type_names)
+			        ? bpf_map_type_names[d->type]
+			        : "?",
+			    d->key_size, d->value_size, d->max_entries);
+			goto fail;
+		}
+		if (declared != NULL)
 			continue;
 		slot = bpf_map_slot(b, spec, slots, err, errlen);
 		if (slot < 0)
@@ -567,7 +772,8 @@ bpf_nf_load(struct bpf_nf *b, const struct bpf_source *src, char *err,
 	prm.prog_arg.size = b->window_max;
 	bpf = bpf_load_logged(&prm, src->path, obj.section, why, sizeof(why));
 	if (bpf == NULL) {
-		bpf_err(err, errlen, "%s was refused: %s", src->path, why);
+		bpf_err(err, errlen, "%s was refused: %s%s", src->path, why,
+		        bpf_reason_hint(why));
 		goto fail;
 	}
 	window = b->window_max;
@@ -582,7 +788,8 @@ bpf_nf_load(struct bpf_nf *b, const struct bpf_source *src, char *err,
 			break;
 		}
 	}
-	p = bpf_prog_new(bpf, src, err, errlen, note, sizeof(note));
+	p = bpf_prog_new(bpf, src, obj.jit_unsafe, err, errlen, note,
+	                 sizeof(note));
 	if (p == NULL)
 		goto fail;
 	p->window = window;

@@ -15,6 +15,9 @@
  * pool's data room. */
 #define BPF_WINDOW_MIN 64
 #define BPF_LOADER_POLL_US 2000
+/* A load's result in one line: a path, DPDK's reason and what to do. A
+ * request's answer keeps the first ONVM_BPF_MSG_MAX bytes of it. */
+#define BPF_LINE_MAX 1024
 
 /* A map the command line declares (--map NAME:TYPE:KEY:VALUE:ENTRIES). */
 struct bpf_map_spec {

@@ -7,14 +7,14 @@ import random
 import struct
 
 from scapy.layers.inet import ICMP, IP, TCP, UDP
-from scapy.layers.inet6 import IPv6
-from scapy.layers.l2 import ARP, Dot1Q, Ether
+from scapy.layers.inet6 import ICMPv6EchoRequest, IPv6, IPv6ExtHdrHopByHop
+from scapy.layers.l2 import ARP, LLC, Dot1Q, Ether
 from scapy.packet import Raw
 
 from onvm.bench.traffic import read_pcap, write_pcap
 
-__all__ = ["flow_id", "flow_packets", "mixed_packets", "read_pcap", "write_pcap"]
-
+__all__ = ["flow_id", "flow_packets", "mixed_packets", "odd_packets", "read_pcap",
+           "write_pcap"]
 
 
 def _pad(pkt, size: int) -> bytes:
@@ -76,3 +76,54 @@ def flow_id(raw: bytes) -> int:
     proto = raw[l3 + 6] if ethertype == 0x86DD else raw[l3 + 9]
     payload = l4 + (20 if proto == 6 else 8)
     return struct.unpack_from("!I", raw, payload)[0]
+
+
+def odd_packets() -> list[bytes]:
+    """Frames at the edges of what filters parse, one of each: VLAN and
+    QinQ tags, IPv6 with an extension header, ICMP and ICMPv6, IPv4 options
+    and fragments, TTLs and lengths on either side of a bound, 802.3/LLC,
+    and frames cut short (runts, headers cut in the middle)."""
+    eth = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:ff:01")
+    other = Ether(src="02:00:00:00:00:09", dst="ff:ff:ff:ff:ff:ff")
+    v4 = IP(src="10.0.0.1", dst="192.168.1.1")
+    frames = [
+        eth / v4 / TCP(sport=1000, dport=80, flags="S"),
+        eth / v4 / TCP(sport=1000, dport=80, flags="SA"),
+        eth / v4 / TCP(sport=1000, dport=80, flags="A"),
+        other / IP(src="192.168.1.1", dst="10.0.0.1") / UDP(sport=53, dport=3333),
+        other / IP(src="10.0.0.2", dst="10.0.0.3") / UDP(sport=5353, dport=53),
+        eth / IP(src="10.0.0.2", dst="10.0.0.3", options=b"\x01\x01\x01\x00") /
+        TCP(sport=7, dport=7, flags="S"),
+        eth / Dot1Q(vlan=7) / v4 / UDP(sport=9, dport=53),
+        eth / Dot1Q(vlan=7) / Dot1Q(vlan=8) / v4 / TCP(dport=22, flags="S"),
+        eth / Dot1Q(vlan=9) / IPv6(src="2001:db8::1", dst="2001:db8::2") / UDP(dport=53),
+        eth / IPv6(src="2001:db8::1", dst="2001:db8::2") / TCP(dport=443, flags="S"),
+        eth / IPv6(src="2001:db8::1", dst="2001:db8::2") / ICMPv6EchoRequest(),
+        eth / IPv6(src="2001:db8::1", dst="2001:db8::2") / IPv6ExtHdrHopByHop() /
+        UDP(dport=53),
+        other / v4 / ICMP(type=8),
+        eth / IP(src="10.0.0.5", dst="10.0.0.6", ttl=9) / UDP(dport=9),
+        eth / IP(src="10.0.0.5", dst="10.0.0.6", ttl=10) / UDP(dport=9),
+        eth / IP(src="10.0.0.5", dst="10.0.0.6", ttl=0) / ICMP(),
+        # Fragments: only the first one carries the ports.
+        eth / IP(src="10.0.0.7", dst="10.0.0.8", flags="MF", frag=0) / UDP(dport=53) /
+        Raw(b"x" * 64),
+        eth / IP(src="10.0.0.7", dst="10.0.0.8", frag=9, proto=17) / Raw(b"y" * 64),
+        other / ARP(op=2, psrc="10.0.0.1", pdst="10.0.0.254"),
+        other / LLC(dsap=0x42, ssap=0x42, ctrl=3) / Raw(b"stp" * 12),
+    ]
+    out = [bytes(f) for f in frames]
+    # Either side of 200 bytes, for `greater`/`less`.
+    out += [_pad(eth / v4 / UDP(dport=9), size) for size in (199, 200, 201)]
+    tcp = bytes(eth / v4 / TCP(dport=80, flags="S"))
+    v6 = bytes(eth / IPv6() / UDP(dport=53))
+    out += [
+        tcp[:6],     # not even an Ethernet header
+        tcp[:13],
+        tcp[:14],    # an Ethernet header and nothing after it
+        tcp[:14 + 8],  # IPv4 cut before its TTL and protocol
+        tcp[:14 + 20 + 4],  # TCP cut before its flags
+        v6[:14 + 30],  # IPv6 cut inside its addresses
+        bytes(eth / IP(src="10.0.0.1", dst="10.0.0.9") / UDP(dport=53))[:14 + 20 + 2],
+    ]
+    return out
