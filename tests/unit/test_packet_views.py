@@ -126,6 +126,11 @@ def scapy_views(raw: bytes) -> dict:
                 "offset": off, "sport": layer.sport, "dport": layer.dport, "seq": layer.seq,
                 "ack": layer.ack, "data_offset": layer.dataofs * 4, "flags": int(layer.flags),
                 "window": layer.window, "checksum": layer.chksum,
+                "mss": dict(layer.options).get("MSS"),
+                "wscale": dict(layer.options).get("WScale"),
+                "sack_permitted": "SAckOK" in dict(layer.options),
+                "tsval": (dict(layer.options).get("Timestamp") or (None, None))[0],
+                "tsecr": (dict(layer.options).get("Timestamp") or (None, None))[1],
             }
         elif isinstance(layer, UDP):
             views["udp"] = {"offset": off, "sport": layer.sport, "dport": layer.dport,
