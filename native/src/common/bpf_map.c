@@ -189,8 +189,78 @@ __bpf_hash(const struct onvm_bpf_map *m, const void *key)
 	return rte_hash_crc(key, m->key_size, 0x6f6e766d);
 }
 
+/*
+ * Keys and values are a few bytes, of a size known only at run time:
+ * compared and copied a word at a time, inline, they cost a fraction of a
+ * call to memcmp or memcpy, and a program looks one up per packet.
+ */
+#define BPF_SMALL_COPY 16
+
+static inline int
+__bpf_key_equal(const char *a, const char *b, uint32_t n)
+{
+	uint64_t x8, y8;
+	uint32_t x4, y4;
+	uint16_t x2, y2;
+
+	for (; n >= 8; n -= 8, a += 8, b += 8) {
+		memcpy(&x8, a, 8);
+		memcpy(&y8, b, 8);
+		if (x8 != y8)
+			return 0;
+	}
+	if (n & 4) {
+		memcpy(&x4, a, 4);
+		memcpy(&y4, b, 4);
+		if (x4 != y4)
+			return 0;
+		a += 4;
+		b += 4;
+	}
+	if (n & 2) {
+		memcpy(&x2, a, 2);
+		memcpy(&y2, b, 2);
+		if (x2 != y2)
+			return 0;
+		a += 2;
+		b += 2;
+	}
+	return !(n & 1) || *a == *b;
+}
+
+static inline void
+__bpf_copy(char *dst, const char *src, uint32_t n)
+{
+	if (n > BPF_SMALL_COPY) {
+		memcpy(dst, src, n);
+		return;
+	}
+	if (n & 16) {
+		memcpy(dst, src, 16);
+		dst += 16;
+		src += 16;
+	}
+	if (n & 8) {
+		memcpy(dst, src, 8);
+		dst += 8;
+		src += 8;
+	}
+	if (n & 4) {
+		memcpy(dst, src, 4);
+		dst += 4;
+		src += 4;
+	}
+	if (n & 2) {
+		memcpy(dst, src, 2);
+		dst += 2;
+		src += 2;
+	}
+	if (n & 1)
+		*dst = *src;
+}
+
 /* Copy a value out of a slot: per-CPU lanes summed. */
-static void
+static inline void
 __bpf_value_out(const struct onvm_bpf_map *m, const char *slot, void *value)
 {
 	const char *v = slot + m->value_offset;
@@ -198,7 +268,7 @@ __bpf_value_out(const struct onvm_bpf_map *m, const char *slot, void *value)
 	uint64_t *out = value;
 
 	if (m->lanes == 1) {
-		memcpy(value, v, m->value_size);
+		__bpf_copy(value, v, m->value_size);
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -245,7 +315,7 @@ __bpf_value_in(const struct onvm_bpf_map *m, char *slot, const void *value,
 
 /* Read a slot consistently. Returns 1 if it holds @p key (value copied
  * when @p value), 0 if not, -1 if it is empty (the probe ends), -EBUSY. */
-static int
+static __rte_always_inline int
 __bpf_read_slot(const struct onvm_bpf_map *m, char *slot, uint32_t hash,
                 const void *key, void *value, int program)
 {
@@ -264,8 +334,8 @@ __bpf_read_slot(const struct onvm_bpf_map *m, char *slot, uint32_t hash,
 			else if (state == ONVM_BPF_SLOT_FULL &&
 			         *(volatile uint32_t *)(slot + BPF_SLOT_HASH) ==
 			             hash &&
-			         memcmp(slot + m->key_offset, key,
-			                m->key_size) == 0) {
+			         __bpf_key_equal(slot + m->key_offset, key,
+			                         m->key_size)) {
 				found = 1;
 				if (value != NULL)
 					__bpf_value_out(m, slot, value);
@@ -281,8 +351,9 @@ __bpf_read_slot(const struct onvm_bpf_map *m, char *slot, uint32_t hash,
 	}
 }
 
-/* The slot holding @p key, or NULL; -EBUSY in *err when a read gave up. */
-static char *
+/* The slot holding @p key, or NULL; -EBUSY in *err when a read gave up.
+ * Inlined, with __bpf_read_slot: a program's lookup is then one call. */
+static __rte_always_inline char *
 __bpf_hash_find(const struct onvm_bpf_map *m, const void *key, uint32_t hash,
                 void *value, int program, int *err)
 {
@@ -388,7 +459,7 @@ __bpf_hash_put(struct onvm_bpf_map *m, const void *key, const void *value,
 		state = *__bpf_state(slot);
 		if (state == ONVM_BPF_SLOT_FULL &&
 		    *(uint32_t *)(slot + BPF_SLOT_HASH) == hash &&
-		    memcmp(slot + m->key_offset, key, m->key_size) == 0) {
+		    __bpf_key_equal(slot + m->key_offset, key, m->key_size)) {
 			err = __bpf_slot_write(m, slot, value, program);
 			__bpf_unlock(m);
 			return err;
@@ -471,7 +542,7 @@ onvm_bpf_map_delete(struct onvm_bpf_map *m, const void *key, int program)
 			break;
 		if (state != ONVM_BPF_SLOT_FULL ||
 		    *(uint32_t *)(slot + BPF_SLOT_HASH) != hash ||
-		    memcmp(slot + m->key_offset, key, m->key_size) != 0)
+		    !__bpf_key_equal(slot + m->key_offset, key, m->key_size))
 			continue;
 		if (__bpf_write_begin(slot, program) < 0) {
 			__bpf_unlock(m);
