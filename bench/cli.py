@@ -31,6 +31,7 @@ SCENARIOS = {
     "shared-core": "shared_core",
     "soak": "soak",
     "flows": "flows",
+    "bpf": "bpf_nfs",
 }
 
 

@@ -49,6 +49,12 @@ def _threads(pid: int) -> list[tuple[int, str]]:
     return found
 
 
+def run_seconds(pid: int) -> float:
+    """Seconds all threads of process `pid` have run on a CPU (to the
+    nanosecond, where /proc/PID/stat counts clock ticks)."""
+    return sum(_schedstat(pid, tid)[0] for tid, _ in _threads(pid))
+
+
 @dataclass
 class Sample:
     busy: float  # the CPUs' busy seconds

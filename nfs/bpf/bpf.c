@@ -22,8 +22,8 @@
 
 #define BPF_OPTIONS "p:s:if:vm:h"
 #define BPF_USAGE                                                              \
-	"usage: bpf --service ID -- (--program PROG.o [--section NAME] "       \
-	"[--interp] | --filter 'EXPR' [--invert]) "                            \
+	"usage: bpf --service ID -- (--program PROG.o [--section NAME] | "     \
+	"--filter 'EXPR' [--invert]) [--interp] "                              \
 	"[--map NAME:TYPE:KEY_BYTES:VALUE_BYTES:ENTRIES]..."
 
 static const char *const bpf_map_types[] = {
@@ -201,9 +201,8 @@ bpf_parse(int argc, char **argv, struct bpf_nf *b, struct bpf_source *src)
 		                         "not both"
 		                       : "give --program PROG.o or "
 		                         "--filter 'EXPR'");
-	if (have_filter && (have_section || src->interp))
-		return bpf_usage_error("%s", "--section and --interp are for "
-		                             "--program");
+	if (have_filter && have_section)
+		return bpf_usage_error("%s", "--section is for --program");
 	if (have_program && src->invert)
 		return bpf_usage_error("%s", "--invert is for --filter");
 	src->kind = have_program ? ONVM_BPF_KIND_PROGRAM : ONVM_BPF_KIND_FILTER;
@@ -400,9 +399,9 @@ main(int argc, char **argv)
 	bpf_nf_publish(&b, p, &src);
 	if (src.kind == ONVM_BPF_KIND_FILTER)
 		printf("bpf: NF %u serving service %u, keeping packets that %s "
-		       "'%s'\n",
+		       "'%s', %s\n",
 		       onvm_nflib_nf_id(ctx), onvm_nflib_service_id(ctx),
-		       src.invert ? "do not match" : "match", src.filter);
+		       src.invert ? "do not match" : "match", src.filter, msg);
 	else
 		printf("bpf: NF %u serving service %u, %s\n",
 		       onvm_nflib_nf_id(ctx), onvm_nflib_service_id(ctx), msg);

@@ -693,6 +693,9 @@ bpf_load_filter(struct bpf_nf *b, const struct bpf_source *src, char *err,
 		return NULL;
 	}
 	p = bpf_prog_new(bpf, src, jit_unsafe, err, errlen, note, sizeof(note));
+	if (p != NULL)
+		snprintf(err, errlen, "%s%s",
+		         p->jit != NULL ? "JIT" : "interpreter", note);
 	return p;
 }
 

@@ -36,7 +36,7 @@ def test_soak_bad_value_is_one_line(args, message):
     assert lines[0].startswith(f"onvm-bench soak: error: {message}")
 
 
-@pytest.mark.parametrize("scenario", ["null", "speed_tester", "soak"])
+@pytest.mark.parametrize("scenario", ["null", "speed_tester", "soak", "bpf"])
 def test_no_limits_takes_no_value(scenario):
     result = subprocess.run([BENCH, scenario, "--no-limits=3"], capture_output=True, text=True,
                             timeout=30)
@@ -79,6 +79,43 @@ def test_flows_bad_value_is_one_line(args, message):
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"onvm-bench flows: error: {message}"), lines[0]
+
+
+BPF_SECONDS = "argument --seconds: must be a number from 0.2 to 60 seconds"
+BPF_REPEAT = "argument --repeat: must be a whole number from 1 to 20"
+BPF_SIZE = "argument --size: must be a whole number from 60 to 1514"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--seconds", "0.1"], BPF_SECONDS),
+    (["--seconds", "61"], BPF_SECONDS),
+    (["--seconds", "-1"], BPF_SECONDS),
+    (["--seconds", "nan"], BPF_SECONDS),
+    (["--seconds", "inf"], BPF_SECONDS),
+    (["--seconds", "9" * 5000], BPF_SECONDS),
+    (["--seconds", "three"], BPF_SECONDS),
+    (["--repeat", "0"], BPF_REPEAT),
+    (["--repeat", "21"], BPF_REPEAT),
+    (["--repeat", "1.5"], BPF_REPEAT),
+    (["--repeat", "nan"], BPF_REPEAT),
+    (["--repeat", "9" * 5000], BPF_REPEAT),
+    (["--size", "59"], BPF_SIZE),
+    (["--size", "1515"], BPF_SIZE),
+    (["--size", "64.0"], BPF_SIZE),
+    (["--size", "nan"], BPF_SIZE),
+    (["--size", "-64"], BPF_SIZE),
+    (["--size", "9" * 5000], BPF_SIZE),
+    (["--size", "/tmp"], BPF_SIZE),
+    (["--size"], "argument --size: expected one argument"),
+])
+def test_bpf_bad_value_is_one_line(args, message):
+    result = subprocess.run([BENCH, "bpf", *args], capture_output=True, text=True,
+                            timeout=30)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"onvm-bench bpf: error: {message}"), lines[0]
 
 
 def test_flows_rule_counts_are_sorted_unique_and_hold_the_reference():

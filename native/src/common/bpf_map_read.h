@@ -61,17 +61,11 @@ __bpf_limit(int program)
 	return program ? ONVM_BPF_SPIN_LIMIT : ONVM_BPF_SPIN_LIMIT * 4096;
 }
 
-/* Keys of up to 8 bytes hash as one word. Both sides run this very code,
- * so a key hashes alike in the NF and in the manager. */
+/* CRC32-C of the key: both sides run this very code, so a key hashes
+ * alike in the NF and in the manager. */
 static inline uint32_t
 __bpf_hash(const struct onvm_bpf_map *m, const void *key)
 {
-	uint64_t word = 0;
-
-	if (m->key_size <= 8) {
-		memcpy(&word, key, m->key_size);
-		return rte_hash_crc_8byte(word, 0x6f6e766d);
-	}
 	return rte_hash_crc(key, m->key_size, 0x6f6e766d);
 }
 
