@@ -235,11 +235,21 @@ bpf_exec(const struct bpf_prog *p, void *arg)
 	return p->jit != NULL ? p->jit(arg) : rte_bpf_exec(p->bpf, arg);
 }
 
+/* A burst's verdicts, counted on the stack, into the directory at once. */
+static inline void
+bpf_count(struct onvm_bpf_dir *dir, const uint64_t v[ONVM_BPF_V_COUNT])
+{
+	unsigned int i;
+
+	for (i = 0; i < ONVM_BPF_V_COUNT; i++)
+		dir->verdicts[i] += v[i];
+}
+
 static void
 bpf_run_filter(struct bpf_nf *b, const struct bpf_prog *p,
                struct rte_mbuf **pkts, uint16_t n, uint32_t *verdicts)
 {
-	uint64_t *v = b->dir->verdicts;
+	uint64_t v[ONVM_BPF_V_COUNT] = {0};
 	uint16_t i;
 
 	for (i = 0; i < n; i++) {
@@ -252,6 +262,7 @@ bpf_run_filter(struct bpf_nf *b, const struct bpf_prog *p,
 			verdicts[i] = ONVM_VERDICT(ONVM_ACTION_DROP, 0);
 		}
 	}
+	bpf_count(b->dir, v);
 }
 
 void
@@ -262,7 +273,7 @@ bpf_nf_verdicts(struct rte_mbuf **pkts, uint16_t n, uint32_t *verdicts,
 	struct bpf_prog *p = __atomic_load_n(&b->next, __ATOMIC_ACQUIRE);
 	struct onvm_bpf_dir *dir = b->dir;
 	const struct onvm_shared *sh = onvm_nflib_shared(b->ctx);
-	uint64_t *v = dir->verdicts;
+	uint64_t v[ONVM_BPF_V_COUNT] = {0};
 	uint16_t i;
 
 	/* A new program is taken between bursts, never within one. */
@@ -349,4 +360,5 @@ bpf_nf_verdicts(struct rte_mbuf **pkts, uint16_t n, uint32_t *verdicts,
 		verdicts[i] = ONVM_VERDICT(ONVM_ACTION_DROP, 0);
 	}
 	bpf_pkt = NULL;
+	bpf_count(dir, v);
 }

@@ -69,17 +69,41 @@ __bpf_hash(const struct onvm_bpf_map *m, const void *key)
 	return rte_hash_crc(key, m->key_size, 0x6f6e766d);
 }
 
+/* Whole words for the usual key sizes: a copy of a size known only at run
+ * time is a call to memcpy, and a load just after that call's stores
+ * stalls. */
 static inline int
 __bpf_key_eq(const void *a, const void *b, uint32_t size)
 {
-	uint64_t x = 0, y = 0;
+	const char *x = a, *y = b;
+	uint64_t x8, y8, x8b, y8b;
+	uint32_t x4, y4;
+	uint16_t x2, y2;
 
-	if (size <= 8) {
-		memcpy(&x, a, size);
-		memcpy(&y, b, size);
-		return x == y;
+	switch (size) {
+	case 4:
+		memcpy(&x4, x, 4);
+		memcpy(&y4, y, 4);
+		return x4 == y4;
+	case 6:
+		memcpy(&x4, x, 4);
+		memcpy(&y4, y, 4);
+		memcpy(&x2, x + 4, 2);
+		memcpy(&y2, y + 4, 2);
+		return x4 == y4 && x2 == y2;
+	case 8:
+		memcpy(&x8, x, 8);
+		memcpy(&y8, y, 8);
+		return x8 == y8;
+	case 16:
+		memcpy(&x8, x, 8);
+		memcpy(&y8, y, 8);
+		memcpy(&x8b, x + 8, 8);
+		memcpy(&y8b, y + 8, 8);
+		return x8 == y8 && x8b == y8b;
+	default:
+		return memcmp(a, b, size) == 0;
 	}
-	return memcmp(a, b, size) == 0;
 }
 
 /* Copy a value out of a slot: per-CPU lanes summed. */
@@ -101,6 +125,9 @@ __bpf_value_out(const struct onvm_bpf_map *m, const char *slot, void *value)
 			return;
 		case 8:
 			memcpy(value, v, 8);
+			return;
+		case 16:
+			memcpy(value, v, 16);
 			return;
 		default:
 			memcpy(value, v, m->value_size);
