@@ -8,6 +8,7 @@
 #define ONVM_MSG_H
 
 #include <errno.h>
+#include <string.h>
 
 #include <rte_mempool.h>
 #include <rte_ring.h>
@@ -26,6 +27,27 @@ __onvm_msg_alloc(const struct onvm_shared *sh, uint16_t owner)
 		return NULL;
 	((struct onvm_nf_msg *)obj)->owner = owner;
 	return obj;
+}
+
+/* A message from the pool, filled in (@p len at most ONVM_MSG_DATA_MAX),
+ * or NULL when the pool is empty. */
+static inline struct onvm_nf_msg *
+__onvm_msg_new(const struct onvm_shared *sh, uint16_t owner, uint16_t from,
+               uint16_t to_nf, uint16_t to_service, uint8_t kind, uint32_t id,
+               const void *data, uint32_t len)
+{
+	struct onvm_nf_msg *m = __onvm_msg_alloc(sh, owner);
+
+	if (m == NULL)
+		return NULL;
+	m->from = from;
+	m->to_nf = to_nf;
+	m->to_service = to_service;
+	m->kind = kind;
+	m->id = id;
+	m->len = len;
+	memcpy(m->data, data, len);
+	return m;
 }
 
 static inline void

@@ -143,16 +143,10 @@ onvm_mgr_msg_send(struct onvm_shared *sh, uint16_t nf_id, uint16_t service,
 	if ((nf_id == 0) == (service == 0) || len > ONVM_MSG_DATA_MAX ||
 	    nf_id >= ONVM_MAX_NFS || service >= ONVM_MAX_SERVICES)
 		return -EINVAL;
-	m = __onvm_msg_alloc(sh, ONVM_OWNER_MANAGER);
+	m = __onvm_msg_new(sh, ONVM_OWNER_MANAGER, ONVM_MSG_FROM_CONTROL, nf_id,
+	                   service, ONVM_MSG_REQUEST, id, data, len);
 	if (m == NULL)
 		return -ENOBUFS;
-	m->from = ONVM_MSG_FROM_CONTROL;
-	m->to_nf = nf_id;
-	m->to_service = service;
-	m->kind = ONVM_MSG_REQUEST;
-	m->id = id;
-	m->len = len;
-	memcpy(m->data, data, len);
 	return (int)__onvm_msg_fan_out(sh, m, nf_id, service, &dropped);
 }
 

@@ -24,18 +24,12 @@ __onvm_nflib_msg_put(struct onvm_nf_ctx *ctx, uint16_t to_nf,
 		                          "a message holds at most %d bytes, "
 		                          "not %u",
 		                          ONVM_MSG_DATA_MAX, len);
-	m = __onvm_msg_alloc(ctx->sh, ctx->nf_id);
+	m = __onvm_msg_new(ctx->sh, ctx->nf_id, ctx->nf_id, to_nf, to_service,
+	                   kind, id, data, len);
 	if (m == NULL) {
 		ctx->nf->stats.msg_drop++;
 		return -ENOBUFS;
 	}
-	m->from = ctx->nf_id;
-	m->to_nf = to_nf;
-	m->to_service = to_service;
-	m->kind = kind;
-	m->id = id;
-	m->len = len;
-	memcpy(m->data, data, len);
 	/* Once on the outbox it is the manager's. */
 	m->owner = ONVM_OWNER_MANAGER;
 	if (rte_ring_enqueue(ctx->nf->outbox, m) < 0) {
