@@ -273,6 +273,7 @@ __onvm_start(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t body,
 	meta->owner = ONVM_OWNER_MANAGER;
 	meta->chain = body;
 	meta->chain_gen = gen;
+	meta->flags = 0; /* a recycled mbuf's marks are not this packet's */
 	meta->timestamp = now;
 	__onvm_to_hop(w, m, meta);
 }
@@ -414,6 +415,12 @@ __onvm_poll_nfs(struct __onvm_worker *w)
 	struct rte_mbuf *pkts[ONVM_BURST_MAX];
 	uint64_t mask = w->tx_nf_mask;
 
+	/* While an NF is short of room, only congested NFs' output moves:
+	 * the others (those feeding it among them) wait on their tx rings,
+	 * as port RX does, instead of overflowing its ring; past the
+	 * congestion limit it counts as stuck and nothing waits for it. */
+	if (unlikely(w->congested_nf_mask != 0) && __onvm_congested(w))
+		mask &= w->congested_nf_mask;
 	while (mask) {
 		unsigned int id = __builtin_ctzll(mask);
 		unsigned int n;

@@ -104,6 +104,7 @@ onvm_nflib_alloc_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 		meta->chain_gen = 0;
 		meta->chain_index = 0;
 		meta->destination = 0;
+		meta->flags = 0;
 		meta->timestamp = 0;
 	}
 	ctx->nf->stats.created += n;
@@ -151,7 +152,12 @@ onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts, unsigned int n)
 			else if (now > deadline)
 				break;
 		}
-		rte_pause();
+		/* The manager holds this NF's output while the NF it feeds
+		 * is short of room: on a shared core, let that NF run. */
+		if (ctx->nf->flags & ONVM_NF_FLAG_SHARED_CORE)
+			sched_yield();
+		else
+			rte_pause();
 	}
 	ctx->nf->stats.tx += sent;
 	return sent;
