@@ -101,11 +101,13 @@ onvm_tcp_options_parse(const struct rte_mbuf *m, uint32_t l4,
 		} else if (kind == 5 && olen >= 10) {
 			o->present |= ONVM_TCPOPT_SACK;
 		} else if (kind == 8 && olen == 10) {
+			uint32_t tsval, tsecr; /* at any alignment */
+
+			memcpy(&tsval, p + at + 2, 4);
+			memcpy(&tsecr, p + at + 6, 4);
 			o->present |= ONVM_TCPOPT_TIMESTAMP;
-			o->tsval = rte_be_to_cpu_32(
-			    *(const unaligned_uint32_t *)(p + at + 2));
-			o->tsecr = rte_be_to_cpu_32(
-			    *(const unaligned_uint32_t *)(p + at + 6));
+			o->tsval = rte_be_to_cpu_32(tsval);
+			o->tsecr = rte_be_to_cpu_32(tsecr);
 		}
 		at += olen;
 	}
