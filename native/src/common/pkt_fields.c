@@ -122,8 +122,11 @@ onvm_pkt_rx_ns(struct rte_mbuf *m)
 	if (unlikely(onvm_pkt_meta_offset < 0))
 		return 0; /* no metadata field in this process */
 	tsc = onvm_pkt_meta(m)->timestamp;
-	if (unlikely(ns_mul == 0))
+	if (unlikely(ns_mul == 0)) {
+		if (rte_get_tsc_hz() == 0)
+			return 0; /* no EAL in this process: no TSC rate */
 		ns_mul = (uint64_t)(1e9 * 4294967296.0 / rte_get_tsc_hz());
+	}
 	return (uint64_t)(((unsigned __int128)tsc * ns_mul) >> 32);
 }
 
