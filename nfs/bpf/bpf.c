@@ -26,13 +26,6 @@
 	"--filter 'EXPR' [--invert]) [--interp] "                              \
 	"[--map NAME:TYPE:KEY_BYTES:VALUE_BYTES:ENTRIES]..."
 
-static const char *const bpf_map_types[] = {
-    [ONVM_BPF_MAP_HASH] = "hash",
-    [ONVM_BPF_MAP_ARRAY] = "array",
-    [ONVM_BPF_MAP_PERCPU_HASH] = "percpu_hash",
-    [ONVM_BPF_MAP_PERCPU_ARRAY] = "percpu_array",
-};
-
 static int
 bpf_usage_error(const char *fmt, const char *arg)
 {
@@ -82,7 +75,7 @@ bpf_parse_map(struct bpf_nf *b, const char *text)
 	if (b->nspecs == ONVM_BPF_MAX_MAPS)
 		return bpf_usage_error("more than 16 maps (--map %s)", text);
 	for (t = ONVM_BPF_MAP_HASH; t <= ONVM_BPF_MAP_PERCPU_ARRAY; t++)
-		if (strcmp(field[1], bpf_map_types[t]) == 0)
+		if (strcmp(field[1], bpf_map_type_names[t]) == 0)
 			break;
 	if (t > ONVM_BPF_MAP_PERCPU_ARRAY)
 		return bpf_usage_error("--map %s: the type is hash, array, "
@@ -104,13 +97,8 @@ bpf_parse_map(struct bpf_nf *b, const char *text)
 	if (strlen(field[0]) > ONVM_BPF_MAP_NAME_MAX)
 		return bpf_usage_error("--map %s: names are 1-31 characters",
 		                       text);
-	for (n = 0; field[0][n] != '\0'; n++)
-		if (!(field[0][n] == '_' ||
-		      (field[0][n] >= 'a' && field[0][n] <= 'z') ||
-		      (field[0][n] >= 'A' && field[0][n] <= 'Z') ||
-		      (n > 0 && field[0][n] >= '0' && field[0][n] <= '9')))
-			return bpf_usage_error("--map %s: a name is a C name",
-			                       text);
+	if (!bpf_name_ok(field[0]))
+		return bpf_usage_error("--map %s: a name is a C name", text);
 	for (n = 0; n < b->nspecs; n++)
 		if (strcmp(b->specs[n].name, field[0]) == 0)
 			return bpf_usage_error("--map %s: that name twice",

@@ -39,7 +39,7 @@ struct bpf_object {
 };
 
 /* As --map spells them. */
-static const char *const bpf_map_type_names[] = {
+const char *const bpf_map_type_names[ONVM_BPF_MAP_PERCPU_ARRAY + 1] = {
     [ONVM_BPF_MAP_HASH] = "hash",
     [ONVM_BPF_MAP_ARRAY] = "array",
     [ONVM_BPF_MAP_PERCPU_HASH] = "percpu_hash",
@@ -83,7 +83,7 @@ bpf_jit_unsafe(const struct ebpf_insn *ins, size_t n)
 	return 0;
 }
 
-static int
+int
 bpf_name_ok(const char *name)
 {
 	size_t i, n = strlen(name);

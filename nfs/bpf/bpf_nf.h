@@ -75,6 +75,11 @@ void bpf_nf_verdicts(struct rte_mbuf **pkts, uint16_t n, uint32_t *verdicts,
 unsigned int bpf_nf_xsyms(struct rte_bpf_xsym *xsym, uint32_t slots);
 #define BPF_NF_XSYMS_MAX (4 + 8 * ONVM_BPF_MAP_SLOTS)
 
+/* bpf_load.c: map types as --map spells them, by ONVM_BPF_MAP_*; whether
+ * @p name can name a map (a C name of 1 to ONVM_BPF_MAP_NAME_MAX). */
+extern const char *const bpf_map_type_names[ONVM_BPF_MAP_PERCPU_ARRAY + 1];
+int bpf_name_ok(const char *name);
+
 /* bpf_load.c: load a program or filter; on failure NULL and one line in
  * @p err. */
 struct bpf_prog *bpf_nf_load(struct bpf_nf *b, const struct bpf_source *src,

@@ -21,7 +21,6 @@ struct onvm_bpf_map *bpf_slot_maps[ONVM_BPF_MAP_SLOTS];
 /* The packet being run, for the helpers; one data path thread. */
 static struct onvm_bpf_md bpf_md;
 static struct rte_mbuf *bpf_pkt;
-static uint64_t bpf_ns_mul; /* ns per TSC cycle, 32.32 fixed point */
 /* Frames that cannot be run in place are copied here. */
 static uint8_t bpf_scratch[RTE_MBUF_DEFAULT_DATAROOM * 4] __rte_cache_aligned;
 
@@ -36,10 +35,7 @@ static uint64_t
 bpf_helper_time_ns(uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
                    uint64_t a5)
 {
-	if (bpf_ns_mul == 0)
-		bpf_ns_mul =
-		    (uint64_t)((1e9 * 4294967296.0) / rte_get_tsc_hz());
-	return (uint64_t)(((unsigned __int128)rte_rdtsc() * bpf_ns_mul) >> 32);
+	return onvm_tsc_ns(rte_rdtsc());
 }
 
 static uint64_t

@@ -99,6 +99,9 @@ struct onvm_tcp_options {
 void onvm_tcp_options_parse(const struct rte_mbuf *m, uint32_t l4,
                             struct onvm_tcp_options *opts);
 
+/** TSC cycles @p tsc in ns (0 in a process without EAL's TSC rate). */
+uint64_t onvm_tsc_ns(uint64_t tsc);
+
 /**
  * When the manager took packet @p m from its port, in ns on the TSC clock
  * (the same in every process of the machine); 0 for a packet an NF made.

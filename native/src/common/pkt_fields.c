@@ -114,20 +114,24 @@ onvm_tcp_options_parse(const struct rte_mbuf *m, uint32_t l4,
 }
 
 uint64_t
-onvm_pkt_rx_ns(struct rte_mbuf *m)
+onvm_tsc_ns(uint64_t tsc)
 {
 	static uint64_t ns_mul; /* ns per TSC cycle, 32.32 fixed point */
-	uint64_t tsc;
 
-	if (unlikely(onvm_pkt_meta_offset < 0))
-		return 0; /* no metadata field in this process */
-	tsc = onvm_pkt_meta(m)->timestamp;
 	if (unlikely(ns_mul == 0)) {
 		if (rte_get_tsc_hz() == 0)
 			return 0; /* no EAL in this process: no TSC rate */
 		ns_mul = (uint64_t)(1e9 * 4294967296.0 / rte_get_tsc_hz());
 	}
 	return (uint64_t)(((unsigned __int128)tsc * ns_mul) >> 32);
+}
+
+uint64_t
+onvm_pkt_rx_ns(struct rte_mbuf *m)
+{
+	if (unlikely(onvm_pkt_meta_offset < 0))
+		return 0; /* no metadata field in this process */
+	return onvm_tsc_ns(onvm_pkt_meta(m)->timestamp);
 }
 
 /* TCP, UDP and SCTP all start with the two ports. */
