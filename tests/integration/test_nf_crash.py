@@ -8,13 +8,15 @@ import re
 import signal
 import time
 
+from tests.support.harness import wait_until
 from tests.support.nf_helpers import start_nf_file
 
 BATCH = 1024
 
 
 # An NF that forwards to service 1 until the marker file exists, then stops
-# inside its handler, holding the packets of its current batch.
+# inside its handler, holding the packets of its current batch, and says so
+# by creating the marker's ".stuck" file.
 HOLDER = """
 import os, time
 from onvm.nflib import NF, main, to_service
@@ -25,8 +27,10 @@ def run():
 
     @nf.packet_handler
     def forward(pkt):
-        while os.path.exists(marker):
-            time.sleep(0.01)
+        if os.path.exists(marker):
+            open(marker + ".stuck", "w").close()
+            while True:
+                time.sleep(0.01)
         return to_service(1)
 
     nf.run()
@@ -57,6 +61,10 @@ def test_sigkill_of_an_nf_under_load(tmp_path, start_manager):
     before = mgr.wait_stats(loaded, 30, "traffic through both instances")
     victim_id = next(k for k, n in before["nfs"].items() if n["pid"] == victim.pid)
     marker.touch()  # the victim now holds the batch it is in
+    # Only once inside its handler: a count that stays still could also be
+    # a hand-over waiting for room, which goes on to take more.
+    wait_until(lambda: marker.with_name("hold.stuck").exists(), 10,
+               "the victim to stop in its handler")
     snaps = []
 
     def holding_still(s):

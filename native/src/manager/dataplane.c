@@ -418,8 +418,12 @@ __onvm_poll_nfs(struct __onvm_worker *w)
 	/* While an NF is short of room, only congested NFs' output moves:
 	 * the others (those feeding it among them) wait on their tx rings,
 	 * as port RX does, instead of overflowing its ring; past the
-	 * congestion limit it counts as stuck and nothing waits for it. */
-	if (unlikely(w->congested_nf_mask != 0) && __onvm_congested(w))
+	 * congestion limit it counts as stuck and nothing waits for it.
+	 * Not with direct hand-over: there NFs wait on each other's rings
+	 * already, and one waiting here could be the one a congested NF
+	 * waits on, a cycle no NF can see. */
+	if (unlikely(w->congested_nf_mask != 0) &&
+	    w->sh->nf_to_nf != ONVM_NF_TO_NF_DIRECT && __onvm_congested(w))
 		mask &= w->congested_nf_mask;
 	while (mask) {
 		unsigned int id = __builtin_ctzll(mask);
