@@ -69,7 +69,8 @@ class NF:
 
     def __init__(self, service: int | None = None, name: str = "python_nf", *,
                  manager: str | None = None, core: int | None = None, busy_poll: bool = False,
-                 dedicated: bool = False, argv: Sequence[str] | None = None) -> None:
+                 dedicated: bool = False, read_only: bool = False,
+                 argv: Sequence[str] | None = None) -> None:
         argv = list(sys.argv if argv is None else argv)
         prog, rest = (argv[0] if argv else name), argv[1:]
         given = ["--nf-name", name]
@@ -92,6 +93,9 @@ class NF:
             raise NfError(ffi.string(lib.onvm_nflib_strerror()).decode(errors="replace"))
         self.args = [ffi.string(c_argv[i]).decode() for i in range(1, argc)]
         self.name = name
+        # Its handlers never write packet bytes: shared packets (tee copies,
+        # clones) reach them with no private copy, and clone() shares data.
+        self.read_only = read_only
         self._ctx_ptr = None
         self._handle = ffi.new_handle(self)
         self._on_batch: Callable | None = None
@@ -156,7 +160,9 @@ class NF:
         s = lib.onvm_nflib_nf(self._ctx).stats
         out = {k: getattr(s, k) for k in ("rx", "tx", "act_drop", "act_next", "act_tonf",
                                           "act_out", "batches", "sleeps", "created",
-                                          "busy_cycles", "unsent", "held", "released")}
+                                          "busy_cycles", "unsent", "held", "released",
+                                          "clones", "clone_fail", "unshared",
+                                          "unshare_drop")}
         out["holding"] = out["held"] - out["released"]
         return out
 
@@ -296,6 +302,25 @@ class NF:
         ffi.memmove(dst, data, len(data))
         return Packet(mbufs[0])
 
+    def clone(self, pkt: Packet | Batch, index: int | None = None) -> Packet:
+        """A copy of a packet the NF has (the packet handler's `pkt`, packet
+        `index` of a vector handler's batch, a held or created one) to send
+        elsewhere with send(); its metadata is the packet's. A read_only NF's
+        copy shares the packet's bytes; any other NF's has bytes of its own,
+        since it may still change the packet."""
+        if isinstance(pkt, Batch):
+            if self._batch_pkts is None or index is None or not 0 <= index < len(pkt):
+                raise NfError(f"clone(batch, index): index {index} is not in the batch")
+            mbuf = self._batch_pkts[index]
+        elif pkt._pkts is None:
+            raise NfError("clone(): that packet is no longer the NF's")
+        else:
+            mbuf = pkt._m
+        copy = lib.onvm_nflib_clone(self._ctx, mbuf)
+        if copy == ffi.NULL:
+            raise NfError("clone(): the packet pool is empty")
+        return Packet(copy)
+
     def send(self, pkt: Packet, verdict: int) -> bool:
         """Hand a created packet to the manager with `verdict`; the NF no
         longer owns it. False if the manager could not take it (freed)."""
@@ -347,6 +372,7 @@ class NF:
         handlers.verdict = lib.onvm_py_verdict
         handlers.verdicts = self._verdicts
         handlers.batch_max = self._batch_max
+        handlers.read_only = 1 if self.read_only else 0
         if self._periodic is not None:
             handlers.periodic = lib.onvm_py_periodic
             handlers.periodic_ms = self._period_ms

@@ -36,13 +36,14 @@ DIGITS_RE = re.compile(r"[0-9]+")
 
 @dataclass(frozen=True)
 class Hop:
-    """One chain hop: to a service, or out of a port."""
+    """One chain hop: to a service, out of a port, or a copy to a service
+    (tee) while the packet goes on to the next hop."""
 
-    kind: str  # "nf" or "port"
+    kind: str  # "nf", "port" or "tee"
     dest: int
 
     def __str__(self) -> str:
-        return str(self.dest) if self.kind == "nf" else f"out:{self.dest}"
+        return {"nf": "", "port": "out:", "tee": "tee:"}[self.kind] + str(self.dest)
 
 
 def parse_chain(spec: str) -> list[Hop]:
@@ -60,12 +61,21 @@ def parse_chain(spec: str) -> list[Hop]:
                     f"{MAX_PORTS - 1}"
                 )
             hops.append(Hop("port", port))
+        elif text.startswith("tee:"):
+            service = _digits_in(text[4:], 1, MAX_SERVICES - 1)
+            if service is None:
+                raise ConfigError(
+                    f"chain hop '{options.shown(text)}': tee: takes a service id from 1 to "
+                    f"{MAX_SERVICES - 1}"
+                )
+            hops.append(Hop("tee", service))
         elif (service := _digits_in(text, 1, MAX_SERVICES - 1)) is not None:
             hops.append(Hop("nf", service))
         else:
             raise ConfigError(
                 f"chain hop '{options.shown(text)}' is neither a service id (1 to "
-                f"{MAX_SERVICES - 1}) nor an output port (out:N); example: --chain 1,2,out:1"
+                f"{MAX_SERVICES - 1}), an output port (out:N) nor a copy to a service "
+                "(tee:N); example: --chain 1,tee:2,out:1"
             )
     if len(hops) > MAX_CHAIN_HOPS:
         raise ConfigError(f"chain '{spec}' has {len(hops)} hops; at most {MAX_CHAIN_HOPS}")

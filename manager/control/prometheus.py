@@ -30,6 +30,9 @@ NF_COUNTERS = (
     ("onvm_nf_ring_full_drops", "ring_full_drop", "Packets dropped on a full NF ring."),
     ("onvm_nf_batches", "batches", "Batches the NF handled."),
     ("onvm_nf_sleeps", "sleeps", "Times the NF slept waiting for packets."),
+    ("onvm_nf_clones", "clones", "Copies of packets the NF made."),
+    ("onvm_nf_clone_failures", "clone_fail", "Copies the NF could not make: pool empty."),
+    ("onvm_nf_unshared_packets", "unshared", "Shared packets the NF got a private copy of."),
 )
 NF_ACTIONS = (("drop", "act_drop"), ("next", "act_next"), ("tonf", "act_tonf"), ("out", "act_out"))
 NF_RING_GAUGES = (
@@ -42,6 +45,7 @@ DATAPLANE_DROP_REASONS = (
     ("chain_gone", "chain_gone"),
     ("no_destination", "no_dest"),
     ("ring_full", "ring_full_drop"),
+    ("tee_pool_empty", "tee_fail"),
 )
 
 PORT_LABELS = ["manager", "port", "port_name"]
@@ -164,12 +168,17 @@ class _SnapshotCollector:
         reclaimed_count = dataplane.get("reclaimed", snap.get("reclaimed_mbufs"))
         if _number(reclaimed_count):
             reclaimed.add_metric([self.manager], reclaimed_count)
+        tee = CounterMetricFamily(
+            "onvm_dataplane_tee_copies", "Copies made at tee hops.", labels=["manager"]
+        )
+        if _number(dataplane.get("tee_copies")):
+            tee.add_metric([self.manager], dataplane["tee_copies"])
         crashes = CounterMetricFamily(
             "onvm_nf_crashes", "NFs that died without deregistering.", labels=["manager"]
         )
         if _number(snap.get("crashed_nfs")):
             crashes.add_metric([self.manager], snap["crashed_nfs"])
-        return [dropped, reclaimed, crashes]
+        return [dropped, reclaimed, tee, crashes]
 
 
 class PrometheusExporter:

@@ -24,6 +24,9 @@ from onvm.pydpdk import manager as pydpdk
 
 ffi, lib = pydpdk.ffi, pydpdk.lib
 
+_HOP_KINDS = {"nf": HopKind.NF, "port": HopKind.PORT, "tee": HopKind.TEE}
+_HOP_NAMES = {int(kind): name for name, kind in _HOP_KINDS.items()}
+
 
 def state_name(state: int) -> str:
     """An NF state as people read it: its C name in lower case."""
@@ -93,7 +96,7 @@ class DataPlane:
         """Publish a chain; raises ConfigError for hops the data plane refuses."""
         arr = ffi.new("struct onvm_chain_hop[]", max(len(hops), 1))
         for i, hop in enumerate(hops):
-            arr[i].kind = HopKind.NF if hop.kind == "nf" else HopKind.PORT
+            arr[i].kind = _HOP_KINDS[hop.kind]
             arr[i].dest = hop.dest
         rc = lib.onvm_mgr_chain_set(self.sh, chain_id, arr, len(hops))
         if rc == -22:
@@ -105,7 +108,7 @@ class DataPlane:
     def chain(self, chain_id: int) -> list[Hop]:
         body = self.sh.chains.bodies[self.sh.chains.head[chain_id]]
         return [
-            Hop("nf" if body.hops[i].kind == HopKind.NF else "port", body.hops[i].dest)
+            Hop(_HOP_NAMES[body.hops[i].kind], body.hops[i].dest)
             for i in range(body.length)
         ]
 
@@ -227,6 +230,10 @@ class DataPlane:
                 "msg_in": s.msg_in,
                 "msg_out": s.msg_out,
                 "msg_drop": s.msg_drop,
+                "clones": s.clones,
+                "clone_fail": s.clone_fail,
+                "unshared": s.unshared,
+                "unshare_drop": s.unshare_drop,
                 "held": s.held,
                 "released": s.released,
                 # Packets it holds now (a gauge, not reset with the counters).
@@ -240,7 +247,7 @@ class DataPlane:
         totals = {
             key: sum(getattr(w[i], key) for i in range(n))
             for key in ("act_drop", "chain_end", "chain_gone", "no_dest", "reclaimed", "loops",
-                        "rx_held", "msg_delivered", "msg_dropped")
+                        "rx_held", "msg_delivered", "msg_dropped", "tee_copies", "tee_fail")
         }
         totals["ring_full_drop"] = sum(
             w[i].nf_enq_drop[nf_id] for i in range(n) for nf_id in range(MAX_NFS)

@@ -23,7 +23,8 @@ def _rate(now: int, before: int | None, seconds: float) -> float:
 PORT_COUNTERS = ("rx", "tx", "drop", "rx_bytes", "tx_bytes")
 NF_COUNTERS = ("rx", "tx", "act_drop", "act_next", "act_tonf", "act_out", "batches", "sleeps",
                "created", "busy_cycles", "unsent", "enqueued", "ring_full_drop",
-               "drop", "held", "released", "msg_in", "msg_out", "msg_drop")
+               "drop", "held", "released", "msg_in", "msg_out", "msg_drop", "clones",
+               "clone_fail", "unshared", "unshare_drop")
 
 
 def _minus(values: dict, base: dict, keys) -> None:

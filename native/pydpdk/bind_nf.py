@@ -35,7 +35,7 @@ BIND = [
     "struct onvm_nf_msg", "onvm_nflib_send_msg", "onvm_nflib_reply",
     # packets the NF holds across batches
     "onvm_nflib_release", "onvm_nflib_free_held", "onvm_nflib_holding",
-    "onvm_nflib_alloc_pkts", "onvm_nflib_send", "onvm_nflib_free_pkts",
+    "onvm_nflib_alloc_pkts", "onvm_nflib_send", "onvm_nflib_free_pkts", "onvm_nflib_clone",
     # the classifier
     "struct onvm_rule", "onvm_classifier_create", "onvm_classifier_add",
     "onvm_classifier_build", "onvm_classifier_classify", "onvm_classifier_classify_map",

@@ -85,6 +85,7 @@ main(int argc, char **argv)
 	    .msg = basic_monitor_message,
 	    .periodic = basic_monitor_report,
 	    .periodic_ms = 1000,
+	    .read_only = 1, /* it only reads: tee copies reach it uncopied */
 	};
 	struct basic_monitor bm = {0};
 	struct onvm_nf_ctx *ctx;

@@ -11,7 +11,7 @@ from onvm.nflib import NF, main
 
 
 def run() -> None:
-    nf = NF(name="basic_monitor.py")
+    nf = NF(name="basic_monitor.py", read_only=True)
     # No options of its own: anything else given is a mistake to report.
     options.ArgumentParser(prog="basic_monitor.py",
                            description="Packet and bit rates every second.").parse_args(nf.args)

@@ -99,7 +99,9 @@ simple_forward_parse(int argc, char **argv, struct simple_forward *sf)
 int
 main(int argc, char **argv)
 {
-	struct onvm_nf_handlers handlers = {.verdict = simple_forward_verdicts};
+	/* It never writes a packet: tee copies pass through it uncopied. */
+	struct onvm_nf_handlers handlers = {.verdict = simple_forward_verdicts,
+	                                    .read_only = 1};
 	struct simple_forward sf = {.action = ONVM_ACTION_NEXT};
 	struct onvm_nf_ctx *ctx;
 	int nf_argc, rc;

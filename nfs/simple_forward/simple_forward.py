@@ -10,7 +10,7 @@ from onvm.nflib import NEXT, NF, main, out_port, to_service
 
 
 def run() -> None:
-    nf = NF(name="simple_forward.py")
+    nf = NF(name="simple_forward.py", read_only=True)
     parser = options.ArgumentParser(prog="simple_forward.py")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--dest", type=options.integer_arg(1, MAX_SERVICES - 1),

@@ -92,6 +92,10 @@ CTL = [
     ctl("capture-unwritable", "capture", "--port", "0", "--count", "1", "-w",
         "/proc/onvm-nope/x.pcapng", says="cannot write /proc/onvm-nope/x.pcapng"),
     ctl("chain-5000-digit", "chain", "set", "web", BIG, says="chain hop '999"),
+    ctl("chain-tee-service-0", "chain", "set", "web", "tee:0,out:0",
+        says="chain hop 'tee:0': tee: takes a service id from 1 to 63"),
+    ctl("chain-tee-5000-digit", "chain", "set", "web", "tee:" + BIG,
+        says="tee: takes a service id from 1 to 63"),
     ctl("nf-stop-not-there", "nf", "stop", "63", says="no NF 63"),
 ]
 

@@ -50,8 +50,13 @@ def test_parse_chain_empty_spec_is_the_empty_chain(spec):
 
 
 def test_hop_str_round_trips_through_parse_chain():
-    hops = parse_chain("5,out:2,7")
+    hops = parse_chain("5,out:2,tee:9,7")
     assert parse_chain(",".join(str(h) for h in hops)) == hops
+
+
+def test_parse_chain_tee_hops_copy_to_services():
+    assert parse_chain("tee:2, tee:3,out:1") == [Hop("tee", 2), Hop("tee", 3), Hop("port", 1)]
+    assert parse_chain(f"tee:{MAX_SERVICES - 1}") == [Hop("tee", MAX_SERVICES - 1)]
 
 
 @pytest.mark.parametrize(
@@ -67,12 +72,26 @@ def test_hop_str_round_trips_through_parse_chain():
         ("out:-1", "out:-1"),
         ("1,,2", ""),
         ("1.5", "1.5"),
+        ("tee:0", "tee:0"),
+        (f"tee:{MAX_SERVICES}", f"tee:{MAX_SERVICES}"),
+        ("tee:", "tee:"),
+        ("tee:x", "tee:x"),
+        ("tee:-2", "tee:-2"),
+        ("tee:1e3", "tee:1e3"),
+        ("tee:out:1", "tee:out:1"),
     ],
 )
 def test_parse_chain_rejects_bad_hop_naming_it(spec, bad_hop):
     with pytest.raises(ConfigError) as err:
         parse_chain(spec)
     assert f"'{bad_hop}'" in str(err.value)
+
+
+def test_parse_chain_rejects_a_huge_tee_service_in_one_line():
+    with pytest.raises(ConfigError) as err:
+        parse_chain("tee:" + "9" * 400)
+    assert "tee: takes a service id from 1 to" in str(err.value)
+    assert len(str(err.value).splitlines()) == 1
 
 
 def test_parse_chain_accepts_max_hops():

@@ -21,7 +21,7 @@ extern "C" {
 
 /* Bumped whenever a layout below changes: an NF built against another
  * version refuses to attach instead of misreading the tables. */
-#define ONVM_ABI_VERSION 5
+#define ONVM_ABI_VERSION 6
 #define ONVM_SHARED_MAGIC 0x6f6e766dU /* "onvm" */
 
 /* Limits. NF id 0, service id 0 and chain body 0 mean "none". */
@@ -174,6 +174,13 @@ struct onvm_nf_stats {
 	uint64_t msg_in;   /* messages its handler got */
 	uint64_t msg_out;  /* messages it sent (replies included) */
 	uint64_t msg_drop; /* messages it could not send: pool or outbox full */
+	uint64_t clones;     /* copies it made (onvm_nflib_clone) */
+	uint64_t clone_fail; /* copies it could not make: the pool was empty */
+	/* Shared packets (a tee's, a clone's) it got a private copy of before
+	 * its handler, as an NF that may write; and those dropped for want of
+	 * an mbuf to copy into. */
+	uint64_t unshared;
+	uint64_t unshare_drop;
 } __rte_cache_aligned;
 
 /* Who moves packets from one NF to the next. */
@@ -248,12 +255,15 @@ struct onvm_service {
 enum onvm_hop_kind {
 	ONVM_HOP_NF = 1,   /* to a service */
 	ONVM_HOP_PORT = 2, /* out of a port */
+	/* A copy to a service, the packet itself on to the next hop. The
+	 * copy's chain ends at that service. */
+	ONVM_HOP_TEE = 3,
 };
 
 struct onvm_chain_hop {
 	uint8_t kind; /* enum onvm_hop_kind */
 	uint8_t reserved;
-	uint16_t dest; /* service id or port id */
+	uint16_t dest; /* service id (NF, TEE) or port id */
 };
 
 /* Chains are immutable once published: a new version is written into a
@@ -304,6 +314,8 @@ struct onvm_worker_stats {
 	uint64_t msg_dropped;    /* inbox full, no such NF, or no pool room */
 	uint64_t capture_copied; /* packets copied for a capture */
 	uint64_t capture_missed; /* capture pool or ring full */
+	uint64_t tee_copies;     /* copies made at tee hops */
+	uint64_t tee_fail;       /* copies a tee could not make: pool empty */
 	uint64_t flow_hits[ONVM_MAX_FLOW_RULES]; /* packets per rule slot */
 } __rte_cache_aligned;
 
@@ -351,6 +363,9 @@ struct onvm_shared {
 	/* Services with more than one instance. While there are none, no
 	 * route needs a flow hash and port RX computes none. */
 	volatile uint32_t scaled_services;
+	/* Set once any packet has been cloned (tee hops, onvm_nflib_clone):
+	 * until then no NF needs to look for shared packets. Never cleared. */
+	volatile uint32_t clones_made;
 	/* Shared-core NFs: one idle this long sleeps; the manager wakes a
 	 * sleeping one once wake_batch packets wait for it, or its first has
 	 * waited wake_delay (see [dataplane] in configs/manager.toml). */

@@ -104,6 +104,11 @@ struct onvm_nf_handlers {
 	/* Messages, checked once a loop (a sleeping NF is woken for one);
 	 * without a handler they are taken and dropped. */
 	onvm_nf_msg_handler_t msg;
+	/* Non-zero: the handlers never write a packet's bytes. Shared packets
+	 * (tee copies, clones) then reach them as they are, with no copy, and
+	 * onvm_nflib_clone() shares data. Otherwise nflib gives the handlers a
+	 * private copy of each shared packet first. */
+	uint32_t read_only;
 };
 
 /**
@@ -203,6 +208,19 @@ unsigned int onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
  */
 void onvm_nflib_free_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
                           unsigned int n);
+
+/**
+ * A copy of @p pkt for the NF to send elsewhere (onvm_nflib_send, after
+ * setting its action). Its metadata is pkt's: with ONVM_ACTION_NEXT it
+ * follows pkt's chain too. A read-only NF (onvm_nf_handlers.read_only) gets
+ * a zero-copy clone sharing pkt's data; any other a private copy, since it
+ * may still write pkt. Counted in the NF's clones.
+ *
+ * @return
+ *   The copy, owned by the NF; NULL when the pool is empty (clone_fail).
+ */
+struct rte_mbuf *onvm_nflib_clone(struct onvm_nf_ctx *ctx,
+                                  struct rte_mbuf *pkt);
 
 /**
  * Hand on @p n packets this NF held (a handler's ONVM_ACTION_HOLD) with

@@ -36,7 +36,7 @@ static int
 __onvm_chain_hop_valid(const struct onvm_shared *sh,
                        const struct onvm_chain_hop *hop)
 {
-	if (hop->kind == ONVM_HOP_NF)
+	if (hop->kind == ONVM_HOP_NF || hop->kind == ONVM_HOP_TEE)
 		return hop->dest > 0 && hop->dest < ONVM_MAX_SERVICES;
 	if (hop->kind == ONVM_HOP_PORT)
 		return hop->dest < ONVM_MAX_PORTS &&

@@ -14,6 +14,7 @@
 
 #include <onvm/flow.h>
 
+#include "../common/clone.h"
 #include "../common/prefetch.h"
 #include "../common/wake.h"
 #include "mgr_internal.h"
@@ -201,25 +202,57 @@ __onvm_dispatch_to_service(struct __onvm_worker *w, struct rte_mbuf *m,
 	__onvm_to_service(w, m, service_id);
 }
 
-/* Send a packet to hop meta->chain_index of its chain. */
+/* A copy of @p m to @p service (a tee hop, a mirroring flow rule), sharing
+ * its data. The copy's chain is the empty one: it ends at that service. */
+static void
+__onvm_tee(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t service)
+{
+	struct rte_mbuf *c =
+	    __onvm_pkt_clone(w->sh->pktmbuf_pool, w->pool_cache, m);
+	struct onvm_pkt_meta *meta;
+
+	if (unlikely(c == NULL)) {
+		w->stats->tee_fail++;
+		return;
+	}
+	/* Before any NF can see a shared packet: writers look for them. */
+	if (unlikely(!w->sh->clones_made))
+		__atomic_store_n(&w->sh->clones_made, 1, __ATOMIC_RELEASE);
+	meta = onvm_pkt_meta(c);
+	meta->chain = 0;
+	meta->chain_gen = 0;
+	meta->chain_index = 0;
+	meta->flags = 0;
+	w->stats->tee_copies++;
+	__onvm_to_service(w, c, service);
+}
+
+/* Send a packet to hop meta->chain_index of its chain, copying it at each
+ * tee hop on the way. */
 static inline void
 __onvm_to_hop(struct __onvm_worker *w, struct rte_mbuf *m,
               struct onvm_pkt_meta *meta)
 {
 	struct onvm_chain_hop hop;
 
-	switch (__onvm_chain_hop(w->sh, meta->chain, meta->chain_gen,
-	                         meta->chain_index, &hop)) {
-	case __ONVM_HOP_GONE:
-		w->stats->chain_gone++;
-		__onvm_drop(m);
-		return;
-	case __ONVM_HOP_END:
-		w->stats->chain_end++;
-		__onvm_drop(m);
-		return;
-	default:
-		break;
+	for (;;) {
+		switch (__onvm_chain_hop(w->sh, meta->chain, meta->chain_gen,
+		                         meta->chain_index, &hop)) {
+		case __ONVM_HOP_GONE:
+			w->stats->chain_gone++;
+			__onvm_drop(m);
+			return;
+		case __ONVM_HOP_END:
+			w->stats->chain_end++;
+			__onvm_drop(m);
+			return;
+		default:
+			break;
+		}
+		if (likely(hop.kind != ONVM_HOP_TEE))
+			break;
+		__onvm_tee(w, m, hop.dest);
+		meta->chain_index++;
 	}
 	if (hop.kind == ONVM_HOP_NF)
 		__onvm_to_service(w, m, hop.dest);
@@ -448,6 +481,8 @@ onvm_mgr_worker_main(void *arg)
 	struct __onvm_worker *w = arg;
 	struct onvm_shared *sh = w->sh;
 
+	/* Read once here: rte_lcore_id() is a TLS lookup in this library. */
+	w->pool_cache = rte_mempool_default_cache(sh->pktmbuf_pool, rte_lcore_id());
 	while (likely(__atomic_load_n(&sh->running, __ATOMIC_RELAXED))) {
 		if (likely(sh->ports_enabled)) {
 			if (likely(w->congested_nf_mask == 0 ||

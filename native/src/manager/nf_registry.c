@@ -34,7 +34,7 @@ __onvm_update_ports_enabled(struct onvm_shared *sh)
 		return;
 	body = &sh->chains.bodies[sh->chains.head[ONVM_DEFAULT_CHAIN]];
 	for (i = 0; i < body->length; i++)
-		if (body->hops[i].kind == ONVM_HOP_NF &&
+		if (body->hops[i].kind != ONVM_HOP_PORT &&
 		    sh->services[body->hops[i].dest].count == 0)
 			return;
 	__atomic_store_n(&sh->ports_enabled, 1, __ATOMIC_RELEASE);

@@ -53,6 +53,9 @@ struct onvm_nf_ctx {
 	/* Held packets released by a running handler, handed on once its
 	 * burst's own HOLD verdicts are applied. */
 	int in_handler;
+	/* Its handlers only read packets (onvm_nf_handlers.read_only): shared
+	 * packets reach them as they are, and its clones share data. */
+	int read_only;
 	uint32_t msg_ids; /* of the messages it sent */
 	unsigned int nrelease;
 	struct rte_mbuf *release_pkts[ONVM_NF_RELEASE_MAX];

@@ -14,6 +14,7 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
+#include "../common/clone.h"
 #include "../common/prefetch.h"
 #include "../common/wake.h"
 #include "nflib_internal.h"
@@ -115,16 +116,84 @@ void
 onvm_nflib_free_pkts(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
                      unsigned int n)
 {
+	struct rte_mbuf *put[2 * ONVM_BURST_MAX];
+	unsigned int i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *seg = pkts[i], *next, *parent;
+
+		onvm_pkt_meta(seg)->owner = ONVM_OWNER_NONE;
+		/* Every segment; only last references go back to the pool,
+		 * a clone's with the buffer it shared. */
+		for (; seg != NULL; seg = next) {
+			next = seg->next;
+			if (__onvm_prefree_seg(seg, &parent) != NULL)
+				put[k++] = seg;
+			if (parent != NULL)
+				put[k++] = parent;
+			if (k >= RTE_DIM(put) - 1) {
+				rte_mempool_generic_put(ctx->pool, (void **)put,
+				                        k, NULL);
+				k = 0;
+			}
+		}
+	}
+	if (k)
+		rte_mempool_generic_put(ctx->pool, (void **)put, k, NULL);
+}
+
+struct rte_mbuf *
+onvm_nflib_clone(struct onvm_nf_ctx *ctx, struct rte_mbuf *pkt)
+{
+	struct rte_mbuf *c;
+	struct onvm_pkt_meta *meta;
+
+	/* A writer may still change pkt: its copy gets bytes of its own. */
+	if (ctx->read_only) {
+		c = __onvm_pkt_clone(ctx->pool, NULL, pkt);
+		if (c != NULL && !ctx->sh->clones_made)
+			__atomic_store_n(&ctx->sh->clones_made, 1,
+			                 __ATOMIC_RELEASE);
+	} else {
+		c = __onvm_pkt_copy(ctx->pool, NULL, pkt);
+	}
+	if (unlikely(c == NULL)) {
+		ctx->nf->stats.clone_fail++;
+		return NULL;
+	}
+	meta = onvm_pkt_meta(c);
+	meta->owner = ctx->nf_id;
+	meta->flags = 0; /* not held, whatever pkt is */
+	ctx->nf->stats.clones++;
+	return c;
+}
+
+/* Before a writer's handler: a private copy of every shared packet (a
+ * tee's, another NF's clone), so that what it writes is its own. One that
+ * cannot be copied is dropped rather than written in place. */
+static unsigned int
+__onvm_unshare(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+               unsigned int n)
+{
 	unsigned int i, kept = 0;
 
 	for (i = 0; i < n; i++) {
-		onvm_pkt_meta(pkts[i])->owner = ONVM_OWNER_NONE;
-		/* Only the last reference goes back to the pool. */
-		if (rte_pktmbuf_prefree_seg(pkts[i]) != NULL)
-			pkts[kept++] = pkts[i];
+		struct rte_mbuf *m = pkts[i], *c;
+
+		if (likely(!__onvm_pkt_shared(m))) {
+			pkts[kept++] = m;
+			continue;
+		}
+		c = __onvm_pkt_copy(ctx->pool, NULL, m);
+		onvm_nflib_free_pkts(ctx, &m, 1);
+		if (unlikely(c == NULL)) {
+			ctx->nf->stats.unshare_drop++;
+			continue;
+		}
+		ctx->nf->stats.unshared++;
+		pkts[kept++] = c;
 	}
-	if (kept)
-		rte_mempool_generic_put(ctx->pool, (void **)pkts, kept, NULL);
+	return kept;
 }
 
 unsigned int
@@ -401,9 +470,12 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 		__onvm_batch_policy();
 	if (__onvm_nflib_direct_start(ctx) < 0)
 		return -ENOMEM;
+	ctx->read_only = h->read_only != 0;
 	while (!onvm_nflib_stopping(ctx)) {
 		unsigned int n = __onvm_nflib_take(ctx, pkts, take);
 
+		if (unlikely(ctx->sh->clones_made) && !ctx->read_only && n != 0)
+			n = __onvm_unshare(ctx, pkts, n);
 		if (n != 0) {
 			uint64_t start = now;
 			unsigned int done, k, held = 0;
