@@ -64,10 +64,14 @@ def chain(nfs: int) -> str:
     return ",".join(str(s) for s in range(1, nfs + 1)) + ",out:1"
 
 
-def measure_onvm(workdir: Path, seconds: int, layout: layouts.Layout | None = None) -> dict:
+def measure_onvm(workdir: Path, seconds: int, layout: layouts.Layout | None = None,
+                 latency_sample: int | None = None) -> dict:
+    """latency_sample: the manager's setting (None: its default, every packet)."""
     nfs = len(layout.nfs) if layout and layout.nfs else 1
     cores = layout.manager_cores if layout else MANAGER_CORES
     args = ["--cores", cores, "--chain", chain(nfs)]
+    if latency_sample is not None:
+        args += ["--latency-sample", str(latency_sample)]
     for devargs in PORTS:
         args += ["--port", devargs]
     mgr = ManagerProc(workdir, args, prefix="bench-null")
@@ -161,12 +165,15 @@ def run(args) -> dict:
         ovs_tools, ovs_missing = find_ovs(), None
     except OvsMissing as e:
         ovs_tools, ovs_missing = None, str(e)
-    onvm_runs, testpmd_runs, ovs_runs = [], [], []
+    onvm_runs, testpmd_runs, ovs_runs, unmeasured_runs = [], [], [], []
     try:
         with tempfile.TemporaryDirectory(prefix="onvm-bench-") as tmp:
             # Alternate the sides so that all see the same background load.
             for _ in range(args.repeat):
                 onvm_runs.append(measure_onvm(Path(tmp), args.seconds, layout))
+                # The same without latency histograms: what recording costs.
+                unmeasured_runs.append(measure_onvm(Path(tmp), args.seconds, layout,
+                                                    latency_sample=0))
                 testpmd_runs.append(measure_testpmd(Path(tmp), args.seconds, layout))
                 if ovs_tools:
                     ovs_runs.append(measure_ovs(Path(tmp), ovs_tools, args.seconds, layout))
@@ -190,6 +197,11 @@ def run(args) -> dict:
                     for k in ("mpps", "rx_mpps")},
         "ovs": ovs,
         "ovs_missing": ovs_missing,
+        "onvm_no_latency": {k: report.spread([r[k] for r in unmeasured_runs])
+                            for k in ("mpps", "rx_mpps")},
+        "latency_cost": report.spread([1 - r["mpps"] / b["mpps"] if b["mpps"] else 0.0
+                                       for r, b in zip(onvm_runs, unmeasured_runs,
+                                                       strict=True)]),
         "ratio": _ratios(onvm_runs, testpmd_runs),
         "ratio_ovs": _ratios(onvm_runs, ovs_runs) if ovs_runs else None,
         "ovs_vs_testpmd": _ratios(ovs_runs, testpmd_runs) if ovs_runs else None,
@@ -276,6 +288,11 @@ def render(result: dict) -> str:
             f"; least loaded worker: {o['rx_min_worker_share']['median']:.0%} of port 0's RX"
             if "rx_min_worker_share" in o else ""),  # results older than the figure lack it
     ]
+    if "latency_cost" in result:  # results older than the figure lack it
+        lines.append(
+            f"latency histograms of every packet cost {result['latency_cost']['median']:.1%} "
+            f"of onvm's Mpps (without: {report.fmt(result['onvm_no_latency']['mpps'])} Mpps; "
+            "per-run 1 - with/without)")
     if v:
         lines.append(f"OVS PMD: {v['cycles_per_packet']['median']:.0f} cycles per packet "
                      f"(its own count); ovs-vswitchd {v['vswitchd']}, DPDK {v['dpdk']}")

@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="serve Prometheus metrics over HTTP (loopback unless a host is given)")
     start.add_argument("--burst-size", metavar="N", help="packets per burst, 1 to 64")
     start.add_argument("--num-mbufs", metavar="N", help="packet pool size")
+    start.add_argument("--latency-sample", metavar="N",
+                       help="latency histograms record 1 packet in N (0: none; default 1)")
     start.add_argument("--rx-queues", metavar="auto|N",
                        help="RX queues of each port with RSS: auto (one per worker, the "
                        "default) or 1 to 16")
@@ -79,6 +81,7 @@ def build_config(args: argparse.Namespace) -> configlib.Config:
         rx_queues=(configlib.parse_rx_queues(args.rx_queues, "--rx-queues")
                    if args.rx_queues is not None else None),
         nf_to_nf=args.nf_to_nf,
+        latency_sample=configlib.setting_flag("latency_sample", args.latency_sample),
         eal_args=(config.eal_args + args.eal_args) if args.eal_args else None,
     )
     config.validate()

@@ -26,10 +26,12 @@ from onvm.manager.tables.bpf import BpfNFs
 from onvm.manager.tables.capture import Captures
 from onvm.manager.tables.chains import Chains
 from onvm.manager.tables.dataplane import DataPlane
+from onvm.manager.tables import latency
 from onvm.manager.tables.flows import FlowRules
 from onvm.manager.tables.messages import Messages
 from onvm.manager.tables.registry import NfRegistry
 from onvm.manager.tables.scaler import Scaler
+from onvm.manager.tables.latency import Latency
 from onvm.manager.tables.stats import Stats, write_json
 from onvm.pydpdk import manager as pydpdk
 
@@ -88,6 +90,7 @@ class Manager:
         self.dp.set_chain(0, self.config.chain)
         self.registry = NfRegistry(self.dp)
         self.stats = Stats(self.dp, {p.port_id: p.name for p in self.ports})
+        self.latency = Latency(self.dp)
         self.chains = Chains(self.dp)
         self.flows = FlowRules(self.dp.sh, self.config.max_flow_rules, self.chains.id_of)
         self.captures = Captures(self.dp.sh, self.dp.tsc_hz)
@@ -153,6 +156,7 @@ class Manager:
                 snap = self.snapshot()
                 next_file = now + STATS_FILE_SECONDS
                 if now >= next_publish:
+                    self.latency.tick(self.chains.ids.values())
                     self.server.publish(snap)
                     next_publish = now + self.config.stats_publish_interval
                 if self.config.stats_interval > 0 and now >= next_print:
@@ -194,11 +198,17 @@ class Manager:
             for s in self.dp.nf_slots()
         }
 
+    def latency_report(self, interval: bool = False, nf: int | None = None,
+                       chain: str | None = None) -> dict:
+        return latency.describe(self.latency, self.chains.ids, self.dp.chain, self.nf_names(),
+                                interval, nf, chain)
+
     def snapshot(self) -> dict:
         snap = self.stats.snapshot(self.nf_names())
         snap["uptime"] = time.monotonic() - self.started
         snap["crashed_nfs"] = self.registry.crashed
         snap["reclaimed_mbufs"] = self.registry.reclaimed
+        snap["latency"] = self.latency_report()
         self._last_snapshot = snap  # first: whoever reads stats.json may then ask for it
         write_json(snap, self.lock.dir / STATS_FILE)
         return snap

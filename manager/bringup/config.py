@@ -159,6 +159,7 @@ WHOLE_SETTINGS: dict[str, tuple[int, int]] = {
     "idle_sleep_us": (0, 1_000_000),
     "wake_batch": (1, 1 << 16),
     "wake_delay_us": (0, 1_000_000),
+    "latency_sample": (0, 1 << 20),
     "max_request_bytes": (1024, 1 << 24),
 }
 SECONDS_SETTINGS: dict[str, tuple[float, float]] = {
@@ -225,6 +226,8 @@ class Config:
     # Who moves packets from one NF to the next: "manager" (its workers) or
     # "direct" (the NF itself, on a ring per NF pair).
     nf_to_nf: str = "manager"
+    # Latency histograms record one packet in latency_sample (0: none).
+    latency_sample: int = 1
     nf_stop_timeout: float = 3.0
     eal_args: list[str] = field(default_factory=list)
     # Control plane: the ipc endpoints are always on; TCP and Prometheus
@@ -328,6 +331,7 @@ _FIELDS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "dataplane.wake_batch": ("wake_batch", int),
     "dataplane.wake_delay_us": ("wake_delay_us", int),
     "dataplane.nf_to_nf": ("nf_to_nf", str),
+    "dataplane.latency_sample": ("latency_sample", int),
     "control.tcp": ("control_tcp", str),
     "control.curve_keys": ("curve_keys", str),
     "control.stats_publish_interval": ("stats_publish_interval", (int, float)),

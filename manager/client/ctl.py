@@ -401,6 +401,14 @@ def _parser() -> argparse.ArgumentParser:
     add("delete", _simple("flow.delete", lambda r, a: f"deleted flow rule {r['id']}", id="id"),
         "delete a flow rule", group).add_argument("id", type=TABLE_ID)
 
+    p = add("latency", _simple("latency", lambda r, a: tables.latency(r), nf="nf",
+                               chain="chain", interval="interval"),
+            "latency percentiles per NF, per chain and per chain hop")
+    p.add_argument("--nf", type=NF_ID, metavar="ID", help="only NF ID")
+    p.add_argument("--chain", metavar="NAME", help="only chain NAME")
+    p.add_argument("--interval", action="store_true",
+                   help="over the last stats interval, not since start (or stats reset)")
+
     p = add("stats", _stats, "a stats table; --watch for a stream; 'reset' to zero them")
     p.add_argument("action", nargs="?", choices=["reset"])
     p.add_argument("--watch", action="store_true", help="print snapshots as they are published")

@@ -261,3 +261,25 @@ def message_result(r: dict, target: dict, waited: bool) -> str:
     if r.get("missing"):
         lines.append(f"({r['missing']} NF(s) did not answer in time)")
     return "\n".join(lines)
+
+
+_LATENCY = [("count", "count"), ("p50 us", "p50_us"), ("p90 us", "p90_us"),
+            ("p99 us", "p99_us"), ("p99.9 us", "p99_9_us"), ("max us", "max_us")]
+
+
+def latency(r: dict) -> str:
+    """Per NF, per chain end to end, and per chain hop."""
+    sample = r.get("sample", 0)
+    head = ("latency " + ("over the last interval" if r.get("interval") else "since start")
+            + (f", 1 packet in {sample}" if sample > 1 else "" if sample else
+               " (off: latency_sample is 0)"))
+    parts = [head, table(r.get("nfs", []), [("nf", "id"), ("name", "name"),
+                                             ("svc", "service"), *_LATENCY], empty="no NFs")]
+    rows = []
+    for chain in r.get("chains", []):
+        rows.append({**chain, "where": f"{chain['name']} (port to port)"})
+        for hop in chain.get("hops", []):
+            kind = "tee " if hop["kind"] == "tee" else ""
+            rows.append({**hop, "where": f"  hop {hop['hop']}: {kind}service {hop['service']}"})
+    parts.append(table(rows, [("chain", "where"), *_LATENCY], empty="no chains"))
+    return "\n\n".join(parts)

@@ -328,8 +328,19 @@ def _stats(m: Manager) -> dict:
 @command("stats.reset", "count from zero again")
 def _stats_reset(m: Manager) -> dict:
     m.stats.reset(m.nf_names())
+    m.latency.reset(m.chains.ids.values())
     m.snapshot()  # so that the next read is of the new counters
     return {"reset": True}
+
+
+@command("latency", "latency percentiles per NF, chain and chain hop",
+         nf=Arg(int, bounds=NF_ID), chain=Arg(str), interval=Arg(bool, default=False))
+def _latency(m: Manager, nf: int | None, chain: str | None, interval: bool) -> dict:
+    if chain is not None:
+        m.chains.id_of(chain)  # not_found, naming it
+    if nf is not None and nf not in m.nf_names():
+        raise ControlError(NOT_FOUND, f"no NF {nf} (onvm-ctl nf list shows them)")
+    return m.latency_report(interval, nf, chain)
 
 
 # ---- capture ----

@@ -11,9 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 from onvm.errors import ConfigError
+from onvm.manager.tables.latency import PROMETHEUS_BOUNDS
 
 # (metric name without _total, snapshot key, help) per port.
 PORT_COUNTERS = (
@@ -75,6 +81,7 @@ class _SnapshotCollector:
             *self._ports(snap.get("ports") or {}),
             *self._nfs(snap.get("nfs") or {}, snap.get("tsc_hz")),
             *self._dataplane(snap),
+            *self._latency(snap.get("latency") or {}),
         ]
         yield from (family for family in families if family.samples)
 
@@ -148,6 +155,34 @@ class _SnapshotCollector:
                 busy.add_metric(labels, nf["busy_cycles"] / tsc_hz)
             info.add_metric([*labels, str(nf.get("state", "")), str(nf.get("pid", ""))], 1)
         return [*counters.values(), actions, busy, *rings.values(), info]
+
+    def _latency(self, latency: dict) -> list[Metric]:
+        """Histograms in seconds: an NF's hop (queued for it to handed on),
+        a chain's port RX to port TX."""
+        nf_family = HistogramMetricFamily(
+            "onvm_nf_latency_seconds",
+            "Time from a packet being queued for the NF to the NF handing it on.",
+            labels=NF_LABELS[:4])
+        chain_family = HistogramMetricFamily(
+            "onvm_chain_latency_seconds", "Time from port RX to port TX on the chain.",
+            labels=["manager", "chain"])
+        for nf in latency.get("nfs", []):
+            labels = [self.manager, str(nf.get("id", "")), str(nf.get("name", "")),
+                      str(nf.get("service", ""))]
+            self._histogram(nf_family, labels, nf)
+        for chain in latency.get("chains", []):
+            self._histogram(chain_family, [self.manager, str(chain.get("name", ""))], chain)
+        return [nf_family, chain_family]
+
+    @staticmethod
+    def _histogram(family: HistogramMetricFamily, labels: list[str], h: dict) -> None:
+        counts = h.get("le")
+        if not isinstance(counts, list) or len(counts) != len(PROMETHEUS_BOUNDS):
+            return
+        buckets = [(f"{bound:g}", count) for bound, count in zip(PROMETHEUS_BOUNDS, counts,
+                                                                  strict=True)]
+        family.add_metric(labels, [*buckets, ("+Inf", h.get("count", 0))],
+                          sum_value=h.get("sum_s", 0.0))
 
     def _dataplane(self, snap: dict) -> list[Metric]:
         dataplane = snap.get("dataplane") or {}

@@ -72,6 +72,7 @@ class DataPlane:
                 "wake_batch": config.wake_batch,
                 "wake_delay_us": config.wake_delay_us,
                 "nf_to_nf": int(NF_TO_NF[config.nf_to_nf]),
+                "latency_sample": config.latency_sample,
                 "worker_cpu_mask": sum(1 << c for c in config.worker_cores if c < 64),
                 "n_nf_cpus": len(nf_cpus),
                 "nf_cpus": nf_cpus,

@@ -8,6 +8,7 @@ MODULE = "onvm.pydpdk._manager"
 
 # What the extension compiles against, in include order.
 INCLUDES = [
+    "onvm/latency.h",
     "onvm/common.h",
     "onvm/bpf_shared.h",
     "onvm/classifier.h",
@@ -40,6 +41,8 @@ BIND = [
     "onvm_mgr_flow_hits",
     "struct onvm_capture_record", "onvm_mgr_capture_start", "onvm_mgr_capture_stop",
     "onvm_mgr_capture_take", "onvm_mgr_tsc",
+    # latency histograms (the two inline writers bound for the unit tests)
+    "struct onvm_hist", "onvm_hist_bucket", "onvm_hist_record",
     # messages to NFs
     "struct onvm_nf_msg", "onvm_mgr_msg_send", "onvm_mgr_msg_take_reply",
     # bpf NFs: their directories, load requests and maps

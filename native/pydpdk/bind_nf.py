@@ -7,6 +7,7 @@ native/codegen/gen_binding.py); this file only names them.
 MODULE = "onvm.pydpdk._nf"
 
 INCLUDES = [
+    "onvm/latency.h",
     "onvm/common.h",
     "onvm/flow.h",
     "onvm/pkt_meta.h",

@@ -36,6 +36,9 @@ def test_null_ports_against_testpmd_io(tmp_path):
     result = bench(tmp_path, "null")
     assert_both_sides_measured(result)
     assert result["onvm"]["rx_mpps"]["median"] > 0
+    # The same without latency histograms, and what they cost.
+    assert result["onvm_no_latency"]["mpps"]["median"] > 0
+    assert -1 < result["latency_cost"]["median"] < 1
     if result["ovs_missing"] is None:  # OVS-DPDK is installed: it ran
         assert result["ovs"]["mpps"]["median"] > 0 and result["ratio_ovs"]["median"] > 0
     else:

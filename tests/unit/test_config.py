@@ -185,6 +185,7 @@ idle_sleep_us = 500
 wake_batch = 8
 wake_delay_us = 5
 nf_to_nf = "direct"
+latency_sample = 16
 
 [control]
 tcp = "0.0.0.0:5555"
@@ -236,6 +237,7 @@ def test_load_sets_every_documented_key(tmp_path):
         wake_batch=8,
         wake_delay_us=5,
         nf_to_nf="direct",
+        latency_sample=16,
         control_tcp="0.0.0.0:5555",
         curve_keys="/etc/onvm/keys",
         stats_publish_interval=0.5,

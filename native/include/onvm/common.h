@@ -15,6 +15,8 @@
 #include <rte_common.h>
 #include <rte_memory.h>
 
+#include <onvm/latency.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -71,7 +73,9 @@ extern "C" {
 #define ONVM_NF_RX_RING_FMT "onvm_nf%u_rx"
 #define ONVM_NF_TX_RING_FMT "onvm_nf%u_tx"
 #define ONVM_PKT_META_DYNFIELD "onvm_dynfield_pkt_meta"
+#define ONVM_PKT_HOP_DYNFIELD "onvm_dynfield_hop_stamp"
 #define ONVM_MZ_DIRECT_RINGS "onvm_direct_rings"
+#define ONVM_MZ_CHAIN_LATENCY "onvm_chain_latency"
 #define ONVM_MSG_POOL "onvm_msg_pool"
 #define ONVM_NF_INBOX_FMT "onvm_nf%u_in"   /* messages to the NF */
 #define ONVM_NF_OUTBOX_FMT "onvm_nf%u_out" /* messages from the NF */
@@ -240,6 +244,8 @@ struct onvm_nf {
 	struct onvm_handoff handoff __rte_cache_aligned;
 
 	struct onvm_nf_stats stats;
+	/* Its hop's latency, written by the NF (see onvm/latency.h). */
+	struct onvm_hist latency __rte_cache_aligned;
 } __rte_cache_aligned;
 
 /* Instances of one service. The control worker is the only writer; readers
@@ -366,6 +372,11 @@ struct onvm_shared {
 	/* Set once any packet has been cloned (tee hops, onvm_nflib_clone):
 	 * until then no NF needs to look for shared packets. Never cleared. */
 	volatile uint32_t clones_made;
+	/* Latency histograms: every latency_sample-th packet, 0 for none. */
+	uint32_t latency_sample;
+	/* Port RX to port TX per chain, one set per worker (its own writer):
+	 * chain_latency[worker * ONVM_MAX_CHAINS + chain id]. */
+	struct onvm_hist *chain_latency;
 	/* Shared-core NFs: one idle this long sleeps; the manager wakes a
 	 * sleeping one once wake_batch packets wait for it, or its first has
 	 * waited wake_delay (see [dataplane] in configs/manager.toml). */

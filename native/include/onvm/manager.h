@@ -38,6 +38,7 @@ struct onvm_mgr_config {
 	uint32_t wake_batch;     /* wake a sleeping NF for this many packets */
 	uint32_t wake_delay_us;  /* ...or once its first has waited this long */
 	uint32_t nf_to_nf;       /* enum onvm_nf_to_nf */
+	uint32_t latency_sample; /* record 1 packet in N; 0: no latency */
 	uint64_t
 	    worker_cpu_mask; /* CPUs of the workers: floating NFs avoid them */
 	/* CPUs a dedicated NF may be given, in the order they are handed out:

@@ -13,6 +13,7 @@
 #include <rte_ring.h>
 
 #include <onvm/flow.h>
+#include <onvm/latency.h>
 
 #include "../common/clone.h"
 #include "../common/prefetch.h"
@@ -147,10 +148,32 @@ __onvm_to_nf(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t nf_id)
 
 	meta->owner = nf_id;
 	meta->action = ONVM_ACTION_NEXT; /* the NF's default */
+	*onvm_pkt_hop_stamp(m) = onvm_hop_stamp_of(w->now);
 	buf->pkts[buf->count++] = m;
 	w->dirty_nf_mask |= UINT64_C(1) << nf_id;
 	if (unlikely(buf->count == w->sh->burst_size))
 		__onvm_flush_nf(w, nf_id);
+}
+
+/* Port RX to port TX of a packet of a chain (not one an NF made, nor a
+ * copy), for one packet in latency_sample. */
+static inline void
+__onvm_chain_latency(struct __onvm_worker *w, const struct onvm_pkt_meta *meta)
+{
+	const struct onvm_shared *sh = w->sh;
+
+	if (likely(w->latency_countdown > 1)) {
+		w->latency_countdown--;
+		return;
+	}
+	if (sh->latency_sample == 0 || meta->chain == 0 ||
+	    meta->timestamp == 0 || meta->timestamp > w->now)
+		return;
+	w->latency_countdown = sh->latency_sample;
+	onvm_hist_record(&sh->chain_latency[w->index * ONVM_MAX_CHAINS +
+	                                    sh->chains.bodies[meta->chain]
+	                                        .chain_id],
+	                 w->now - meta->timestamp);
 }
 
 static inline void
@@ -165,6 +188,7 @@ __onvm_to_port(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t port_id)
 		return;
 	}
 	buf = &w->to_port[port_id];
+	__onvm_chain_latency(w, onvm_pkt_meta(m));
 	onvm_pkt_meta(m)->owner = ONVM_OWNER_MANAGER;
 	buf->pkts[buf->count++] = m;
 	w->dirty_port_mask |= UINT32_C(1) << port_id;
@@ -368,6 +392,8 @@ __onvm_receive(struct __onvm_worker *w, uint16_t port_id,
 	uint16_t body = w->sh->chains.head[ONVM_DEFAULT_CHAIN];
 	uint32_t gen = __onvm_body_gen(w, body);
 	uint64_t now = rte_rdtsc();
+
+	w->now = now;
 	unsigned int i;
 
 	if (rules != NULL) {
@@ -468,6 +494,7 @@ __onvm_poll_nfs(struct __onvm_worker *w)
 		                           NULL);
 		if (n == 0)
 			continue;
+		w->now = rte_rdtsc();
 		w->stats->nf_deq[id] += n;
 		if (__onvm_capturing(w->sh, ONVM_CAPTURE_NF_OUT, (uint16_t)id))
 			__onvm_capture_copy(w, pkts, n, 1);

@@ -108,6 +108,22 @@ __onvm_create_direct_rings(struct onvm_shared *sh)
 	return 0;
 }
 
+/* One histogram per chain for each worker, each its only writer. */
+static int
+__onvm_create_chain_latency(struct onvm_shared *sh)
+{
+	const struct rte_memzone *mz = rte_memzone_reserve_aligned(
+	    ONVM_MZ_CHAIN_LATENCY,
+	    sizeof(struct onvm_hist) * ONVM_MAX_CHAINS * sh->num_workers,
+	    rte_socket_id(), 0, RTE_CACHE_LINE_SIZE);
+
+	if (mz == NULL)
+		return -rte_errno;
+	memset(mz->addr, 0, mz->len);
+	sh->chain_latency = mz->addr;
+	return 0;
+}
+
 static int
 __onvm_create_workers(struct onvm_shared *sh, unsigned int n)
 {
@@ -163,6 +179,7 @@ onvm_mgr_create(const struct onvm_mgr_config *cfg)
 	sh->worker_cpu_mask = cfg->worker_cpu_mask;
 	sh->wake_batch = RTE_MAX(cfg->wake_batch, 1u);
 	sh->nf_to_nf = cfg->nf_to_nf;
+	sh->latency_sample = cfg->latency_sample;
 	sh->idle_sleep_tsc = sh->tsc_hz / 1000000 * cfg->idle_sleep_us;
 	sh->wake_delay_tsc = sh->tsc_hz / 1000000 * cfg->wake_delay_us;
 	__onvm_mgr.cfg = *cfg;
@@ -188,6 +205,8 @@ onvm_mgr_create(const struct onvm_mgr_config *cfg)
 	if (sh->msg_pool == NULL || sh->ctl_reply_ring == NULL)
 		return NULL;
 	rc = __onvm_create_nf_slots(sh, cfg->nf_ring_size);
+	if (rc == 0)
+		rc = __onvm_create_chain_latency(sh);
 	if (rc == 0 && sh->nf_to_nf == ONVM_NF_TO_NF_DIRECT)
 		rc = __onvm_create_direct_rings(sh);
 	if (rc == 0)

@@ -53,6 +53,8 @@ struct __onvm_worker {
 	 * longer allowed to hold port RX for everyone else. */
 	uint64_t stalled_nf_mask;
 	uint32_t dirty_port_mask;
+	uint64_t now; /* TSC of the burst in hand: hop stamps, chain latency */
+	uint32_t latency_countdown; /* packets to the next one sampled */
 	/* This worker's lcore cache of the packet pool (tee copies). */
 	struct rte_mempool_cache *pool_cache;
 	/* Sleeping shared-core NFs fed but not woken yet (see wake_batch). */

@@ -110,6 +110,7 @@ __onvm_register(struct onvm_shared *sh, uint16_t nf_id, uint32_t generation)
 	nf->handoff.n = 0;
 	nf->handoff.waiting = 0;
 	memset(&nf->stats, 0, sizeof(nf->stats));
+	memset(&nf->latency, 0, sizeof(nf->latency));
 	nf->sleeping = 0;
 	nf->crashed = 0;
 	rc = __onvm_service_add(sh, nf->service_id, nf_id);

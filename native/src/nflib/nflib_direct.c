@@ -136,6 +136,7 @@ __onvm_hand_to(struct onvm_nf_ctx *ctx, uint16_t to)
 	struct rte_ring *r = onvm_direct_ring(sh, ctx->nf_id, to);
 	unsigned int n = ctx->direct->count[to], i;
 	uint64_t bit = UINT64_C(1) << ctx->nf_id, deadline = 0;
+	uint32_t stamp;
 
 	/* The only producer: room only grows while this waits. Waiting is
 	 * the backpressure of a slower next NF; but not in a loop of NFs
@@ -173,9 +174,11 @@ __onvm_hand_to(struct onvm_nf_ctx *ctx, uint16_t to)
 	__atomic_store_n(&h->n, n, __ATOMIC_RELEASE);
 	/* The record before the packets change hands. */
 	rte_smp_wmb();
+	stamp = onvm_hop_stamp_of(rte_rdtsc()); /* queued for `to` now */
 	for (i = 0; i < n; i++) {
 		struct onvm_pkt_meta *meta = onvm_pkt_meta(h->pkts[i]);
 
+		*onvm_pkt_hop_stamp(h->pkts[i]) = stamp;
 		if (meta->action == ONVM_ACTION_NEXT)
 			meta->chain_index++;
 		meta->action = ONVM_ACTION_NEXT; /* the next NF's default */

@@ -56,6 +56,7 @@ struct onvm_nf_ctx {
 	/* Its handlers only read packets (onvm_nf_handlers.read_only): shared
 	 * packets reach them as they are, and its clones share data. */
 	int read_only;
+	uint32_t latency_countdown; /* packets to the next one sampled */
 	uint32_t msg_ids; /* of the messages it sent */
 	unsigned int nrelease;
 	struct rte_mbuf *release_pkts[ONVM_NF_RELEASE_MAX];

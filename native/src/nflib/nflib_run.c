@@ -14,6 +14,8 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 
+#include <onvm/latency.h>
+
 #include "../common/clone.h"
 #include "../common/prefetch.h"
 #include "../common/wake.h"
@@ -234,6 +236,32 @@ onvm_nflib_send(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts, unsigned int n)
 
 /* Hand on what the NF released: after its handler's held packets left
  * the burst, before the rest of the burst goes. */
+/* The hop's latency of one packet in latency_sample: from when it was
+ * queued for this NF (its hop stamp) to now, as the NF hands it on. */
+static inline void
+__onvm_hop_latency(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
+                   unsigned int n)
+{
+	const uint32_t every = ctx->sh->latency_sample;
+	uint32_t next = ctx->latency_countdown ? ctx->latency_countdown : 1;
+	uint32_t now;
+	unsigned int i;
+
+	if (every == 0)
+		return;
+	if (next > n) {
+		ctx->latency_countdown = next - n;
+		return;
+	}
+	now = onvm_hop_stamp_of(rte_rdtsc());
+	for (i = next - 1; i < n; i += every)
+		onvm_hist_record(&ctx->nf->latency,
+		                 (uint64_t)(uint32_t)(now - *onvm_pkt_hop_stamp(
+		                                                pkts[i]))
+		                     << ONVM_HOP_STAMP_SHIFT);
+	ctx->latency_countdown = i - n + 1;
+}
+
 static void
 __onvm_flush_released(struct onvm_nf_ctx *ctx)
 {
@@ -247,6 +275,7 @@ __onvm_flush_released(struct onvm_nf_ctx *ctx)
 	for (i = 0; i < n; i++)
 		onvm_pkt_meta(pkts[i])->flags &= (uint8_t)~ONVM_PKT_HELD;
 	ctx->nf->stats.released += n;
+	__onvm_hop_latency(ctx, pkts, n);
 	sent = onvm_nflib_send(ctx, pkts, n);
 	if (unlikely(sent < n)) {
 		onvm_nflib_free_pkts(ctx, pkts + sent, n - sent);
@@ -498,6 +527,7 @@ onvm_nflib_run(struct onvm_nf_ctx *ctx, const struct onvm_nf_handlers *h,
 			ctx->nf->stats.rx += n;
 			if (unlikely(held != 0))
 				n = __onvm_keep_held(pkts, n);
+			__onvm_hop_latency(ctx, pkts, n);
 			if (unlikely(ctx->nrelease != 0))
 				__onvm_flush_released(ctx);
 			if (ctx->direct)
