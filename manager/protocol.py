@@ -33,6 +33,10 @@ INTERNAL = "internal"
 
 STATS_TOPIC = b"stats"
 
+# service.scale's respawn_limit (restarts within a minute): onvm-ctl checks
+# it before sending, as the manager does.
+MAX_RESPAWN_LIMIT = 1000
+
 # No command takes a value nested deeper than a list of hops; a request
 # nested deeper is refused before any command sees it.
 MAX_DEPTH = 32

@@ -4,7 +4,11 @@
     onvm-nf NAME --service ID [--name MANAGER] [NF args]     bundled C NF
     onvm-nf NAME.py --service ID [...]                       bundled Python NF
     onvm-nf path/to/my_nf.py --service ID [...]              your own Python NF
+    onvm-nf path/to/my_nf --service ID [...]                 your own C NF binary
     onvm-nf --list
+
+The manager's scaler starts its instances through this module too, so a
+scaled NF runs exactly as one started by hand.
 
 The installed `onvm-nf` is a shell script (nfs/onvm-nf.in) that execs a
 bundled C NF itself, without Python, and runs this module for the rest. Here
@@ -23,7 +27,7 @@ from onvm import bundled
 from onvm.errors import OnvmError
 
 USAGE = (
-    "usage: onvm-nf NAME|NAME.py|PATH.py --service ID [--name MANAGER] "
+    "usage: onvm-nf NAME|NAME.py|PATH.py|PATH --service ID [--name MANAGER] "
     "[--core N | --dedicated] [--busy-poll] [NF args]\n"
     "       onvm-nf --list"
 )
@@ -54,8 +58,17 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(bundled.bundled()))
         return 0
     name, rest = argv[0], argv[1:]
+    if bundled.is_path(name):
+        try:
+            kind = bundled.user_nf(name)
+        except (FileNotFoundError, ValueError) as e:
+            print(f"onvm-nf: error: {e}", file=sys.stderr)
+            return 2
+        if kind == "python":
+            return _run_python(name, rest, None)
+        return _exec(Path(name), rest, "")
     if name.endswith(".py"):
-        module = bundled.py_nf_module(name[:-3]) if "/" not in name else None
+        module = bundled.py_nf_module(name[:-3])
         if module is None and not Path(name).is_file():
             print(f"onvm-nf: error: no Python NF '{name}': neither bundled "
                   f"({', '.join(n for n in bundled.bundled() if n.endswith('.py'))}) nor a file",
@@ -67,11 +80,15 @@ def main(argv: list[str] | None = None) -> int:
         known = ", ".join(bundled.bundled()) or "none built"
         print(f"onvm-nf: error: no bundled NF named '{name}' (bundled: {known})", file=sys.stderr)
         return 2
+    return _exec(binary, rest, " (rebuild with scripts/setup.sh)")
+
+
+def _exec(binary: Path, rest: list[str], fix: str) -> int:
+    """Become the C NF: its signals and exit code are the process's own."""
     try:
         os.execv(binary, [str(binary), *rest])
     except OSError as e:
-        print(f"onvm-nf: error: cannot run {binary}: {e.strerror or e} (rebuild with "
-              "scripts/setup.sh)", file=sys.stderr)
+        print(f"onvm-nf: error: cannot run {binary}: {e.strerror or e}{fix}", file=sys.stderr)
     return 1
 
 

@@ -10,8 +10,9 @@ is unreachable or did not answer, 130 interrupted, 141 its output was
 closed early (`onvm-ctl ... | head`).
 
 Numbers are checked here only as far as they are onvm-ctl's own (--timeout)
-or the contract's (NF, service and port ids); the manager checks the rest
-against the command's schema and says what range it takes.
+or the contract's (NF, service and port ids) or the protocol's (a scale's
+--respawn-limit); the manager checks the rest against the command's schema
+and says what range it takes.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from pathlib import Path
 import zmq
 import zmq.auth
 
-from onvm import bpf, flow_rules, options
+from onvm import bpf, bundled, flow_rules, options
 from onvm.contract import MAX_INSTANCES, MAX_NFS, MAX_PORTS, MAX_SERVICES
 from onvm.errors import RuleError
 from onvm.manager.client import text as tables
 from onvm.manager.client.connection import TIMEOUT, TIMEOUT_BOUNDS, UNREACHABLE, Client
-from onvm.manager.protocol import BAD_ARGS, NOT_FOUND, ControlError
+from onvm.manager.protocol import BAD_ARGS, MAX_RESPAWN_LIMIT, NOT_FOUND, ControlError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_OUTPUT_CLOSED = 128 + signal.SIGPIPE  # what a shell shows for a reader that left
@@ -49,6 +50,7 @@ NF_ID = options.integer_arg(1, MAX_NFS - 1)
 SERVICE_ID = options.integer_arg(1, MAX_SERVICES - 1)
 PORT_ID = options.integer_arg(0, MAX_PORTS - 1)
 INSTANCES = options.integer_arg(0, MAX_INSTANCES)
+RESPAWN_LIMIT = options.integer_arg(1, MAX_RESPAWN_LIMIT)
 COUNT = options.integer_arg(0, INT63)
 TABLE_ID = options.integer_arg(1, INT63)
 SECONDS = options.number_arg(0, 1e9, " seconds")
@@ -131,9 +133,18 @@ def _watch(client, args) -> None:
     raise ControlError(TIMEOUT, f"no stats snapshot within {args.timeout:g} s")
 
 
+def _scale_usage(args) -> None:
+    if args.respawn_limit is not None and not args.respawn:
+        raise UsageError("--respawn-limit goes with --respawn")
+
+
 def _scale(client, args):
+    # A path names the user's own NF; the manager may run in another
+    # directory, so it gets the path whole.
+    nf = os.path.abspath(args.nf) if args.nf and bundled.is_path(args.nf) else args.nf
     result = client.call("service.scale", service=args.service, instances=args.instances,
-                         nf=args.nf, nf_args=args.nf_args or None)
+                         nf=nf, nf_args=args.nf_args or None,
+                         respawn=args.respawn or None, respawn_limit=args.respawn_limit)
     if not args.wait:
         return result, tables.scaled(result)
     if not args.json:
@@ -146,7 +157,9 @@ def _scale(client, args):
         if running["instances"] == args.instances:
             return {**result, "running": running}, tables.service_ready(running)
         exited = [e for e in running.get("exited", []) if e["pid"] in started]
-        if exited:  # it is not coming back: no use waiting out the 30 s
+        respawn = running.get("respawn")
+        if exited and (not respawn or respawn["gave_up"]):
+            # It is not coming back: no use waiting out the 30 s.
             raise ControlError("not_ready", tables.scale_exited(args.service, exited[0]))
         if time.monotonic() >= deadline:
             logs = ", ".join(s["log"] for s in result.get("started", []))
@@ -415,13 +428,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=options.integer_arg(1, INT63), metavar="N",
                    help="with --watch: stop after N")
 
-    p = add("scale", _scale, "run N instances of a bundled NF for a service "
-            "(NF arguments after --)")
+    p = add("scale", _scale, "run N instances of an NF for a service, a bundled one or "
+            "your own (NF arguments after --)")
+    p.set_defaults(usage=_scale_usage)
     p.add_argument("service", type=SERVICE_ID)
-    p.add_argument("--nf", metavar="NAME", help="the bundled NF to start (to scale up)")
+    p.add_argument("--nf", metavar="NAME|PATH",
+                   help="the NF to start (to scale up): a bundled NF's name, or the path of "
+                        "your own .py file or C binary (with a '/': ./my_nf.py)")
     p.add_argument("--instances", type=INSTANCES, required=True, metavar="N")
     p.add_argument("--wait", action="store_true",
                    help=f"wait up to {SCALE_WAIT_SECONDS:g} s for N instances")
+    p.add_argument("--respawn", action="store_true",
+                   help="restart an instance that crashes (exits non-zero or is killed), "
+                        "after a backoff from 0.5 s doubling to 8 s")
+    p.add_argument("--respawn-limit", type=RESPAWN_LIMIT, metavar="N",
+                   help="with --respawn: give up after N restarts within 60 s (default 5)")
 
     p = add("capture", _capture, "capture packets to a pcapng file")
     target = p.add_mutually_exclusive_group(required=True)

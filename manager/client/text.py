@@ -5,6 +5,7 @@ key-value lists, rates humanised alike."""
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -158,9 +159,18 @@ def nfs(rows: list[dict]) -> str:
     ], empty="no NFs")
 
 
+def _respawn(policy: dict | None) -> str:
+    if not policy:
+        return "off"
+    return "gave up" if policy["gave_up"] else f"limit {policy['limit']}"
+
+
 def services(rows: list[dict]) -> str:
     return table(rows, [("service", "id"), ("instances", "instances"), ("starting", "starting"),
-                        ("nfs", "nfs"), ("names", "names")], empty="no services")
+                        ("nfs", "nfs"), ("names", "names"),
+                        ("restarts", lambda s: s.get("restarts", 0)),
+                        ("respawn", lambda s: _respawn(s.get("respawn")))],
+                 empty="no services")
 
 
 def chains(rows: list[dict]) -> str:
@@ -189,6 +199,10 @@ def scaled(r: dict) -> str:
     lines += [f"  started {s['nf']} pid {s['pid']} (log {s['log']})" for s in r["started"]]
     lines += [f"  stopping NF {s['id']} (pid {s['pid']})" if "id" in s else
               f"  stopping pid {s['pid']} (not joined yet)" for s in r["stopping"]]
+    policy = r.get("respawn")
+    if policy:
+        lines.append(f"  respawn: on, at most {policy['limit']} restart(s) in "
+                     f"{policy['window']:g} s ({r['restarts']} so far)")
     return "\n".join(lines)
 
 
@@ -201,8 +215,18 @@ def service_ready(s: dict) -> str:
 def scale_exited(service: int, exited: dict) -> str:
     """One line: an instance `scale --wait` waited for has exited."""
     said = f": {exited['said']}" if exited.get("said") else ""
-    return (f"service {service}: {exited['nf']} (pid {exited['pid']}) exited with "
-            f"{exited['code']}{said} (log {exited['log']})")
+    return (f"service {service}: {exited['nf']} (pid {exited['pid']}) "
+            f"{how_it_ended(exited['code'])}{said} (log {exited['log']})")
+
+
+def how_it_ended(code: int) -> str:
+    """A child's exit status as Popen gives it: negative for a signal."""
+    if code >= 0:
+        return f"exited with {code}"
+    try:
+        return f"was killed by {signal.Signals(-code).name}"
+    except ValueError:
+        return f"was killed by signal {-code}"
 
 
 def keys_made(r: dict) -> str:

@@ -11,12 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from onvm import DPDK_VERSION, __version__, options
+from onvm import DPDK_VERSION, __version__, bundled, options
 from onvm.contract import MAX_INSTANCES, MAX_NFS, MAX_PORTS, MAX_SERVICES
 from onvm.flow_rules import MAX_IDLE_TIMEOUT
 from onvm.manager.protocol import (
     BAD_ARGS,
     CONFLICT,
+    MAX_RESPAWN_LIMIT,
     NOT_FOUND,
     PROTOCOL_VERSION,
     UNKNOWN_COMMAND,
@@ -56,6 +57,9 @@ class Arg:
     # A file the manager creates: a remote (TCP) client may only name one
     # inside the manager's capture_dir.
     output_file: bool = False
+    # A program the manager runs, by name or by path: a remote client may
+    # only name one (a bundled NF), never a file of the manager's host.
+    program: bool = False
 
     @property
     def numeric(self) -> bool:
@@ -142,6 +146,10 @@ def execute(manager: Manager, name: str, args: dict, remote: bool = False) -> An
         for key, spec in cmd.args.items():
             if spec.output_file and checked[key] is not None:
                 checked[key] = confine(checked[key], manager.config.capture_dir)
+            if spec.program and checked[key] is not None and bundled.is_path(checked[key]):
+                raise ControlError(BAD_ARGS, f"{cmd.name}: over TCP '{key}' names a bundled "
+                                   "NF, not a path: start your own NF from the manager's "
+                                   "host (onvm-ctl there, or onvm-nf)")
     return cmd.fn(manager, **checked)
 
 
@@ -242,25 +250,27 @@ def _service_list(m: Manager) -> list:
             running.setdefault(slot.service_id, []).append(slot)
         elif slot.state == "starting":
             starting[slot.service_id] = starting.get(slot.service_id, 0) + 1
-    exited = m.scaler.exited
     return [{"id": sid, "instances": len(slots := running.get(sid, [])),
              "starting": starting.get(sid, 0),
              "nfs": [s.nf_id for s in sorted(slots, key=lambda s: s.instance)],
              "names": sorted({s.name for s in slots}),
              "buckets": m.dp.service_buckets(sid),
-             "exited": exited.get(sid, [])}
-            for sid in sorted(set(running) | set(starting) | set(exited))]
+             **m.scaler.service_status(sid)}
+            for sid in sorted(set(running) | set(starting) | m.scaler.services())]
 
 
-@command("service.scale", "run N instances of a bundled NF for a service",
+@command("service.scale", "run N instances of an NF (bundled, or a path) for a service; "
+         "respawn: restart crashed ones",
          service=Arg(int, required=True, bounds=SERVICE_ID),
          instances=Arg(int, required=True, bounds=(0, MAX_INSTANCES)),
-         nf=Arg(str), nf_args=Arg(list, default=[]))
+         nf=Arg(str, program=True), nf_args=Arg(list, default=[]),
+         respawn=Arg(bool, default=False),
+         respawn_limit=Arg(int, bounds=(1, MAX_RESPAWN_LIMIT)))
 def _service_scale(m: Manager, service: int, instances: int, nf: str | None,
-                   nf_args: list) -> dict:
+                   nf_args: list, respawn: bool, respawn_limit: int | None) -> dict:
     if not all(isinstance(a, str) for a in nf_args):
         raise ControlError(BAD_ARGS, "service.scale: nf_args must be strings")
-    return m.scaler.scale(service, instances, nf, nf_args)
+    return m.scaler.scale(service, instances, nf, nf_args, respawn, respawn_limit)
 
 
 # ---- chains and flow rules ----

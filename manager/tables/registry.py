@@ -58,11 +58,10 @@ class NfRegistry:
         if w.dead or w.pidfd is None:
             return False
         readable, _, _ = select.select([w.pidfd], [], [], 0)
-        if readable:  # a pidfd turns readable when its process exits
-            try:
-                os.waitid(os.P_PIDFD, w.pidfd, os.WEXITED | os.WNOHANG)  # reap our children
-            except ChildProcessError:
-                pass
+        # A pidfd turns readable when its process exits. The manager's own
+        # children are the scaler's: it reaps them, and reads from their exit
+        # status whether they crashed.
+        if readable:
             w.dead = True
             self._close(w)
         return not w.dead

@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """Bad input that needs no running manager and no root: onvm-manager flags,
 EAL arguments and config files, onvm-ctl arguments and unreachable
-endpoints, and the bundled Python NFs' own options and rules files (which
-they check before they join a manager). Each case is a real command that
-must exit with its code after one line naming the problem, never a
-traceback. tests/integration/test_bad_input.py has the cases that need a
-manager."""
+endpoints, the bundled Python NFs' own options and rules files (which
+they check before they join a manager), and paths of a user's NF that
+onvm-nf cannot run. Each case is a real command that must exit with its
+code after one line naming the problem, never a traceback.
+tests/integration/test_bad_input.py has the cases that need a manager."""
 
 from __future__ import annotations
 
@@ -145,6 +145,15 @@ CTL = [
     ctl("scale-service-2-to-70", "scale", str(1 << 70), "--instances", "1",
         says="argument service: must be a whole number from 1 to 63"),
     ctl("scale-instances-99", "scale", "2", "--instances", "99", says="from 0 to 16"),
+    *[ctl(f"scale-respawn-limit-{label}", "scale", "2", "--instances", "1", "--respawn",
+          "--respawn-limit", value,
+          says=f"argument --respawn-limit: must be a whole number from 1 to 1000, not '{shown}'")
+      for label, value, shown in [("zero", "0", "0"), ("negative", "-3", "-3"),
+                                  ("1001", "1001", "1001"), ("2-to-70", str(1 << 70), str(1 << 70)),
+                                  ("5000-digit", BIG, "9" * 24 + "..."), ("word", "many", "many"),
+                                  ("fraction", "2.5", "2.5"), ("empty", "", "")]],
+    ctl("scale-respawn-limit-alone", "scale", "2", "--instances", "1", "--respawn-limit", "3",
+        says="--respawn-limit goes with --respawn"),
     ctl("capture-port-99", "capture", "--port", "99", "-w", "x.pcapng", says="from 0 to 15"),
     ctl("capture-seconds-nan", "capture", "--nf", "1", "--seconds", "nan", "-w", "x.pcapng",
         says="argument --seconds"),
@@ -212,7 +221,21 @@ PYTHON_NFS = [
     nf("bm-py-unknown", "basic_monitor.py", "--bogus", says="unrecognized arguments: --bogus"),
 ]
 
-CASES = MANAGER_FLAGS + EAL_ARGS + CONFIG_FILES + CTL + PYTHON_NFS
+
+def user_nf(id: str, path: str, says: str, **files: str) -> Bad:  # noqa: A002
+    """onvm-nf given the path of a user's NF that cannot run."""
+    return Bad(id, ("onvm-nf", path, "--service", "1", "--name", "{mgr}"), USAGE, says, files)
+
+
+USER_NFS = [
+    user_nf("user-nf-missing", "{tmp}/nope", "no NF file '"),
+    user_nf("user-nf-py-missing", "{tmp}/nope.py", "no NF file '"),
+    user_nf("user-nf-directory", "{tmp}/", "is a directory: give the NF's .py file or C binary"),
+    user_nf("user-nf-not-executable", "{tmp}/my_nf", "is not executable: chmod +x it",
+            my_nf="#!/bin/sh\n"),
+]
+
+CASES = MANAGER_FLAGS + EAL_ARGS + CONFIG_FILES + CTL + PYTHON_NFS + USER_NFS
 
 
 @pytest.fixture

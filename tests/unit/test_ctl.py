@@ -46,9 +46,11 @@ CANNED = {
                  "tx_ring": 0}],
     "nf.stop": {"id": 3, "stopping": True},
     "service.list": [{"id": 2, "instances": 3, "starting": 0, "nfs": [4, 5, 6],
-                      "names": ["simple_forward"], "buckets": [4, 5, 6] * 85 + [4]}],
+                      "names": ["simple_forward"], "buckets": [4, 5, 6] * 85 + [4],
+                      "exited": [], "restarts": 0, "respawn": None}],
     "service.scale": {"service": 2, "instances": 3, "had": 1, "stopping": [],
-                      "started": [{"pid": 11, "nf": "simple_forward", "log": "/run/x.log"}]},
+                      "started": [{"pid": 11, "nf": "simple_forward", "log": "/run/x.log"}],
+                      "respawn": None, "restarts": 0},
     "chain.list": [{"name": "default", "id": 0, "hops": "", "length": 0, "flow_rules": 0},
                    {"name": "web", "id": 1, "hops": "1,out:1", "length": 2, "flow_rules": 1}],
     "chain.set": {"name": "default", "id": 0, "hops": "1,2,out:1", "length": 3},
@@ -152,6 +154,13 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     (["scale", "2", "--nf", "simple_forward", "--instances", "3", "--", "--verbose", "-x"],
      "service.scale", {"service": 2, "instances": 3, "nf": "simple_forward",
                        "nf_args": ["--verbose", "-x"]}),
+    (["scale", "2", "--nf", "/opt/nfs/my_nf.py", "--instances", "1", "--respawn"],
+     "service.scale", {"service": 2, "instances": 1, "nf": "/opt/nfs/my_nf.py",
+                       "respawn": True}),
+    (["scale", "2", "--nf", "simple_forward", "--instances", "1", "--respawn",
+      "--respawn-limit", "3"],
+     "service.scale", {"service": 2, "instances": 1, "nf": "simple_forward", "respawn": True,
+                       "respawn_limit": 3}),
 ])
 def test_each_subcommand_sends_its_request(fake, capsys, argv, cmd, args):
     code, out, err = run(capsys, *argv)
@@ -211,8 +220,43 @@ def test_nf_table_shows_state_core_and_rates(fake, capsys):
 
 def test_service_table(fake, capsys):
     _, out, _ = run(capsys, "service", "list")
-    assert out.splitlines() == ["service  instances  starting  nfs    names",
-                                "      2          3         0  4,5,6  simple_forward"]
+    assert out.splitlines() == [
+        "service  instances  starting  nfs    names           restarts  respawn",
+        "      2          3         0  4,5,6  simple_forward         0  off"]
+
+
+def test_service_table_shows_restarts_and_a_respawn_that_gave_up(fake, capsys):
+    row = dict(CANNED["service.list"][0], restarts=5)
+    fake.replies["service.list"] = [
+        dict(row, respawn={"limit": 5, "window": 60.0, "recent": 5, "waiting": 0,
+                           "gave_up": "scale: service 2: ... not restarting it again"}),
+        dict(row, id=3, restarts=1, respawn={"limit": 2, "window": 60.0, "recent": 1,
+                                             "waiting": 0, "gave_up": ""})]
+    _, out, _ = run(capsys, "service", "list")
+    assert [line.split()[-3:] for line in out.splitlines()[1:]] == [
+        ["5", "gave", "up"], ["1", "limit", "2"]]
+
+
+def test_scale_names_a_relative_path_in_full(fake, capsys, tmp_path, monkeypatch):
+    """The manager runs elsewhere: ./my_nf.py becomes the absolute path."""
+    monkeypatch.chdir(tmp_path)
+    run(capsys, "scale", "2", "--nf", "./my_nf.py", "--instances", "1")
+    run(capsys, "scale", "2", "--nf", "nfs/my_c_nf", "--instances", "1")
+    run(capsys, "scale", "2", "--nf", ".", "--instances", "1")
+    run(capsys, "scale", "2", "--nf", "simple_forward.py", "--instances", "1")
+    assert [args["nf"] for _, args in fake.calls] == [
+        str(tmp_path / "my_nf.py"), str(tmp_path / "nfs" / "my_c_nf"), str(tmp_path),
+        "simple_forward.py"]
+
+
+def test_scale_prints_its_respawn_policy(fake, capsys):
+    fake.replies["service.scale"] = dict(
+        CANNED["service.scale"],
+        respawn={"limit": 3, "window": 60.0, "recent": 0, "waiting": 0, "gave_up": ""},
+        restarts=2)
+    _, out, _ = run(capsys, "scale", "2", "--nf", "simple_forward", "--instances", "3",
+                    "--respawn", "--respawn-limit", "3")
+    assert out.splitlines()[-1] == "  respawn: on, at most 3 restart(s) in 60 s (2 so far)"
 
 
 def test_empty_lists_say_so(fake, capsys):
@@ -274,6 +318,8 @@ def test_no_manager_exits_3(monkeypatch, capsys):
     ["capture", "--port", "0", "--direction", "in", "-w", "x.pcapng"],
     ["capture", "--nf", "1", "--direction", "rx", "-w", "x.pcapng"],
     ["stats", "--count", "3"],  # --count needs --watch
+    ["scale", "2", "--instances", "1", "--respawn-limit", "3"],  # needs --respawn
+    ["scale", "2", "--instances", "1", "--respawn", "--respawn-limit", "0"],
     ["status", "--", "extra"],  # only scale takes NF arguments
     ["--connect", "example.com", "status"],
     ["--keys", "/k", "--server-key", "/k/s.key", "status"],
@@ -347,6 +393,24 @@ def test_scale_wait_polls_service_list(fake, capsys):
     assert code == 0
     assert [c for c, _ in fake.calls] == ["service.scale"] + ["service.list"] * 3
     assert out.splitlines()[-1] == "service 2: 3 instances (NFs 4,5,6)"
+
+
+def test_scale_wait_with_respawn_waits_out_an_exit_it_restarts(fake, capsys):
+    """An instance that crashed is restarted: the wait goes on, and ends on
+    the exit only once the respawn has given up."""
+    crash = {"pid": 11, "nf": "simple_forward", "code": -9, "log": "/run/x.log", "said": ""}
+    policy = {"limit": 1, "window": 60.0, "recent": 1, "waiting": 1, "gave_up": ""}
+    row = {"id": 2, "instances": 2, "nfs": [4, 5], "names": [], "exited": [crash],
+           "restarts": 0, "respawn": policy}
+    fake.replies["service.list"] = iter([[row], CANNED["service.list"]]).__next__
+    code, out, _ = run(capsys, "scale", "2", "--nf", "simple_forward", "--instances", "3",
+                       "--wait", "--respawn")
+    assert code == 0 and out.splitlines()[-1] == "service 2: 3 instances (NFs 4,5,6)"
+    fake.replies["service.list"] = [dict(row, respawn=dict(policy, gave_up="no more"))]
+    code, _, err = run(capsys, "scale", "2", "--nf", "simple_forward", "--instances", "3",
+                       "--wait", "--respawn")
+    assert code == 1
+    assert "simple_forward (pid 11) was killed by SIGKILL (log /run/x.log)" in err
 
 
 def test_scale_wait_gives_up_with_exit_1(fake, capsys, monkeypatch):

@@ -9,6 +9,7 @@ way. None of these commands gets as far as starting DPDK."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,16 @@ def test_everything_else_goes_to_python(args):
     proc = run(*args, env=NO_PYTHON)
     assert proc.returncode != 0
     assert "Fatal Python error" in proc.stderr
+
+
+def test_a_users_c_nf_binary_is_run_by_its_path(tmp_path):
+    """A C NF built outside the tree: onvm-nf execs it with the arguments
+    (here its own "no service id" answer, so it ran)."""
+    binary = tmp_path / "my_forward"
+    shutil.copy2(bundled.c_nf_binary("simple_forward"), binary)
+    proc = run(str(binary), "--name", "ut-launcher")
+    assert proc.returncode == 1
+    assert proc.stderr == "simple_forward: no service id: pass --service ID (1 to 63)\n"
 
 
 def test_arguments_reach_the_nf_as_given():
