@@ -24,6 +24,7 @@ from onvm.manager.control.prometheus import PrometheusExporter
 from onvm.manager.control.server import ControlServer
 from onvm.manager.tables.bpf import BpfNFs
 from onvm.manager.tables.capture import Captures
+from onvm.manager.tables.events import Events
 from onvm.manager.tables.chains import Chains
 from onvm.manager.tables.dataplane import DataPlane
 from onvm.manager.tables import latency
@@ -40,6 +41,7 @@ log = logging.getLogger("onvm.manager")
 TICK_SECONDS = 0.1
 CAPTURE_TICK_SECONDS = 0.002  # the capture ring is drained this often
 STATS_FILE_SECONDS = 0.1
+LINK_CHECK_SECONDS = 1.0  # ports' link state, for port.link events
 
 
 class Manager:
@@ -88,7 +90,8 @@ class Manager:
             self.ports.append(port)
             self.dp.enable_port(port.port_id, port.rx_queues, port.rss_flow_hash)
         self.dp.set_chain(0, self.config.chain)
-        self.registry = NfRegistry(self.dp)
+        self.events = Events()
+        self.registry = NfRegistry(self.dp, self.events)
         self.stats = Stats(self.dp, {p.port_id: p.name for p in self.ports})
         self.latency = Latency(self.dp)
         self.chains = Chains(self.dp)
@@ -99,6 +102,11 @@ class Manager:
         self.scaler = Scaler(self.dp, self.config.name, self.lock.dir)
         self.dp.launch(list(range(1, len(self.config.worker_cores) + 1)))
         self.server = ControlServer(self.config, self.lock.dir, self)
+        self.events.publish = self.server.publish_event
+        self.scaler.events = self.events
+        self._links = {p.port_id: None for p in self.ports}
+        self._capture_running: int | None = None
+        self._next_link_check = 0.0
         if self.config.prometheus:
             self.prometheus = PrometheusExporter(lambda: self._last_snapshot, self.config.name)
             self.prometheus.start(*parse_listen(self.config.prometheus, "prometheus"))
@@ -149,7 +157,9 @@ class Manager:
             self.server.serve(ready)
             self.registry.poll()
             self.captures.poll()
-            self.flows.expire()
+            for rule in self.flows.expire() or []:
+                self.events.record("flow.expired", id=rule.get("id"), chain=rule.get("chain"))
+            self._watch_changes()
             self.scaler.reap()
             now = time.monotonic()
             if now >= next_file:
@@ -162,6 +172,31 @@ class Manager:
                 if self.config.stats_interval > 0 and now >= next_print:
                     print(render(snap, self.config.name), flush=True)
                     next_print = now + self.config.stats_interval
+
+    def _watch_changes(self) -> None:
+        """Events of what changes without a command: captures ending, links."""
+        cap = self.captures.current
+        if self._capture_running is not None and (cap is None or
+                                                  cap.capture_id != self._capture_running):
+            done = self.captures.finished.get(self._capture_running)
+            self.events.record("capture.ended", **({k: v for k, v in done.describe().items()
+                                                    if k in ("id", "target", "path", "state",
+                                                             "packets", "missed", "error")}
+                                                   if done else {"id": self._capture_running}))
+            self._capture_running = None
+        if cap is not None and cap.state == "running":
+            self._capture_running = cap.capture_id
+        now = time.monotonic()
+        if now < self._next_link_check:
+            return
+        self._next_link_check = now + LINK_CHECK_SECONDS
+        for port_id, before in self._links.items():
+            up, speed = ports.link_state(port_id)
+            if up is None or up == before:
+                continue
+            self._links[port_id] = up
+            if before is not None or not up:  # a port that comes up at start is no news
+                self.events.record("port.link", port=port_id, up=up, speed_mbps=speed)
 
     def _wait(self) -> dict:
         """Sleep until a request, a signal, an NF exit or the next tick."""

@@ -32,6 +32,7 @@ BUSY = "busy"  # try again later
 INTERNAL = "internal"
 
 STATS_TOPIC = b"stats"
+EVENTS_TOPIC = b"events"
 
 # service.scale's respawn_limit (restarts within a minute): onvm-ctl checks
 # it before sending, as the manager does.

@@ -234,3 +234,13 @@ def hw_stats(port_id: int) -> dict[str, int]:
         "oerrors": stats.oerrors,
         "rx_nombuf": stats.rx_nombuf,
     }
+
+
+def link_state(port_id: int) -> tuple[bool | None, int]:
+    """(up, speed in Mb/s) of a port's link, without waiting; (None, 0) if
+    the driver cannot say."""
+    speed = ffi.new("uint32_t *")
+    rc = lib.pydpdk_link_state(port_id, speed)
+    if rc < 0:
+        return None, 0
+    return rc == 1, int(speed[0])

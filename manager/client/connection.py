@@ -219,15 +219,30 @@ class Client:
     def stats_stream(self, endpoint: str | None = None, timeout: float | None = None
                      ) -> Iterator[dict]:
         """Yield stats snapshots as the manager publishes them."""
+        return self._stream(protocol.STATS_TOPIC, endpoint, timeout)
+
+    def events_stream(self, endpoint: str | None = None, timeout: float | None = None
+                      ) -> Iterator[dict]:
+        """Yield events (see the `events` command) as they happen."""
+        return self._stream(protocol.EVENTS_TOPIC, endpoint, timeout)
+
+    def _stream(self, topic: bytes, endpoint: str | None, timeout: float | None
+                ) -> Iterator[dict]:
         if endpoint is None:
             if self.endpoint.startswith("ipc://"):
                 endpoint = protocol.stats_endpoint(self.name)
             else:  # tcp://host:port serves stats on port + 1
                 host, _, port = self.endpoint.rpartition(":")
                 endpoint = f"{host}:{int(port) + 1}"
+        # Subscribed now, not at the first next(): what is published from
+        # here on reaches the caller.
         sub = self._socket(zmq.SUB)
-        sub.setsockopt(zmq.SUBSCRIBE, protocol.STATS_TOPIC)
+        sub.setsockopt(zmq.SUBSCRIBE, topic)
         sub.connect(endpoint)
+        return self._received(sub, timeout)
+
+    @staticmethod
+    def _received(sub, timeout: float | None) -> Iterator[dict]:
         try:
             wait_ms = None if timeout is None else int(timeout * 1000)
             while sub.poll(wait_ms, zmq.POLLIN):

@@ -112,6 +112,34 @@ def _stats(client, args):
     return None, None
 
 
+def _events(client, args):
+    """The kept events (the last --count), then with --follow each new one
+    as it comes, until Ctrl-C (or --count of them)."""
+    if not args.follow:
+        r = client.call("events", count=args.count)
+        return r, tables.events(r)
+    # Subscribe before asking for the kept ones, so that none falls between.
+    stream = client.events_stream(timeout=None)
+    shown = 0
+    try:
+        kept = client.call("events", count=args.count or 20)
+        last = kept["last"]
+        for e in kept["events"]:
+            print(json.dumps(e) if args.json else tables.event_line(e), flush=True)
+        for e in stream:
+            if e.get("seq", 0) <= last:
+                continue
+            print(json.dumps(e) if args.json else tables.event_line(e), flush=True)
+            shown += 1
+            if args.count and shown >= args.count:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stream.close()
+    return None, None
+
+
 def _watch(client, args) -> None:
     """Print snapshots from the PUB socket as they come, until Ctrl-C or --count."""
     stream = client.stats_stream(timeout=args.timeout)
@@ -421,6 +449,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--chain", metavar="NAME", help="only chain NAME")
     p.add_argument("--interval", action="store_true",
                    help="over the last stats interval, not since start (or stats reset)")
+
+    p = add("events", _events, "what changed (NFs, scaling, chains, flow rules, links, "
+            "captures); --follow for new ones as they come")
+    p.add_argument("--follow", action="store_true", help="then print new events as they come")
+    p.add_argument("--count", type=options.integer_arg(1, 1 << 20), metavar="N",
+                   help="the last N kept (default all); with --follow: stop after N new")
 
     p = add("stats", _stats, "a stats table; --watch for a stream; 'reset' to zero them")
     p.add_argument("action", nargs="?", choices=["reset"])

@@ -307,3 +307,19 @@ def latency(r: dict) -> str:
             rows.append({**hop, "where": f"  hop {hop['hop']}: {kind}service {hop['service']}"})
     parts.append(table(rows, [("chain", "where"), *_LATENCY], empty="no chains"))
     return "\n\n".join(parts)
+
+
+def _event_fields(e: dict) -> str:
+    return " ".join(f"{k}={_text(v)}" for k, v in e.items() if k not in ("seq", "time", "kind"))
+
+
+def event_line(e: dict) -> str:
+    """One event: local time, kind, its fields."""
+    stamp = time.strftime("%H:%M:%S", time.localtime(e.get("time", 0)))
+    frac = f"{e.get('time', 0) % 1:.3f}"[1:]
+    return f"{stamp}{frac}  {e.get('seq', '')}  {e.get('kind', '')}  {_event_fields(e)}".rstrip()
+
+
+def events(r: dict) -> str:
+    rows = r.get("events", [])
+    return "\n".join(event_line(e) for e in rows) if rows else "no events"

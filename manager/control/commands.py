@@ -150,7 +150,32 @@ def execute(manager: Manager, name: str, args: dict, remote: bool = False) -> An
                 raise ControlError(BAD_ARGS, f"{cmd.name}: over TCP '{key}' names a bundled "
                                    "NF, not a path: start your own NF from the manager's "
                                    "host (onvm-ctl there, or onvm-nf)")
-    return cmd.fn(manager, **checked)
+    result = cmd.fn(manager, **checked)
+    if name in CHANGES:
+        kind, fields = CHANGES[name](checked, result)
+        manager.events.record(kind, **fields)
+    return result
+
+
+def _first(result, *keys: str) -> dict:
+    return {k: result[k] for k in keys if isinstance(result, dict) and k in result}
+
+
+# Commands that change the manager: the event each records once done
+# (kind, fields), from its checked arguments and its result.
+CHANGES: dict[str, Callable[[dict, Any], tuple]] = {
+    "service.scale": lambda a, r: ("service.scaled", {
+        **_first(r, "service", "instances", "had"),
+        "started": [s["pid"] for s in r.get("started", [])],
+        "stopping": [s["pid"] for s in r.get("stopping", [])]}),
+    "chain.set": lambda a, r: ("chain.set", _first(r, "name", "id", "hops")),
+    "chain.delete": lambda a, r: ("chain.deleted", _first(r, "name", "id")),
+    "flow.add": lambda a, r: ("flow.added", {**_first(r, "id", "chain"), "count": 1}),
+    "flow.add_bulk": lambda a, r: ("flow.added", _first(r, "first_id", "last_id", "added")),
+    "flow.delete": lambda a, r: ("flow.deleted", {"id": a.get("id")}),
+    "capture.start": lambda a, r: ("capture.started", _first(r, "id", "target", "path",
+                                                             "count", "seconds")),
+}
 
 
 # ---- manager ----
@@ -354,6 +379,13 @@ def _latency(m: Manager, nf: int | None, chain: str | None, interval: bool) -> d
 
 
 # ---- capture ----
+
+@command("events", "what changed: NFs, scaling, chains, flow rules, links, captures",
+         since=Arg(int, default=0, bounds=(0, (1 << 63) - 1)),
+         count=Arg(int, bounds=(1, 1 << 20)))
+def _events(m: Manager, since: int, count: int | None) -> dict:
+    return {"events": m.events.since(since, count), "last": m.events.seq}
+
 
 @command("capture.start", "capture a port's rx/tx or an NF's in/out to a pcapng file",
          path=Arg(str, required=True, output_file=True), port=Arg(int, bounds=PORT_ID),

@@ -179,6 +179,15 @@ class ControlServer:
             except zmq.Again:
                 pass
 
+    def publish_event(self, event: dict) -> None:
+        """One event, on the stats sockets under its own topic."""
+        data = protocol.pack(event)
+        for sock in self.pubs:
+            try:
+                sock.send_multipart([protocol.EVENTS_TOPIC, data], zmq.NOBLOCK)
+            except zmq.Again:
+                pass
+
     def close(self) -> None:
         for sock in self.routers + self.pubs:
             sock.close(linger=200)  # lets the reply to `shutdown` leave

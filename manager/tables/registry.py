@@ -14,8 +14,13 @@ import select
 from dataclasses import dataclass
 
 from onvm.manager.tables.dataplane import DataPlane, NfSlot
+from onvm.manager.tables.events import Events
 
 log = logging.getLogger("onvm.manager")
+
+
+def _who(slot: NfSlot) -> dict:
+    return {"nf": slot.nf_id, "name": slot.name, "service": slot.service_id, "pid": slot.pid}
 
 
 @dataclass
@@ -31,8 +36,9 @@ class Watched:
 class NfRegistry:
     """Tracks NF slots by (id, generation); call poll() on every tick."""
 
-    def __init__(self, dataplane: DataPlane) -> None:
+    def __init__(self, dataplane: DataPlane, events: Events | None = None) -> None:
         self.dp = dataplane
+        self.events = events if events is not None else Events()
         self.watched: dict[int, Watched] = {}
         self.crashed = 0
         self.reclaimed = 0
@@ -83,6 +89,7 @@ class NfRegistry:
                 self._close(w)
                 if w.announced and not w.crashed:
                     log.info("NF %d '%s' left service %d", nf_id, w.slot.name, w.slot.service_id)
+                    self.events.record("nf.left", **_who(w.slot))
 
     def _step(self, w: Watched) -> None:
         slot = w.slot
@@ -93,6 +100,7 @@ class NfRegistry:
                 slot.nf_id, slot.name, slot.pid, slot.service_id, slot.instance,
                 ", shared core" if slot.shared_core else "",
             )
+            self.events.record("nf.joined", **_who(slot), instance=slot.instance)
         if slot.state == "reclaiming":  # the data plane's verdict: it crashed
             returned = self.dp.nf_reclaim(slot.nf_id)
             self.crashed += 1
@@ -102,6 +110,8 @@ class NfRegistry:
                 "NF %d '%s' died: slot freed, %d packets it held returned to the pool",
                 slot.nf_id, slot.name, returned,
             )
+            self.events.record("nf.crashed", **_who(slot))
+            self.events.record("nf.reclaimed", **_who(slot), mbufs=returned)
             return
         if not self._alive(w):
             if slot.state == "rejected":

@@ -111,6 +111,7 @@ class Scaler:
         self.respawns: dict[int, Respawn] = {}  # services whose last scale asked for it
         self.restarts: dict[int, int] = {}  # per service, since the manager started
         self._started = 0  # numbers the log files, never reused
+        self.events = None  # the manager's Events, once it has them
 
     def scale(self, service: int, instances: int, nf: str | None, nf_args: list[str],
               respawn: bool = False, respawn_limit: int | None = None) -> dict:
@@ -244,6 +245,10 @@ class Scaler:
     def _restart(self, service: int, crashed: Spawned) -> None:
         self.restarts[service] = self.restarts.get(service, 0) + 1
         started = self._spawn(service, crashed.nf, crashed.argv)
+        if self.events is not None:
+            self.events.record("nf.restarted", service=service, nf=crashed.nf,
+                               pid=started["pid"], replaces=crashed.proc.pid,
+                               restarts=self.restarts[service])
         log.info("scale: restart %d of service %d: %s (pid %d) in place of pid %d",
                  self.restarts[service], service, crashed.nf, started["pid"],
                  crashed.proc.pid)

@@ -22,7 +22,7 @@ DPDK = ["rte_eal.h", "rte_mbuf.h", "rte_ring.h", "rte_ethdev.h"]
 BIND = [
     # bring-up: EAL and ports
     "rte_eal_init", "rte_eal_cleanup", "rte_strerror", "rte_dev_probe",
-    "pydpdk_errno", "pydpdk_log_to_file", "pydpdk_eth_conf_rss",
+    "pydpdk_errno", "pydpdk_log_to_file", "pydpdk_eth_conf_rss", "pydpdk_link_state",
     "rte_eth_dev_get_port_by_name", "rte_eth_dev_socket_id", "rte_eth_dev_info_get",
     "rte_eth_dev_configure", "rte_eth_rx_queue_setup", "rte_eth_tx_queue_setup",
     "rte_eth_dev_start", "rte_eth_dev_stop", "rte_eth_dev_close",

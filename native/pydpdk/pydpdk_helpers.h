@@ -23,6 +23,22 @@ pydpdk_errno(void)
 	return rte_errno;
 }
 
+/**
+ * Port @p port_id's link, without waiting: 1 up, 0 down, or a negative
+ * errno; its speed in Mb/s in @p speed (a bit field in DPDK's struct).
+ */
+static inline int
+pydpdk_link_state(uint16_t port_id, uint32_t *speed)
+{
+	struct rte_eth_link link;
+	int rc = rte_eth_link_get_nowait(port_id, &link);
+
+	if (rc < 0)
+		return rc;
+	*speed = link.link_speed;
+	return link.link_status == RTE_ETH_LINK_UP;
+}
+
 /** The first byte of packet @p m's data. */
 static inline void *
 pydpdk_mbuf_data(struct rte_mbuf *m)
