@@ -51,4 +51,5 @@ echo "test-sanitizers: pytest"
 exec timeout --kill-after=30 900 python -m pytest -ra -p no:cacheprovider \
     tests/unit/native tests/unit/test_bindings.py tests/unit/test_flow_key.py \
     tests/unit/test_batch_fields.py tests/unit/test_packet_views.py \
-    tests/integration/test_pcap_chain.py tests/nfs/simple_forward "$@"
+    tests/unit/test_latency_hist.py tests/integration/test_pcap_chain.py \
+    tests/integration/test_tee.py tests/nfs/simple_forward "$@"
