@@ -46,6 +46,11 @@ class Hop:
         return {"nf": "", "port": "out:", "tee": "tee:"}[self.kind] + str(self.dest)
 
 
+# Hops written PREFIX:N: (kind, what N is, its bounds).
+_PREFIXED_HOPS = {"out:": ("port", "a port id", 0, MAX_PORTS - 1),
+                  "tee:": ("tee", "a service id", 1, MAX_SERVICES - 1)}
+
+
 def parse_chain(spec: str) -> list[Hop]:
     """Parse "1,2,out:1" into hops; raises ConfigError naming the bad hop."""
     spec = spec.strip()
@@ -53,22 +58,14 @@ def parse_chain(spec: str) -> list[Hop]:
         return []
     hops = []
     for text in (part.strip() for part in spec.split(",")):
-        if text.startswith("out:"):
-            port = _digits_in(text[4:], 0, MAX_PORTS - 1)
-            if port is None:
-                raise ConfigError(
-                    f"chain hop '{options.shown(text)}': out: takes a port id from 0 to "
-                    f"{MAX_PORTS - 1}"
-                )
-            hops.append(Hop("port", port))
-        elif text.startswith("tee:"):
-            service = _digits_in(text[4:], 1, MAX_SERVICES - 1)
-            if service is None:
-                raise ConfigError(
-                    f"chain hop '{options.shown(text)}': tee: takes a service id from 1 to "
-                    f"{MAX_SERVICES - 1}"
-                )
-            hops.append(Hop("tee", service))
+        prefix = text[:4]
+        if prefix in _PREFIXED_HOPS:
+            kind, what, lo, hi = _PREFIXED_HOPS[prefix]
+            dest = _digits_in(text[4:], lo, hi)
+            if dest is None:
+                raise ConfigError(f"chain hop '{options.shown(text)}': {prefix} takes {what} "
+                                  f"from {lo} to {hi}")
+            hops.append(Hop(kind, dest))
         elif (service := _digits_in(text, 1, MAX_SERVICES - 1)) is not None:
             hops.append(Hop("nf", service))
         else:

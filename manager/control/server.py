@@ -172,20 +172,18 @@ class ControlServer:
             return protocol.error(INTERNAL, f"{type(e).__name__}: {e}", req_id)
 
     def publish(self, snapshot: dict) -> None:
-        data = protocol.pack(snapshot)
-        for sock in self.pubs:
-            try:
-                sock.send_multipart([protocol.STATS_TOPIC, data], zmq.NOBLOCK)
-            except zmq.Again:
-                pass
+        self._publish(protocol.STATS_TOPIC, snapshot)
 
     def publish_event(self, event: dict) -> None:
         """One event, on the stats sockets under its own topic."""
-        data = protocol.pack(event)
+        self._publish(protocol.EVENTS_TOPIC, event)
+
+    def _publish(self, topic: bytes, message: dict) -> None:
+        data = protocol.pack(message)
         for sock in self.pubs:
             try:
-                sock.send_multipart([protocol.EVENTS_TOPIC, data], zmq.NOBLOCK)
-            except zmq.Again:
+                sock.send_multipart([topic, data], zmq.NOBLOCK)
+            except zmq.Again:  # a slow subscriber misses it; the loop never waits
                 pass
 
     def close(self) -> None:
