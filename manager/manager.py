@@ -22,17 +22,17 @@ from onvm.manager.bringup.runtime import ManagerLock, remove_dpdk_files
 from onvm.manager.client.text import render
 from onvm.manager.control.prometheus import PrometheusExporter
 from onvm.manager.control.server import ControlServer
+from onvm.manager.tables import latency
 from onvm.manager.tables.bpf import BpfNFs
 from onvm.manager.tables.capture import Captures
-from onvm.manager.tables.events import Events
 from onvm.manager.tables.chains import Chains
 from onvm.manager.tables.dataplane import DataPlane
-from onvm.manager.tables import latency
+from onvm.manager.tables.events import Events
 from onvm.manager.tables.flows import FlowRules
+from onvm.manager.tables.latency import Latency
 from onvm.manager.tables.messages import Messages
 from onvm.manager.tables.registry import NfRegistry
 from onvm.manager.tables.scaler import Scaler
-from onvm.manager.tables.latency import Latency
 from onvm.manager.tables.stats import Stats, write_json
 from onvm.pydpdk import manager as pydpdk
 

@@ -12,8 +12,8 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.bpf_programs import ctl
 from tests.integration.test_control_robust import free_tcp_port
+from tests.support.bpf_programs import ctl
 from tests.support.nf_helpers import pcap_ports, start_nf_file
 from tests.support.pcaps import mixed_packets, read_pcap
 

@@ -178,7 +178,7 @@ struct onvm_nf_stats {
 	uint64_t msg_in;   /* messages its handler got */
 	uint64_t msg_out;  /* messages it sent (replies included) */
 	uint64_t msg_drop; /* messages it could not send: pool or outbox full */
-	uint64_t clones;     /* copies it made (onvm_nflib_clone) */
+	uint64_t clones;   /* copies it made (onvm_nflib_clone) */
 	uint64_t clone_fail; /* copies it could not make: the pool was empty */
 	/* Shared packets (a tee's, a clone's) it got a private copy of before
 	 * its handler, as an NF that may write; and those dropped for want of

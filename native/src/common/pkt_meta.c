@@ -5,9 +5,8 @@
 #include <onvm/latency.h>
 #include <onvm/pkt_meta.h>
 
-_Static_assert(ONVM_HIST_BUCKETS ==
-                   (ONVM_HIST_MAX_BITS - ONVM_HIST_SUB_BITS + 1)
-                       << ONVM_HIST_SUB_BITS,
+_Static_assert(ONVM_HIST_BUCKETS == (ONVM_HIST_MAX_BITS - ONVM_HIST_SUB_BITS +
+                                     1) << ONVM_HIST_SUB_BITS,
                "ONVM_HIST_BUCKETS is the number of buckets");
 
 int onvm_pkt_meta_offset = -1;

@@ -170,10 +170,10 @@ __onvm_chain_latency(struct __onvm_worker *w, const struct onvm_pkt_meta *meta)
 	    meta->timestamp == 0 || meta->timestamp > w->now)
 		return;
 	w->latency_countdown = sh->latency_sample;
-	onvm_hist_record(&sh->chain_latency[w->index * ONVM_MAX_CHAINS +
-	                                    sh->chains.bodies[meta->chain]
-	                                        .chain_id],
-	                 w->now - meta->timestamp);
+	onvm_hist_record(
+	    &sh->chain_latency[w->index * ONVM_MAX_CHAINS +
+	                       sh->chains.bodies[meta->chain].chain_id],
+	    w->now - meta->timestamp);
 }
 
 static inline void
@@ -509,7 +509,8 @@ onvm_mgr_worker_main(void *arg)
 	struct onvm_shared *sh = w->sh;
 
 	/* Read once here: rte_lcore_id() is a TLS lookup in this library. */
-	w->pool_cache = rte_mempool_default_cache(sh->pktmbuf_pool, rte_lcore_id());
+	w->pool_cache =
+	    rte_mempool_default_cache(sh->pktmbuf_pool, rte_lcore_id());
 	while (likely(__atomic_load_n(&sh->running, __ATOMIC_RELAXED))) {
 		if (likely(sh->ports_enabled)) {
 			if (likely(w->congested_nf_mask == 0 ||

@@ -57,7 +57,7 @@ struct onvm_nf_ctx {
 	 * packets reach them as they are, and its clones share data. */
 	int read_only;
 	uint32_t latency_countdown; /* packets to the next one sampled */
-	uint32_t msg_ids; /* of the messages it sent */
+	uint32_t msg_ids;           /* of the messages it sent */
 	unsigned int nrelease;
 	struct rte_mbuf *release_pkts[ONVM_NF_RELEASE_MAX];
 	uint32_t release_verdicts[ONVM_NF_RELEASE_MAX];

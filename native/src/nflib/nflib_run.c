@@ -174,8 +174,7 @@ onvm_nflib_clone(struct onvm_nf_ctx *ctx, struct rte_mbuf *pkt)
  * tee's, another NF's clone), so that what it writes is its own. One that
  * cannot be copied is dropped rather than written in place. */
 static unsigned int
-__onvm_unshare(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
-               unsigned int n)
+__onvm_unshare(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts, unsigned int n)
 {
 	unsigned int i, kept = 0;
 
@@ -254,11 +253,12 @@ __onvm_hop_latency(struct onvm_nf_ctx *ctx, struct rte_mbuf **pkts,
 		return;
 	}
 	now = onvm_hop_stamp_of(rte_rdtsc());
-	for (i = next - 1; i < n; i += every)
+	for (i = next - 1; i < n; i += every) {
+		uint32_t waited = now - *onvm_pkt_hop_stamp(pkts[i]);
+
 		onvm_hist_record(&ctx->nf->latency,
-		                 (uint64_t)(uint32_t)(now - *onvm_pkt_hop_stamp(
-		                                                pkts[i]))
-		                     << ONVM_HOP_STAMP_SHIFT);
+		                 (uint64_t)waited << ONVM_HOP_STAMP_SHIFT);
+	}
 	ctx->latency_countdown = i - n + 1;
 }
 
