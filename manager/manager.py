@@ -28,6 +28,7 @@ from onvm.manager.tables.chains import Chains
 from onvm.manager.tables.dataplane import DataPlane
 from onvm.manager.tables.flows import FlowRules
 from onvm.manager.tables.messages import Messages
+from onvm.manager.tables.nf_metrics import NfMetrics
 from onvm.manager.tables.registry import NfRegistry
 from onvm.manager.tables.scaler import Scaler
 from onvm.manager.tables.stats import Stats, write_json
@@ -82,11 +83,14 @@ class Manager:
                 self.config.port_rx_desc,
                 self.config.port_tx_desc,
                 self.config.rx_queues,
+                self.config.rx_timestamps,
             )
             self.ports.append(port)
-            self.dp.enable_port(port.port_id, port.rx_queues, port.rss_flow_hash)
+            self.dp.enable_port(port.port_id, port.rx_queues, port.rss_flow_hash,
+                                port.rx_ts_ns_mul)
         self.dp.set_chain(0, self.config.chain)
-        self.registry = NfRegistry(self.dp)
+        self.nf_metrics = NfMetrics(self.dp)
+        self.registry = NfRegistry(self.dp, on_gone=self.nf_metrics.release)
         self.stats = Stats(self.dp, {p.port_id: p.name for p in self.ports})
         self.chains = Chains(self.dp)
         self.flows = FlowRules(self.dp.sh, self.config.max_flow_rules, self.chains.id_of)
@@ -97,7 +101,8 @@ class Manager:
         self.dp.launch(list(range(1, len(self.config.worker_cores) + 1)))
         self.server = ControlServer(self.config, self.lock.dir, self)
         if self.config.prometheus:
-            self.prometheus = PrometheusExporter(lambda: self._last_snapshot, self.config.name)
+            self.prometheus = PrometheusExporter(lambda: self._last_snapshot, self.config.name,
+                                                 self.nf_metrics.read_all)
             self.prometheus.start(*parse_listen(self.config.prometheus, "prometheus"))
         self.lock.mark_ready()
         self.started = time.monotonic()
@@ -114,8 +119,9 @@ class Manager:
         log.info("CPUs for dedicated NFs (onvm-nf --dedicated): %s",
                  ",".join(map(str, self.nf_cpus)) or "none (every CPU runs the manager)")
         for p in self.ports:
-            log.info("port %d: %s (%s, %s)%s", p.port_id, p.devargs, p.driver, p.mac,
-                     _rx_spread(p, len(c.worker_cores)))
+            log.info("port %d: %s (%s, %s)%s%s", p.port_id, p.devargs, p.driver, p.mac,
+                     _rx_spread(p, len(c.worker_cores)),
+                     f"; RX timestamps: {p.rx_timestamps}" if p.rx_timestamps else "")
         log.info("control: %s", ", ".join(f"{k} {v}" for k, v in self.server.endpoints().items()))
         if self.prometheus:
             log.info("prometheus: http://%s:%d/metrics", *parse_listen(c.prometheus, "prometheus"))

@@ -196,6 +196,7 @@ capture_dir = "/srv/onvm/captures"
 
 [ports]
 devargs = ["net_null0", "net_null1"]
+rx_timestamps = true
 
 [chains]
 default = "1,out:1"
@@ -243,6 +244,7 @@ def test_load_sets_every_documented_key(tmp_path):
         max_request_bytes=4096,
         capture_dir="/srv/onvm/captures",
         ports=["net_null0", "net_null1"],
+        rx_timestamps=True,
         chain=[Hop("nf", 1), Hop("port", 1)],
         eal_args=["--log-level=8"],
     )

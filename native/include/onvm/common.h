@@ -21,7 +21,7 @@ extern "C" {
 
 /* Bumped whenever a layout below changes: an NF built against another
  * version refuses to attach instead of misreading the tables. */
-#define ONVM_ABI_VERSION 6
+#define ONVM_ABI_VERSION 7
 #define ONVM_SHARED_MAGIC 0x6f6e766dU /* "onvm" */
 
 /* Limits. NF id 0, service id 0 and chain body 0 mean "none". */
@@ -174,7 +174,7 @@ struct onvm_nf_stats {
 	uint64_t msg_in;   /* messages its handler got */
 	uint64_t msg_out;  /* messages it sent (replies included) */
 	uint64_t msg_drop; /* messages it could not send: pool or outbox full */
-	uint64_t clones;     /* copies it made (onvm_nflib_clone) */
+	uint64_t clones;   /* copies it made (onvm_nflib_clone) */
 	uint64_t clone_fail; /* copies it could not make: the pool was empty */
 	/* Shared packets (a tee's, a clone's) it got a private copy of before
 	 * its handler, as an NF that may write; and those dropped for want of
@@ -346,6 +346,10 @@ struct onvm_port_info {
 	uint8_t rss_flow_hash;
 	uint16_t port_id;
 	uint8_t mac[6];
+	/* ns per unit of the port's RX timestamps (the mbuf's timestamp
+	 * field), 32.32 fixed point; 0: the manager uses none of this port
+	 * (see onvm/pkt_time.h) */
+	uint64_t rx_ts_ns_mul;
 };
 
 /* The one shared region, memzone ONVM_MZ_SHARED. */
