@@ -128,6 +128,8 @@ CTL = [
     ctl("timeout-zero", "--timeout", "0", "status", says="not '0'"),
     ctl("nf-stop-2-to-70", "nf", "stop", str(1 << 70), says="from 1 to 63"),
     ctl("nf-stop-word", "nf", "stop", "x", says="argument id: must be a whole number"),
+    ctl("nf-metrics-64", "nf", "metrics", "64", says="from 1 to 63"),
+    ctl("nf-metrics-5000-digit", "nf", "metrics", BIG, says="argument NF_ID: must be"),
     ctl("flow-add-idle-nan", "flow", "add", "--chain", "default", "--idle-timeout", "nan",
         says="argument --idle-timeout: must be"),
     ctl("flow-add-idle-inf", "flow", "add", "--chain", "default", "--idle-timeout", "inf",

@@ -304,6 +304,8 @@ def test_load_rejects_unknown_key_naming_it(tmp_path, text, key):
         ("[dataplane]\nnf_ring_size = 4096.0\n", "dataplane.nf_ring_size"),
         ("[dataplane]\nburst_size = '32'\n", "dataplane.burst_size"),
         ("[ports]\ndevargs = 'net_null0'\n", "ports.devargs"),
+        ("[ports]\nrx_timestamps = 1\n", "ports.rx_timestamps"),
+        ("[ports]\nrx_timestamps = 'yes'\n", "ports.rx_timestamps"),
         ("[chains]\ndefault = [1, 2]\n", "chains.default"),
         ("[eal]\nargs = '--no-pci'\n", "eal.args"),
     ],

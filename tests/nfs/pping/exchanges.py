@@ -35,13 +35,19 @@ class Sample:
 
 
 class Capture:
-    """Packets in capture order, each stamped, and the samples they give."""
+    """Packets in capture order, each stamped, and the samples they give.
+    With `limit_ms` (pping's --sample-limit), a flow's new identifier is
+    timed only that long after the last one it timed."""
 
-    def __init__(self, start_us: int = START_US) -> None:
+    def __init__(self, start_us: int = START_US, limit_ms: float = 0) -> None:
         self.now_us = start_us
+        self.limit_us = round(limit_ms * 1000)
         self.packets: list = []
         self.samples: list[Sample] = []
+        self.stamped = 0
+        self.rate_limited = 0
         self._sent: dict[tuple, int] = {}  # (flow, proto, id) -> first sighting
+        self._last_stamp: dict[str, int] = {}  # flow -> when it last timed one
 
     def wait(self, ms: float) -> None:
         self.now_us += round(ms * 1000)
@@ -51,13 +57,22 @@ class Capture:
         self.packets.append(pkt)
 
     def sent(self, flow: str, proto: str, ident: int) -> None:
-        """An identifier leaves in `flow`: its first sighting is timed."""
-        self._sent.setdefault((flow, proto, ident), self.now_us)
+        """A new identifier leaves in `flow`: timed, unless the flow timed
+        one less than limit_ms ago."""
+        last = self._last_stamp.get(flow)
+        if last is not None and self.now_us - last < self.limit_us:
+            self.rate_limited += 1
+            return
+        self._sent[(flow, proto, ident)] = self.now_us
+        self._last_stamp[flow] = self.now_us
+        self.stamped += 1
 
     def echoed(self, flow: str, proto: str, ident: int) -> None:
-        """The answer to identifier `ident` of `flow` arrives now."""
-        sent = self._sent.pop((flow, proto, ident))
-        self.samples.append(Sample(flow, proto, self.now_us, self.now_us - sent))
+        """The answer to identifier `ident` of `flow` arrives now: a sample
+        if it was timed."""
+        sent = self._sent.pop((flow, proto, ident), None)
+        if sent is not None:
+            self.samples.append(Sample(flow, proto, self.now_us, self.now_us - sent))
 
     def write(self, path: Path) -> Path:
         wrpcap(str(path), self.packets)
@@ -117,10 +132,12 @@ def tcp_connection(cap: Capture, client: str, server: str, cport: int,
     cap.add(to_client / TCP(sport=80, dport=cport, flags="FA", seq=seq_s, ack=seq_c + 1,
                             options=[("Timestamp", (tsval_s, tsval_c))]))
     cap.echoed(c2s, "tcp", tsval_c)
-    # ...and its duplicate gives none: that echo was matched.
+    cap.sent(s2c, "tcp", tsval_s)  # timed, never echoed
+    # ...and the next echoes it again: no sample, that echo was matched.
     cap.wait(0.3)
     cap.add(to_client / TCP(sport=80, dport=cport, flags="A", seq=seq_s + 1, ack=seq_c + 1,
                             options=[("Timestamp", (tsval_s + 3, tsval_c))]))
+    cap.sent(s2c, "tcp", tsval_s + 3)  # timed, never echoed
 
 
 def pings(cap: Capture, client: str, server: str, ident: int, delays: list[float]) -> None:
@@ -143,6 +160,7 @@ def pings(cap: Capture, client: str, server: str, ident: int, delays: list[float
             cap.add(back / reply(id=ident, seq=seq) / b"ping")
         cap.wait(100)
     cap.add(out / request(id=ident, seq=len(delays) + 1) / b"lost")
+    cap.sent(flow, "icmp", len(delays) + 1)
     cap.wait(100)
 
 
