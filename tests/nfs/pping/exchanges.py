@@ -14,7 +14,7 @@ from pathlib import Path
 from scapy.layers.dns import DNS, DNSQR, DNSRR
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
-from scapy.layers.l2 import Ether
+from scapy.layers.l2 import Dot1Q, Ether
 from scapy.utils import wrpcap
 
 # Capture times: microseconds since the epoch (pcap's resolution).
@@ -140,15 +140,20 @@ def tcp_connection(cap: Capture, client: str, server: str, cport: int,
     cap.sent(s2c, "tcp", tsval_s + 3)  # timed, never echoed
 
 
-def pings(cap: Capture, client: str, server: str, ident: int, delays: list[float]) -> None:
-    """Echo requests and their replies `delay` ms later; one reply comes
-    twice (the second is no sample), one request is never answered."""
+def pings(cap: Capture, client: str, server: str, ident: int, delays: list[float],
+          vlan: int | None = None) -> None:
+    """Echo requests and their replies `delay` ms later (tagged `vlan`);
+    one reply comes twice (the second is no sample), one request is never
+    answered."""
     v6 = ":" in client
     flow = f"{endpoint(client, ident)}+{endpoint(server, ident)}"
     request = ICMPv6EchoRequest if v6 else (lambda **kw: ICMP(type=8, **kw))
     reply = ICMPv6EchoReply if v6 else (lambda **kw: ICMP(type=0, **kw))
-    out = Ether(src=CLIENT_MAC, dst=SERVER_MAC) / _ip(client, server)
-    back = Ether(src=SERVER_MAC, dst=CLIENT_MAC) / _ip(server, client)
+    tag = Dot1Q(vlan=vlan) if vlan is not None else None
+    out = Ether(src=CLIENT_MAC, dst=SERVER_MAC) / (tag.copy() if tag else _ip(client, server))
+    back = Ether(src=SERVER_MAC, dst=CLIENT_MAC) / (tag.copy() if tag else _ip(server, client))
+    if tag:
+        out, back = out / _ip(client, server), back / _ip(server, client)
     for seq, delay in enumerate(delays, start=1):
         cap.add(out / request(id=ident, seq=seq) / b"ping")
         cap.sent(flow, "icmp", seq)

@@ -135,14 +135,16 @@ def test_tcp_timestamps_ipv4_and_ipv6(tmp_path, start_manager):
 
 
 def test_icmp_and_icmpv6_echo(tmp_path, start_manager):
-    """Echo id and sequence: a duplicate reply and a lost request give none."""
+    """Echo id and sequence, untagged and VLAN-tagged: a duplicate reply
+    and a lost request give none."""
     cap = Capture()
     pings(cap, V4_CLIENT, V4_SERVER, 0x1234, list(DELAYS_MS))
+    pings(cap, V4_CLIENT, "10.9.0.1", 0x99, [3.0], vlan=42)
     pings(cap, V6_CLIENT, V6_SERVER, 0x77, list(DELAYS_MS))
     mgr, nf = run_pping(start_manager, tmp_path, cap)
     got = json_samples(nf)
     assert_samples(got, cap)
-    assert [s["rtt_ms"] for s in got] == [*DELAYS_MS, *DELAYS_MS]
+    assert [s["rtt_ms"] for s in got] == [*DELAYS_MS, 3.0, *DELAYS_MS]
     assert got[0]["flow"] == "10.1.0.1:4660+10.2.0.1:4660"
     assert got[-1]["flow"] == "[2001:db8:1::1]:119+[2001:db8:2::1]:119"
     assert_passed_on(mgr, tmp_path)
