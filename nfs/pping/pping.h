@@ -72,11 +72,11 @@ enum pping_event {
 
 /* One direction of a flow. */
 struct pping_flow {
-	struct onvm_flow_key key;
-	uint64_t last_seen;  /* its last packet's time; 0: a free slot */
-	uint64_t last_stamp; /* when it last stamped an identifier, 0: never */
-	uint64_t min_rtt;    /* ns, of the samples of identifiers it sent */
-	uint64_t srtt;       /* ns, smoothed: 7/8 old + 1/8 new */
+	struct onvm_flow_key key; /* ip_version 0: a free slot */
+	uint64_t last_seen;       /* its last packet's time */
+	uint64_t last_stamp;      /* when it last stamped an identifier */
+	uint64_t min_rtt; /* ns, of the samples of identifiers it sent */
+	uint64_t srtt;    /* ns, smoothed: 7/8 old + 1/8 new */
 	uint64_t samples;
 	struct onvm_metric_series *series; /* its answering subnet's */
 	uint32_t last_tsval;               /* TCP: the last TSval it sent */
@@ -86,17 +86,19 @@ struct pping_flow {
 };
 #define PPING_SEEN_TSVAL 0x1
 #define PPING_SEEN_TSECR 0x2
+#define PPING_SEEN_STAMP 0x4 /* it has stamped one: last_stamp holds */
 
 /* An identifier's first sighting. Matched ones are marked used and kept
  * until they age out, so that a later packet with the same identifier is
  * not stamped again (which would time its echo from too late). */
 struct pping_stamp {
-	struct onvm_flow_key key; /* the direction it went out in */
+	struct onvm_flow_key key; /* the direction it went out in; ip_version
+	                           * 0: a free slot */
 	uint32_t id;
 	uint8_t clock;
 	uint8_t used;
 	uint16_t reserved;
-	uint64_t time; /* 0: a free slot */
+	uint64_t time;
 };
 
 /* A subnet's RTT histogram. */
@@ -135,6 +137,7 @@ struct pping_pkt {
 #define PPING_PKT_TCP 1     /* TCP with the timestamp option */
 #define PPING_PKT_REQUEST 2 /* echo request, DNS query */
 #define PPING_PKT_REPLY 3   /* echo reply, DNS response */
+#define PPING_PKT_NO_TIME 4 /* one of those, but without a time */
 
 /* Metric families pping publishes. */
 #define PPING_FAMILY_RTT 0

@@ -36,15 +36,16 @@ pping_be16(const uint8_t *p)
 
 /* This packet's time and clock: its port's timestamp where it has one,
  * else when the manager took it from its port. */
-static inline void
+static inline int
 pping_time(struct rte_mbuf *m, struct pping_pkt *p)
 {
-	p->time = onvm_pkt_hw_timestamp_ns(m);
-	p->clock = PPING_CLOCK_PORT;
-	if (p->time == 0) {
-		p->time = onvm_pkt_rx_ns(m);
-		p->clock = PPING_CLOCK_RX;
+	if (onvm_pkt_hw_timestamp_ns(m, &p->time)) {
+		p->clock = PPING_CLOCK_PORT;
+		return 1;
 	}
+	p->time = onvm_pkt_rx_ns(m);
+	p->clock = PPING_CLOCK_RX;
+	return p->time != 0; /* 0: an NF made it, no port took it */
 }
 
 static inline void
@@ -126,10 +127,19 @@ pping_parse(struct rte_mbuf *m, struct pping_pkt *p)
 	if (p->kind == PPING_PKT_NONE)
 		return;
 	p->hash = onvm_flow_key_hash(&p->key);
-	pping_time(m, p);
+	if (unlikely(!pping_time(m, p)))
+		p->kind = PPING_PKT_NO_TIME;
 }
 
 /* ---- the tables ---- */
+
+/* A slot never used: every key pping keeps is of IPv4 or IPv6. Times
+ * cannot tell, a capture may start at 0. */
+static inline int
+pping_slot_free(const struct onvm_flow_key *key)
+{
+	return key->ip_version == 0;
+}
 
 static inline int
 pping_key_eq(const struct onvm_flow_key *a, const struct onvm_flow_key *b)
@@ -187,7 +197,7 @@ pping_flow_get(struct pping *pp, const struct onvm_flow_key *key,
 		struct pping_flow *f =
 		    &pp->flow_tab[(p->hash + i) & pp->flow_mask];
 
-		if (f->last_seen == 0) {
+		if (pping_slot_free(&f->key)) {
 			if (free_slot == NULL)
 				free_slot = f;
 			break;
@@ -237,7 +247,7 @@ pping_stamp(struct pping *pp, const struct pping_pkt *p, uint32_t id)
 		struct pping_stamp *s =
 		    &pp->stamp_tab[(h + i) & pp->stamp_mask];
 
-		if (s->time == 0) {
+		if (pping_slot_free(&s->key)) {
 			if (slot == NULL)
 				slot = s;
 			break;
@@ -283,7 +293,7 @@ pping_stamp_find(struct pping *pp, const struct onvm_flow_key *key,
 		struct pping_stamp *s =
 		    &pp->stamp_tab[(h + i) & pp->stamp_mask];
 
-		if (s->time == 0)
+		if (pping_slot_free(&s->key))
 			return NULL;
 		if (s->id == id && pping_key_eq(&s->key, key))
 			return s;
@@ -296,13 +306,15 @@ static inline void
 pping_stamp_limited(struct pping *pp, struct pping_flow *f,
                     const struct pping_pkt *p)
 {
-	if (f->last_stamp != 0 &&
+	if ((f->seen & PPING_SEEN_STAMP) &&
 	    p->time - f->last_stamp < pp->sample_limit_ns) {
 		pp->events[PPING_EV_RATE_LIMITED]++;
 		return;
 	}
-	if (pping_stamp(pp, p, p->id))
+	if (pping_stamp(pp, p, p->id)) {
+		f->seen |= PPING_SEEN_STAMP;
 		f->last_stamp = p->time;
+	}
 }
 
 /* ---- subnets ---- */
@@ -505,7 +517,7 @@ pping_burst(struct pping *pp, struct rte_mbuf **pkts, uint16_t n)
 		pping_parse(pkts[i], p);
 		if (p->kind == PPING_PKT_NONE)
 			continue;
-		if (unlikely(p->time == 0)) {
+		if (unlikely(p->kind == PPING_PKT_NO_TIME)) {
 			p->kind = PPING_PKT_NONE;
 			pp->events[PPING_EV_NO_TIME]++;
 			continue;

@@ -59,21 +59,26 @@ onvm_pkt_hw_timestamp(const struct rte_mbuf *m, uint64_t *ts)
 
 /**
  * The RX timestamp of packet @p m in ns on its port's clock (for a
- * replayed pcap: ns since the epoch, at the capture's resolution).
+ * replayed pcap: ns since the epoch, at the capture's resolution; a
+ * capture may well start at 0).
  *
+ * @param ns
+ *   Set to the time when there is one.
  * @return
- *   The time, or 0 when the packet has no timestamp.
+ *   1 with a timestamp, 0 when the packet has none.
  */
-static inline uint64_t
-onvm_pkt_hw_timestamp_ns(const struct rte_mbuf *m)
+static inline int
+onvm_pkt_hw_timestamp_ns(const struct rte_mbuf *m, uint64_t *ns)
 {
-	uint64_t ts;
+	uint64_t ts, mul;
 
 	if (!onvm_pkt_hw_timestamp(m, &ts) || m->port >= ONVM_MAX_PORTS)
 		return 0;
-	return (uint64_t)(((unsigned __int128)ts *
-	                   onvm_rx_timestamp_ns_mul[m->port]) >>
-	                  32);
+	mul = onvm_rx_timestamp_ns_mul[m->port];
+	if (mul == 0)
+		return 0; /* a port whose stamps the manager does not use */
+	*ns = (uint64_t)(((unsigned __int128)ts * mul) >> 32);
+	return 1;
 }
 
 /**

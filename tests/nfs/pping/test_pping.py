@@ -164,6 +164,17 @@ def test_dns_query_to_response(tmp_path, start_manager):
     assert_passed_on(mgr, tmp_path)
 
 
+def test_a_capture_that_starts_at_time_zero(tmp_path, start_manager):
+    """Times are the capture's, whatever they start at: 0 is a time too."""
+    cap = Capture(start_us=0)
+    pings(cap, V4_CLIENT, V4_SERVER, 0x1234, list(DELAYS_MS))
+    tcp_connection(cap, V4_CLIENT, V4_SERVER, 40001, TCP_EXCHANGES)
+    assert cap.packets[0].time == 0
+    mgr, nf = run_pping(start_manager, tmp_path, cap)
+    assert_samples(json_samples(nf), cap)
+    assert_passed_on(mgr, tmp_path)
+
+
 def test_sample_limit_times_one_identifier_per_flow_and_interval(tmp_path, start_manager):
     """--sample-limit 50: a connection that answers every 10 ms gives a
     sample per direction about every 50 ms, the rest counted."""
