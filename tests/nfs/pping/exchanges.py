@@ -15,7 +15,7 @@ from scapy.layers.dns import DNS, DNSQR, DNSRR
 from scapy.layers.inet import ICMP, IP, TCP, UDP
 from scapy.layers.inet6 import ICMPv6EchoReply, ICMPv6EchoRequest, IPv6
 from scapy.layers.l2 import Dot1Q, Ether
-from scapy.utils import wrpcap
+from scapy.utils import PcapNgWriter, PcapWriter
 
 # Capture times: microseconds since the epoch (pcap's resolution).
 START_US = 1_700_000_000_000_000
@@ -74,8 +74,16 @@ class Capture:
         if sent is not None:
             self.samples.append(Sample(flow, proto, self.now_us, self.now_us - sent))
 
-    def write(self, path: Path) -> Path:
-        wrpcap(str(path), self.packets)
+    def write(self, path: Path, form: str = "pcap") -> Path:
+        """As a pcap of microseconds ("pcap"), of nanoseconds ("pcap-ns"),
+        or as pcapng ("pcapng")."""
+        if form == "pcapng":
+            writer = PcapNgWriter(str(path))
+        else:
+            writer = PcapWriter(str(path), nano=form == "pcap-ns")
+        for pkt in self.packets:
+            writer.write(pkt)
+        writer.close()
         return path
 
 

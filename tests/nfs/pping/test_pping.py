@@ -40,10 +40,11 @@ V6_CLIENT, V6_SERVER = "2001:db8:1::1", "2001:db8:2::1"
 TCP_EXCHANGES = [(40, 0.5), (7.5, 2), (250, 3), (1, 5)]
 
 
-def pcap_manager(start_manager, tmp: Path, cap: Capture, *args: str) -> Manager:
+def pcap_manager(start_manager, tmp: Path, cap: Capture, *args: str,
+                 form: str = "pcap") -> Manager:
     """Port 0 replays `cap` (with its capture times: --rx-timestamps unless
     the test says otherwise) into chain 1,out:1 once pping runs."""
-    cap.write(tmp / "in.pcap")
+    cap.write(tmp / "in.pcap", form)
     write_pcap(tmp / "empty.pcap", [])
     return start_manager(
         "--port", f"net_pcap0,rx_pcap={tmp}/in.pcap,tx_pcap={tmp}/out0.pcap",
@@ -56,10 +57,11 @@ def json_samples(nf: Proc) -> list[dict]:
 
 
 def run_pping(start_manager, tmp: Path, cap: Capture, *nf_args: str,
-              manager_args: tuple[str, ...] = ("--rx-timestamps",)) -> tuple[Manager, Proc]:
+              manager_args: tuple[str, ...] = ("--rx-timestamps",),
+              form: str = "pcap") -> tuple[Manager, Proc]:
     """Replay `cap` through pping --json; returns once every packet is out
     of port 1 and every sample the capture holds is printed."""
-    mgr = pcap_manager(start_manager, tmp, cap, *manager_args)
+    mgr = pcap_manager(start_manager, tmp, cap, *manager_args, form=form)
     nf = mgr.start_nf("pping", 1, "--", "--json", *nf_args)
     mgr.wait_stats(lambda s: s["ports"]["1"]["tx"] == len(cap.packets), 30,
                    "every packet out of port 1")
@@ -162,6 +164,23 @@ def test_dns_query_to_response(tmp_path, start_manager):
     assert {s["proto"] for s in got} == {"dns"}
     assert got[0]["flow"] == "10.1.0.1:33001+10.0.0.53:53"
     assert_passed_on(mgr, tmp_path)
+
+
+@pytest.mark.parametrize("form", ["pcap-ns", "pcapng"])
+def test_nanosecond_pcaps_and_pcapng(tmp_path, start_manager, form):
+    """net_pcap reads these too: libpcap hands it their times in
+    microseconds, so the RTTs are the same to the microsecond."""
+    cap = Capture()
+    pings(cap, V4_CLIENT, V4_SERVER, 0x1234, [0.0125, 1.2345, 7.5])
+    dns_queries(cap, V4_CLIENT, "10.0.0.53", 33001, [40.0])
+    mgr, nf = run_pping(start_manager, tmp_path, cap, form=form)
+    got = json_samples(nf)
+    assert len(got) == len(cap.samples)
+    for sample, want in zip(got, cap.samples, strict=True):
+        assert (sample["flow"], sample["proto"]) == (want.flow, want.proto)
+        assert sample["rtt_ms"] == pytest.approx(want.rtt_us / 1000, abs=0.001)
+    assert mgr.stop() == 0
+    assert read_pcap(tmp_path / "out1.pcap") == [bytes(p) for p in cap.packets]
 
 
 def test_a_capture_that_starts_at_time_zero(tmp_path, start_manager):
