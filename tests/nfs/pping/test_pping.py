@@ -363,6 +363,21 @@ def test_without_port_timestamps_the_manager_rx_time(tmp_path, start_manager):
     assert_passed_on(mgr, tmp_path)
 
 
+def test_the_manager_says_which_ports_stamp(tmp_path, start_manager):
+    """--rx-timestamps: net_pcap's times are its file's; a port without
+    timestamps says so and goes without."""
+    write_pcap(tmp_path / "empty.pcap", [])
+    mgr = start_manager("--rx-timestamps", "--port", f"net_pcap0,rx_pcap={tmp_path}/empty.pcap",
+                        "--port", "net_null0,no-rx=1")
+    out = wait_until(lambda: "default chain" in (text := mgr.output()) and text, 10,
+                     "the manager to describe its ports")  # logged once ready
+    assert re.search(r"port 0: .*\(net_pcap, .*; RX timestamps: capture times of its pcap "
+                     r"file \(us\)$", out, re.M), out
+    assert re.search(r"port 1: .*; RX timestamps: none \(its driver has no RX timestamps\)$",
+                     out, re.M), out
+    assert mgr.stop() == 0
+
+
 def test_metrics_go_with_their_nf(tmp_path, start_manager):
     """Once pping has left, its slot shows nothing of it: not while free,
     not once another NF holds it."""
