@@ -70,6 +70,8 @@ MANAGER_FLAGS = [
     manager("prometheus-port-70000", "--prometheus", "70000", says="a port from 1 to 65535"),
     manager("unknown-flag", "--bogus", says="unrecognized arguments: --bogus"),
     manager("flag-without-value", "--burst-size", says="expected one argument"),
+    manager("rx-timestamps-with-value", "--rx-timestamps=yes",
+            says="argument --rx-timestamps: ignored explicit argument 'yes'"),
 ]
 
 EAL_ARGS = [
@@ -92,6 +94,8 @@ CONFIG_FILES = [
            "nf_ring_size must be a whole number from 64 to 65536"),
     config("toml-ring-size-not-power-of-two", "[dataplane]\nnf_ring_size = 1000\n",
            "nf_ring_size must be a power of two"),
+    config("toml-rx-timestamps-string", "[ports]\nrx_timestamps = \"yes\"\n",
+           says="'ports.rx_timestamps' has the wrong type (str)"),
     config("toml-rx-desc-33", "[dataplane]\nport_rx_desc = 33\n",
            "port_rx_desc must be a power of two from 32 to 32768, not 33"),
     config("toml-tx-desc-too-many", "[dataplane]\nport_tx_desc = 65536\n",
