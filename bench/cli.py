@@ -32,6 +32,7 @@ SCENARIOS = {
     "soak": "soak",
     "flows": "flows",
     "bpf": "bpf_nfs",
+    "pping": "pping_nf",
 }
 
 

@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
                        "documented in configs/manager.toml)")
     start.add_argument("--port", action="append", dest="ports", metavar="DEVARGS",
                        help="a DPDK port: PCI address or vdev devargs; repeat for more")
+    start.add_argument("--rx-timestamps", action="store_true", default=None,
+                       help="stamp packets with their ports' RX times where a port can "
+                       "(net_pcap: its file's capture times), for NFs to read")
     start.add_argument("--chain", metavar="SPEC",
                        help="default chain, e.g. 1,2,out:1 (service ids and out:PORT)")
     start.add_argument("--wait-for-chain", action="store_true", default=None,
@@ -69,6 +72,7 @@ def build_config(args: argparse.Namespace) -> configlib.Config:
         config,
         name=args.name,
         ports=args.ports,
+        rx_timestamps=args.rx_timestamps,
         chain=configlib.parse_chain(args.chain) if args.chain is not None else None,
         cores=configlib.parse_cores(args.cores) if args.cores is not None else None,
         wait_for_chain=args.wait_for_chain,

@@ -31,6 +31,7 @@ from onvm.manager.tables.events import Events
 from onvm.manager.tables.flows import FlowRules
 from onvm.manager.tables.latency import Latency
 from onvm.manager.tables.messages import Messages
+from onvm.manager.tables.nf_metrics import NfMetrics
 from onvm.manager.tables.registry import NfRegistry
 from onvm.manager.tables.scaler import Scaler
 from onvm.manager.tables.stats import Stats, write_json
@@ -86,12 +87,15 @@ class Manager:
                 self.config.port_rx_desc,
                 self.config.port_tx_desc,
                 self.config.rx_queues,
+                self.config.rx_timestamps,
             )
             self.ports.append(port)
-            self.dp.enable_port(port.port_id, port.rx_queues, port.rss_flow_hash)
+            self.dp.enable_port(port.port_id, port.rx_queues, port.rss_flow_hash,
+                                port.rx_ts_ns_mul)
         self.dp.set_chain(0, self.config.chain)
         self.events = Events()
-        self.registry = NfRegistry(self.dp, self.events)
+        self.nf_metrics = NfMetrics(self.dp)
+        self.registry = NfRegistry(self.dp, self.events, on_gone=self.nf_metrics.release)
         self.stats = Stats(self.dp, {p.port_id: p.name for p in self.ports})
         self.latency = Latency(self.dp)
         self.chains = Chains(self.dp)
@@ -108,7 +112,8 @@ class Manager:
         self._capture_running: int | None = None
         self._next_link_check = 0.0
         if self.config.prometheus:
-            self.prometheus = PrometheusExporter(lambda: self._last_snapshot, self.config.name)
+            self.prometheus = PrometheusExporter(lambda: self._last_snapshot, self.config.name,
+                                                 self.nf_metrics.read_all)
             self.prometheus.start(*parse_listen(self.config.prometheus, "prometheus"))
         self.lock.mark_ready()
         self.started = time.monotonic()
@@ -125,8 +130,9 @@ class Manager:
         log.info("CPUs for dedicated NFs (onvm-nf --dedicated): %s",
                  ",".join(map(str, self.nf_cpus)) or "none (every CPU runs the manager)")
         for p in self.ports:
-            log.info("port %d: %s (%s, %s)%s", p.port_id, p.devargs, p.driver, p.mac,
-                     _rx_spread(p, len(c.worker_cores)))
+            log.info("port %d: %s (%s, %s)%s%s", p.port_id, p.devargs, p.driver, p.mac,
+                     _rx_spread(p, len(c.worker_cores)),
+                     f"; RX timestamps: {p.rx_timestamps}" if p.rx_timestamps else "")
         log.info("control: %s", ", ".join(f"{k} {v}" for k, v in self.server.endpoints().items()))
         if self.prometheus:
             log.info("prometheus: http://%s:%d/metrics", *parse_listen(c.prometheus, "prometheus"))

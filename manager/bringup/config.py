@@ -205,6 +205,9 @@ class Config:
     wait_for_chain: bool = False
     stats_interval: float = 1.0
     ports: list[str] = field(default_factory=list)
+    # Stamp packets with their ports' RX times where a port can (net_pcap:
+    # the capture times of its file); NFs read them (onvm/pkt_time.h).
+    rx_timestamps: bool = False
     chain: list[Hop] = field(default_factory=list)
     burst_size: int = 32
     nf_ring_size: int = 4096
@@ -336,6 +339,7 @@ _FIELDS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "control.max_request_bytes": ("max_request_bytes", int),
     "control.capture_dir": ("capture_dir", str),
     "ports.devargs": ("ports", list),
+    "ports.rx_timestamps": ("rx_timestamps", bool),
     "chains.default": ("chain", str),
     "eal.args": ("eal_args", list),
 }

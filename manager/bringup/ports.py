@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import errno
+import time
 from dataclasses import dataclass
 
 from onvm.contract import MAX_PORT_RX_QUEUES
@@ -25,6 +26,10 @@ class Port:
     rx_queues: int = 1
     rss: bool = False  # RX spread by the port's RSS
     rss_flow_hash: bool = False  # ...with a symmetric key: its hash is the flow hash
+    # ns per unit of its RX timestamps, 32.32 fixed point (0: none used),
+    # and where they come from, for the log.
+    rx_ts_ns_mul: int = 0
+    rx_timestamps: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,10 +140,26 @@ def probe(devargs: str) -> int:
     return port_id[0]
 
 
-def _configure(port_id: int, what: str, info, num_tx_queues: int,
-               setting: str | int) -> RxPlan:
-    """rte_eth_dev_configure with the RX queues and RSS of plan_rx."""
+# DPDK 22.11's net_pcap stamps every packet it reads with the capture time
+# of its file in microseconds (pcap_open_offline's precision), whatever the
+# port's offloads, and offers no RX timestamp offload to ask for it.
+PCAP_DRIVER = "net_pcap"
+PCAP_NS_MUL = 1000 << 32
+CLOCK_RATE_SECONDS = 0.1  # how long a NIC's clock is watched to learn its rate
+
+
+def _conf(info, rx_timestamps: bool):
+    """A port configuration: RX timestamps where asked and offered."""
     conf = ffi.new("struct rte_eth_conf *")
+    if rx_timestamps:
+        lib.pydpdk_eth_conf_rx_timestamp(conf, info)
+    return conf
+
+
+def _configure(port_id: int, what: str, info, num_tx_queues: int,
+               setting: str | int, rx_timestamps: bool = False) -> RxPlan:
+    """rte_eth_dev_configure with the RX queues and RSS of plan_rx."""
+    conf = _conf(info, rx_timestamps)
     key_size = info.hash_key_size
     key = _rss_key_buffer(key_size) if key_size else ffi.NULL
     has_rss = lib.pydpdk_eth_conf_rss(conf, info, key, key_size) != 0
@@ -149,7 +170,7 @@ def _configure(port_id: int, what: str, info, num_tx_queues: int,
         # One queue asked RSS only for the port's hash: do without.
         plan = RxPlan(1, False)
         rc = lib.rte_eth_dev_configure(port_id, 1, num_tx_queues,
-                                       ffi.new("struct rte_eth_conf *"))
+                                       _conf(info, rx_timestamps))
     if rc < 0:
         hint = (f" with RSS over {plan.queues} RX queues: try [dataplane] rx_queues = 1"
                 if plan.rss else "")
@@ -158,10 +179,35 @@ def _configure(port_id: int, what: str, info, num_tx_queues: int,
     return plan
 
 
+def _clock_ns_mul(port_id: int) -> int:
+    """ns per tick of a started port's clock (32.32 fixed point), watched
+    for CLOCK_RATE_SECONDS; 0 if its driver cannot read it."""
+    clock = ffi.new("uint64_t *")
+    if lib.rte_eth_read_clock(port_id, clock) != 0:
+        return 0
+    first, start = clock[0], time.monotonic_ns()
+    time.sleep(CLOCK_RATE_SECONDS)
+    if lib.rte_eth_read_clock(port_id, clock) != 0 or clock[0] <= first:
+        return 0
+    return ((time.monotonic_ns() - start) << 32) // (clock[0] - first)
+
+
+def _rx_timestamps(port_id: int, driver: str, info) -> tuple[int, str]:
+    """The rate of a started port's RX timestamps, and their source in words."""
+    if driver == PCAP_DRIVER:
+        return PCAP_NS_MUL, "capture times of its pcap file (us)"
+    if not lib.pydpdk_eth_conf_rx_timestamp(ffi.new("struct rte_eth_conf *"), info):
+        return 0, "none (its driver has no RX timestamps)"
+    mul = _clock_ns_mul(port_id)
+    if mul == 0:
+        return 0, "none (its driver cannot read its clock, to learn its rate)"
+    return mul, f"its clock, {1e3 * (1 << 32) / mul:.3f} MHz"
+
+
 def setup(devargs: str, pool, num_tx_queues: int, rx_desc: int, tx_desc: int,
-          rx_queues: str | int = RX_QUEUES_AUTO) -> Port:
-    """Probe, configure (RX queues as plan_rx says, a tx queue per worker)
-    and start a port."""
+          rx_queues: str | int = RX_QUEUES_AUTO, rx_timestamps: bool = False) -> Port:
+    """Probe, configure (RX queues as plan_rx says, a tx queue per worker,
+    RX timestamps if asked and offered) and start a port."""
     port_id = probe(devargs)
     what = f"port {port_id} ({devargs})"
     info = ffi.new("struct rte_eth_dev_info *")
@@ -173,7 +219,7 @@ def setup(devargs: str, pool, num_tx_queues: int, rx_desc: int, tx_desc: int,
             errno.EINVAL,
             "too few tx queues",
         )
-    plan = _configure(port_id, what, info, num_tx_queues, rx_queues)
+    plan = _configure(port_id, what, info, num_tx_queues, rx_queues, rx_timestamps)
     socket = max(lib.rte_eth_dev_socket_id(port_id), 0)
     steps = [
         *[(f"rx queue {q} setup",
@@ -202,15 +248,19 @@ def setup(devargs: str, pool, num_tx_queues: int, rx_desc: int, tx_desc: int,
     lib.rte_eth_promiscuous_enable(port_id)  # not every PMD has it
     mac = ffi.new("struct rte_ether_addr *")
     lib.rte_eth_macaddr_get(port_id, mac)
+    driver = ffi.string(info.driver_name).decode() if info.driver_name else "?"
+    ts_mul, ts_source = _rx_timestamps(port_id, driver, info) if rx_timestamps else (0, "")
     return Port(
         port_id=port_id,
         name=_port_name(devargs),
         devargs=devargs,
-        driver=ffi.string(info.driver_name).decode() if info.driver_name else "?",
+        driver=driver,
         mac=":".join(f"{b:02x}" for b in mac.addr_bytes),
         rx_queues=plan.queues,
         rss=plan.rss,
         rss_flow_hash=plan.rss and info.hash_key_size > 0,
+        rx_ts_ns_mul=ts_mul,
+        rx_timestamps=ts_source,
     )
 
 

@@ -386,6 +386,9 @@ def _parser() -> argparse.ArgumentParser:
     add("list", _simple("nf.list", lambda r, a: tables.nfs(r)), "NFs and counters", group)
     add("stop", _simple("nf.stop", lambda r, a: f"NF {r['id']} is stopping", id="id"),
         "ask an NF to leave", group).add_argument("id", type=NF_ID)
+    add("metrics", _simple("nf.metrics", lambda r, a: tables.nf_metrics(r), nf="id"),
+        "the counters and histograms an NF publishes", group
+        ).add_argument("id", type=NF_ID, metavar="NF_ID")
     msg_help = ("the message: text, or hex bytes with --hex (at most 1024 bytes)")
     for parent_group, target, meta in ((group, "an NF", "NF_ID"),):
         p = add("msg", _message, f"send {target} a message; --wait prints its answer",

@@ -323,3 +323,48 @@ def event_line(e: dict) -> str:
 def events(r: dict) -> str:
     rows = r.get("events", [])
     return "\n".join(event_line(e) for e in rows) if rows else "no events"
+
+
+def _seconds(value: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value * 1e9:.3g} ns" if value else "0"
+
+
+def _quantile_bound(bounds: list[float], buckets: list[int], q: float) -> float:
+    """The bound of the bucket holding quantile q (inf: above the last)."""
+    rank, seen = q * sum(buckets), 0
+    for bound, count in zip([*bounds, float("inf")], buckets, strict=False):
+        seen += count
+        if count and seen >= rank:
+            return bound
+    return float("inf")
+
+
+def nf_metrics(r: dict) -> str:
+    """What an NF publishes: a table per family."""
+    parts = [f"NF {r['nf']} ({r['name']}, service {r['service']})"]
+    for fam in r["families"]:
+        label = fam["label"].upper()
+        head = f"{fam['name']} ({fam['kind']} by {fam['label']}): {fam['help']}"
+        if fam["kind"] != "histogram":
+            rows = [{"v": s["value"], "n": s["count"]} for s in fam["series"]]
+            parts.append(head + "\n" + table(rows, [(label, "v"), ("VALUE", "n")],
+                                             empty="  (no series yet)"))
+            continue
+        unit = _seconds if fam["name"].endswith("_seconds") else (lambda v: f"{v:g}")
+
+        def bound(v: float, unit=unit) -> str:
+            return "> top bucket" if v == float("inf") else f"<= {unit(v)}"
+
+        rows = [{"v": s["value"], "n": s["count"],
+                 "mean": unit(s["sum"] / s["count"]) if s["count"] else "-",
+                 **{q: bound(_quantile_bound(fam["bounds"], s["buckets"], p))
+                    if s["count"] else "-" for q, p in (("p50", 0.5), ("p90", 0.9),
+                                                         ("p99", 0.99))}}
+                for s in fam["series"]]
+        parts.append(head + "\n" + table(
+            rows, [(label, "v"), ("COUNT", "n"), ("MEAN", "mean"), ("P50", "p50"),
+                   ("P90", "p90"), ("P99", "p99")], empty="  (no series yet)"))
+    return "\n\n".join(parts)

@@ -266,6 +266,12 @@ def _nf_msg(m: Manager, nf: int | None, service: int | None, data: bytes | str, 
     return m.messages.send(raw, nf, service, wait, float(timeout))
 
 
+@command("nf.metrics", "the counters and histograms an NF publishes (pping: RTTs by subnet)",
+         nf=Arg(int, required=True, bounds=NF_ID))
+def _nf_metrics(m: Manager, nf: int) -> dict:
+    return m.nf_metrics.read(nf)
+
+
 @command("service.list", "services, their instances and which serves each flow-hash bucket")
 def _service_list(m: Manager) -> list:
     running: dict[int, list] = {}

@@ -4,6 +4,10 @@
 Each scrape turns one stats snapshot (the dict of onvm.manager.tables.stats.Stats.snapshot,
 plus what the manager adds) into metric families. A key missing from the snapshot
 leaves its metric out instead of failing the scrape.
+
+The metrics NFs publish (onvm.manager.tables.nf_metrics) follow as onvm_nf_<name>,
+counters and real histograms (_bucket, _sum, _count), labelled with the NF and the
+family's own label.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
+from prometheus_client.utils import floatToGoString
 
 from onvm.errors import ConfigError
 from onvm.manager.tables.latency import PROMETHEUS_BOUNDS
@@ -56,18 +61,52 @@ DATAPLANE_DROP_REASONS = (
 
 PORT_LABELS = ["manager", "port", "port_name"]
 NF_LABELS = ["manager", "nf_id", "nf_name", "service", "instance"]
+NF_METRIC_LABELS = ["manager", "nf_id", "nf_name"]  # then the family's own label
 
 
 def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _nf_families(manager: str, published: list[dict]) -> list[Metric]:
+    """The NFs' own metrics: one family per name, whichever NFs publish it
+    (a name an NF gives another kind or label than the first is left out)."""
+    families: dict[str, tuple[dict, Metric]] = {}
+    for nf in published:
+        nf_labels = [manager, str(nf["nf"]), str(nf["name"])]
+        for fam in nf["families"]:
+            name = f"onvm_nf_{fam['name']}"
+            make = (HistogramMetricFamily if fam["kind"] == "histogram"
+                    else CounterMetricFamily if fam["kind"] == "counter" else None)
+            if make is None:
+                continue
+            first, family = families.setdefault(
+                name, (fam, make(name, fam["help"] or name, labels=[*NF_METRIC_LABELS,
+                                                                    fam["label"]])))
+            if (first["kind"], first["label"]) != (fam["kind"], fam["label"]):
+                continue
+            for series in fam["series"]:
+                labels = [*nf_labels, series["value"]]
+                if fam["kind"] == "counter":
+                    family.add_metric(labels, series["count"])
+                    continue
+                cumulative, buckets = 0, []
+                for bound, count in zip([*fam["bounds"], float("inf")], series["buckets"],
+                                        strict=False):
+                    cumulative += count
+                    buckets.append((floatToGoString(bound), cumulative))
+                family.add_metric(labels, buckets, series["sum"])
+    return [family for _, family in families.values()]
+
+
 class _SnapshotCollector:
     """A prometheus_client collector that reads a fresh snapshot on every scrape."""
 
-    def __init__(self, snapshot: Callable[[], dict | None], manager_name: str) -> None:
+    def __init__(self, snapshot: Callable[[], dict | None], manager_name: str,
+                 nf_metrics: Callable[[], list[dict]] | None = None) -> None:
         self.snapshot = snapshot
         self.manager = manager_name
+        self.nf_metrics = nf_metrics
 
     def collect(self) -> Iterator[Metric]:
         snap = self.snapshot()
@@ -82,6 +121,7 @@ class _SnapshotCollector:
             *self._nfs(snap.get("nfs") or {}, snap.get("tsc_hz")),
             *self._dataplane(snap),
             *self._latency(snap.get("latency") or {}),
+            *_nf_families(self.manager, self.nf_metrics() if self.nf_metrics else []),
         ]
         yield from (family for family in families if family.samples)
 
@@ -221,13 +261,16 @@ class PrometheusExporter:
 
     `snapshot` is called on the HTTP server's thread at every scrape, so it must be
     safe to call from there; it returns None while the manager has nothing to show.
+    `nf_metrics`, called there too, gives what the NFs publish
+    (NfMetrics.read_all).
     """
 
-    def __init__(self, snapshot: Callable[[], dict | None], manager_name: str) -> None:
+    def __init__(self, snapshot: Callable[[], dict | None], manager_name: str,
+                 nf_metrics: Callable[[], list[dict]] | None = None) -> None:
         # A registry of our own: no process or platform metrics of prometheus_client's
         # default registry, and several exporters can live in one process (tests).
         self.registry = CollectorRegistry()
-        self.registry.register(_SnapshotCollector(snapshot, manager_name))
+        self.registry.register(_SnapshotCollector(snapshot, manager_name, nf_metrics))
         self._server = None
         self._thread = None
 

@@ -88,10 +88,14 @@ class DataPlane:
     def pool(self):
         return self.sh.pktmbuf_pool
 
-    def enable_port(self, port_id: int, rx_queues: int = 1, rss_flow_hash: bool = False) -> None:
-        """Hand a started port to the workers: its RX queues spread over them."""
+    def enable_port(self, port_id: int, rx_queues: int = 1, rss_flow_hash: bool = False,
+                    rx_ts_ns_mul: int = 0) -> None:
+        """Hand a started port to the workers: its RX queues spread over them.
+        `rx_ts_ns_mul`: the rate NFs turn its RX timestamps into ns with (0:
+        they use none), set before any NF can join."""
         pydpdk.check(lib.onvm_mgr_port_enable(self.sh, port_id, rx_queues, int(rss_flow_hash)),
                      f"enabling port {port_id}")
+        self.sh.ports[port_id].rx_ts_ns_mul = rx_ts_ns_mul
 
     def set_chain(self, chain_id: int, hops: list[Hop]) -> None:
         """Publish a chain; raises ConfigError for hops the data plane refuses."""
@@ -171,7 +175,8 @@ class DataPlane:
 
     def nf_reclaim(self, nf_id: int) -> int:
         # A bpf NF's maps and directory first, while nothing can claim the
-        # slot and make new ones under its number.
+        # slot and make new ones under its number. (Its metrics zone, which
+        # the manager may be reading, goes once the slot is seen free.)
         lib.onvm_bpf_dir_release(nf_id)
         rc = lib.onvm_mgr_nf_reclaim(self.sh, nf_id)
         if rc < 0:

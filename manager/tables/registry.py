@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import select
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from onvm.manager.tables.dataplane import DataPlane, NfSlot
@@ -34,11 +35,15 @@ class Watched:
 
 
 class NfRegistry:
-    """Tracks NF slots by (id, generation); call poll() on every tick."""
+    """Tracks NF slots by (id, generation); call poll() on every tick.
+    `on_gone(nf_id, generation)` is called once an NF it saw has left its
+    slot (cleanly or after a crash), for what it left in shared memory."""
 
-    def __init__(self, dataplane: DataPlane, events: Events | None = None) -> None:
+    def __init__(self, dataplane: DataPlane, events: Events | None = None,
+                 on_gone: Callable[[int, int], object] | None = None) -> None:
         self.dp = dataplane
         self.events = events if events is not None else Events()
+        self.on_gone = on_gone
         self.watched: dict[int, Watched] = {}
         self.crashed = 0
         self.reclaimed = 0
@@ -80,6 +85,8 @@ class NfRegistry:
             if w is None or w.slot.generation != slot.generation or w.slot.pid != slot.pid:
                 if w is not None:
                     self._close(w)
+                    if w.slot.generation != slot.generation:
+                        self._gone(w)
                 w = self.watched[slot.nf_id] = self._watch(slot)
             w.slot = slot
             self._step(w)
@@ -87,9 +94,14 @@ class NfRegistry:
             if nf_id not in seen:
                 w = self.watched.pop(nf_id)
                 self._close(w)
+                self._gone(w)
                 if w.announced and not w.crashed:
                     log.info("NF %d '%s' left service %d", nf_id, w.slot.name, w.slot.service_id)
                     self.events.record("nf.left", **_who(w.slot))
+
+    def _gone(self, w: Watched) -> None:
+        if self.on_gone is not None:
+            self.on_gone(w.slot.nf_id, w.slot.generation)
 
     def _step(self, w: Watched) -> None:
         slot = w.slot

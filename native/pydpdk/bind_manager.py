@@ -11,6 +11,7 @@ INCLUDES = [
     "onvm/latency.h",
     "onvm/common.h",
     "onvm/bpf_shared.h",
+    "onvm/nf_metrics.h",
     "onvm/classifier.h",
     "onvm/manager.h",
     "mgr_internal.h",  # the service table writer, driven by unit tests
@@ -27,6 +28,7 @@ BIND = [
     "rte_eth_dev_configure", "rte_eth_rx_queue_setup", "rte_eth_tx_queue_setup",
     "rte_eth_dev_start", "rte_eth_dev_stop", "rte_eth_dev_close",
     "rte_eth_promiscuous_enable", "rte_eth_macaddr_get", "rte_eth_stats_get",
+    "pydpdk_eth_conf_rx_timestamp", "rte_eth_read_clock",
     "struct rte_eth_conf", "struct rte_eth_dev_info", "struct rte_eth_stats",
     "struct rte_ether_addr",
     # the shared tables and the data plane
@@ -50,6 +52,10 @@ BIND = [
     "onvm_bpf_dir_release", "onvm_bpf_dir_map", "onvm_bpf_request_load",
     "onvm_bpf_request_done", "onvm_bpf_map_lookup", "onvm_bpf_map_update",
     "onvm_bpf_map_delete", "onvm_bpf_map_next", "onvm_bpf_map_entries", "onvm_bpf_map_clear",
+    # metrics NFs publish
+    "struct onvm_nf_metrics", "struct onvm_metric_family", "struct onvm_metric_series",
+    "onvm_nf_metrics_lookup", "onvm_nf_metrics_release", "onvm_nf_metrics_series",
+    "onvm_nf_metrics_read_series",
 ]
 
 # Python functions that C calls back.

@@ -106,4 +106,21 @@ pydpdk_eth_conf_rss(struct rte_eth_conf *conf,
 	return types;
 }
 
+/**
+ * Ask RX timestamps of @p conf (RTE_ETH_RX_OFFLOAD_TIMESTAMP) where the
+ * port of @p info offers them.
+ *
+ * @return
+ *   1 if asked, 0 if the port has no such offload (@p conf left alone).
+ */
+static inline int
+pydpdk_eth_conf_rx_timestamp(struct rte_eth_conf *conf,
+                             const struct rte_eth_dev_info *info)
+{
+	if (!(info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_TIMESTAMP))
+		return 0;
+	conf->rxmode.offloads |= RTE_ETH_RX_OFFLOAD_TIMESTAMP;
+	return 1;
+}
+
 #endif /* ONVM_PYDPDK_HELPERS_H */

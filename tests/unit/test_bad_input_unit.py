@@ -77,6 +77,8 @@ MANAGER_FLAGS = [
     manager("prometheus-port-70000", "--prometheus", "70000", says="a port from 1 to 65535"),
     manager("unknown-flag", "--bogus", says="unrecognized arguments: --bogus"),
     manager("flag-without-value", "--burst-size", says="expected one argument"),
+    manager("rx-timestamps-with-value", "--rx-timestamps=yes",
+            says="argument --rx-timestamps: ignored explicit argument 'yes'"),
 ]
 
 EAL_ARGS = [
@@ -99,6 +101,8 @@ CONFIG_FILES = [
            "nf_ring_size must be a whole number from 64 to 65536"),
     config("toml-ring-size-not-power-of-two", "[dataplane]\nnf_ring_size = 1000\n",
            "nf_ring_size must be a power of two"),
+    config("toml-rx-timestamps-string", "[ports]\nrx_timestamps = \"yes\"\n",
+           says="'ports.rx_timestamps' has the wrong type (str)"),
     config("toml-rx-desc-33", "[dataplane]\nport_rx_desc = 33\n",
            "port_rx_desc must be a power of two from 32 to 32768, not 33"),
     config("toml-tx-desc-too-many", "[dataplane]\nport_tx_desc = 65536\n",
@@ -135,6 +139,8 @@ CTL = [
     ctl("timeout-zero", "--timeout", "0", "status", says="not '0'"),
     ctl("nf-stop-2-to-70", "nf", "stop", str(1 << 70), says="from 1 to 63"),
     ctl("nf-stop-word", "nf", "stop", "x", says="argument id: must be a whole number"),
+    ctl("nf-metrics-64", "nf", "metrics", "64", says="from 1 to 63"),
+    ctl("nf-metrics-5000-digit", "nf", "metrics", BIG, says="argument NF_ID: must be"),
     ctl("flow-add-idle-nan", "flow", "add", "--chain", "default", "--idle-timeout", "nan",
         says="argument --idle-timeout: must be"),
     ctl("flow-add-idle-inf", "flow", "add", "--chain", "default", "--idle-timeout", "inf",

@@ -36,7 +36,7 @@ def test_soak_bad_value_is_one_line(args, message):
     assert lines[0].startswith(f"onvm-bench soak: error: {message}")
 
 
-@pytest.mark.parametrize("scenario", ["null", "speed_tester", "soak", "bpf"])
+@pytest.mark.parametrize("scenario", ["null", "speed_tester", "soak", "bpf", "pping"])
 def test_no_limits_takes_no_value(scenario):
     result = subprocess.run([BENCH, scenario, "--no-limits=3"], capture_output=True, text=True,
                             timeout=30)

@@ -26,7 +26,7 @@ MANAGER = str(BIN / "onvm-manager")
 NF = str(BIN / "onvm-nf")
 TIMEOUT = 30
 BUNDLED = (
-    "simple_forward", "basic_monitor", "speed_tester", "bpf",
+    "simple_forward", "basic_monitor", "speed_tester", "bpf", "pping",
     "simple_forward.py", "basic_monitor.py", "firewall.py", "flow_tracker.py", "arp_response.py",
 )
 

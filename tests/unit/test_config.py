@@ -197,6 +197,7 @@ capture_dir = "/srv/onvm/captures"
 
 [ports]
 devargs = ["net_null0", "net_null1"]
+rx_timestamps = true
 
 [chains]
 default = "1,out:1"
@@ -245,6 +246,7 @@ def test_load_sets_every_documented_key(tmp_path):
         max_request_bytes=4096,
         capture_dir="/srv/onvm/captures",
         ports=["net_null0", "net_null1"],
+        rx_timestamps=True,
         chain=[Hop("nf", 1), Hop("port", 1)],
         eal_args=["--log-level=8"],
     )
@@ -304,6 +306,8 @@ def test_load_rejects_unknown_key_naming_it(tmp_path, text, key):
         ("[dataplane]\nnf_ring_size = 4096.0\n", "dataplane.nf_ring_size"),
         ("[dataplane]\nburst_size = '32'\n", "dataplane.burst_size"),
         ("[ports]\ndevargs = 'net_null0'\n", "ports.devargs"),
+        ("[ports]\nrx_timestamps = 1\n", "ports.rx_timestamps"),
+        ("[ports]\nrx_timestamps = 'yes'\n", "ports.rx_timestamps"),
         ("[chains]\ndefault = [1, 2]\n", "chains.default"),
         ("[eal]\nargs = '--no-pci'\n", "eal.args"),
     ],

@@ -45,6 +45,9 @@ CANNED = {
                  "ring_full_drop": 0, "rx_pps": 1_500_000.0, "tx_pps": 0.0, "rx_ring": 0,
                  "tx_ring": 0}],
     "nf.stop": {"id": 3, "stopping": True},
+    "nf.metrics": {"nf": 3, "name": "pping", "service": 1, "families": [
+        {"name": "pping_events", "help": "Events.", "label": "event", "kind": "counter",
+         "series": [{"value": "rtt_tcp", "count": 2}]}]},
     "service.list": [{"id": 2, "instances": 3, "starting": 0, "nfs": [4, 5, 6],
                       "names": ["simple_forward"], "buckets": [4, 5, 6] * 85 + [4],
                       "exited": [], "restarts": 0, "respawn": None}],
@@ -133,6 +136,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     (["port", "list"], "port.list", {}),
     (["nf", "list"], "nf.list", {}),
     (["nf", "stop", "3"], "nf.stop", {"id": 3}),
+    (["nf", "metrics", "3"], "nf.metrics", {"nf": 3}),
     (["service", "list"], "service.list", {}),
     (["chain", "list"], "chain.list", {}),
     (["chain", "set", "default", "1,2,out:1"], "chain.set",

@@ -276,3 +276,50 @@ def test_stop_frees_the_port(served: tuple[PrometheusExporter, int]) -> None:
 
 def test_stop_without_start_does_nothing() -> None:
     exporter_of(SNAP).stop()
+
+
+# What NfMetrics.read_all gives: two pping NFs and an NF whose family
+# clashes with theirs in kind.
+NF_METRICS = [
+    {"nf": 4, "name": "pping", "service": 1, "families": [
+        {"name": "pping_rtt_seconds", "help": "RTTs.", "label": "subnet",
+         "kind": "histogram", "bounds": [0.001, 0.01, 0.1],
+         "series": [{"value": "10.0.0.0/24", "count": 6, "sum": 0.4,
+                     "buckets": [1, 2, 0, 3]}]},
+        {"name": "pping_events", "help": "Events.", "label": "event", "kind": "counter",
+         "series": [{"value": "rtt_tcp", "count": 6}, {"value": "flows_full", "count": 0}]},
+    ]},
+    {"nf": 5, "name": "pping", "service": 1, "families": [
+        {"name": "pping_rtt_seconds", "help": "RTTs.", "label": "subnet",
+         "kind": "histogram", "bounds": [0.001, 0.01, 0.1],
+         "series": [{"value": "2001:db8::/48", "count": 1, "sum": 0.002,
+                     "buckets": [0, 1, 0, 0]}]},
+    ]},
+    {"nf": 6, "name": "other", "service": 2, "families": [
+        {"name": "pping_rtt_seconds", "help": "Not RTTs.", "label": "subnet",
+         "kind": "counter", "series": [{"value": "x", "count": 9}]},
+    ]},
+]
+
+
+def test_nf_histograms_are_real_histograms() -> None:
+    found = samples(PrometheusExporter(lambda: SNAP, "onvm", lambda: NF_METRICS).render())
+    four = {"nf_id": "4", "nf_name": "pping", "subnet": "10.0.0.0/24"}
+    cumulative = {"0.001": 1, "0.01": 3, "0.1": 3, "+Inf": 6}
+    for le, count in cumulative.items():
+        assert value(found, "onvm_nf_pping_rtt_seconds_bucket", le=le, **four) == count
+    assert value(found, "onvm_nf_pping_rtt_seconds_count", **four) == 6
+    assert value(found, "onvm_nf_pping_rtt_seconds_sum", **four) == 0.4
+    five = {"nf_id": "5", "nf_name": "pping", "subnet": "2001:db8::/48"}
+    assert value(found, "onvm_nf_pping_rtt_seconds_bucket", le="0.01", **five) == 1
+    assert value(found, "onvm_nf_pping_events_total", nf_id="4", nf_name="pping",
+                 event="rtt_tcp") == 6
+    # The clashing family of NF 6 is left out, not mixed in.
+    assert not [k for k in found if ("nf_id", "6") in k[1]]
+    text = PrometheusExporter(lambda: SNAP, "onvm", lambda: NF_METRICS).render().decode()
+    assert "# TYPE onvm_nf_pping_rtt_seconds histogram" in text
+
+
+def test_no_nf_metrics_without_a_snapshot() -> None:
+    found = samples(PrometheusExporter(lambda: None, "onvm", lambda: NF_METRICS).render())
+    assert names(found) == {"onvm_up"}

@@ -142,3 +142,23 @@ def test_write_json_round_trips(tmp_path):
     write_json(SNAP, path)
     assert json.loads(path.read_text()) == SNAP
     assert [p.name for p in tmp_path.iterdir()] == ["stats.json"]
+
+
+def test_nf_metrics_as_tables() -> None:
+    from onvm.manager.client.text import nf_metrics
+
+    text = nf_metrics({"nf": 4, "name": "pping", "service": 1, "families": [
+        {"name": "pping_rtt_seconds", "help": "RTTs.", "label": "subnet",
+         "kind": "histogram", "bounds": [0.001, 0.01, 0.1],
+         "series": [{"value": "10.0.0.0/24", "count": 4, "sum": 0.1,
+                     "buckets": [1, 2, 0, 1]}]},
+        {"name": "pping_events", "help": "Events.", "label": "event", "kind": "counter",
+         "series": [{"value": "rtt_tcp", "count": 4}]},
+    ]})
+    lines = text.splitlines()
+    assert lines[0] == "NF 4 (pping, service 1)"
+    row = next(ln for ln in lines if ln.startswith("10.0.0.0/24")).split()
+    # count, mean 25 ms, p50 in the second bucket, p90 and p99 above the top
+    assert row[1:4] == ["4", "25", "ms"]
+    assert "<= 10 ms" in " ".join(row) and "> top bucket" in " ".join(row)
+    assert any(ln.split() == ["rtt_tcp", "4"] for ln in lines)

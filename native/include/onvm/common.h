@@ -23,7 +23,7 @@ extern "C" {
 
 /* Bumped whenever a layout below changes: an NF built against another
  * version refuses to attach instead of misreading the tables. */
-#define ONVM_ABI_VERSION 6
+#define ONVM_ABI_VERSION 7
 #define ONVM_SHARED_MAGIC 0x6f6e766dU /* "onvm" */
 
 /* Limits. NF id 0, service id 0 and chain body 0 mean "none". */
@@ -352,6 +352,10 @@ struct onvm_port_info {
 	uint8_t rss_flow_hash;
 	uint16_t port_id;
 	uint8_t mac[6];
+	/* ns per unit of the port's RX timestamps (the mbuf's timestamp
+	 * field), 32.32 fixed point; 0: the manager uses none of this port
+	 * (see onvm/pkt_time.h) */
+	uint64_t rx_ts_ns_mul;
 };
 
 /* The one shared region, memzone ONVM_MZ_SHARED. */

@@ -48,3 +48,4 @@ int rte_eth_dev_close(uint16_t port_id);
 int rte_eth_promiscuous_enable(uint16_t port_id);
 int rte_eth_macaddr_get(uint16_t port_id, struct rte_ether_addr *mac_addr);
 int rte_eth_stats_get(uint16_t port_id, struct rte_eth_stats *stats);
+int rte_eth_read_clock(uint16_t port_id, uint64_t *clock);

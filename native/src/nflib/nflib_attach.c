@@ -24,6 +24,8 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include <onvm/pkt_time.h>
+
 #include "../common/wake.h"
 #include "nflib_internal.h"
 
@@ -269,6 +271,7 @@ __onvm_attach_shared(struct onvm_nf_ctx *ctx)
 		return __onvm_nflib_error(
 		    EPROTO, "packet metadata field of manager '%s' not found",
 		    ctx->opts.manager);
+	onvm_pkt_time_lookup(ctx->sh); /* ports' RX timestamps, if any */
 	return 0;
 }
 
