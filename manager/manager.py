@@ -173,7 +173,7 @@ class Manager:
             if now >= next_file:
                 snap = self.snapshot()
                 next_file = now + STATS_FILE_SECONDS
-                if self.web is not None and self.web.due(now):
+                if self.web is not None:
                     self.web.publish(web.view(self, snap))
                 if now >= next_publish:
                     self.latency.tick(self.chains.ids.values())

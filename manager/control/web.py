@@ -2,15 +2,16 @@
 """The live web console, opt-in (`--web [HOST:]PORT`): a page of the ports, NFs,
 chains, latency and events, fed by JSON that the control loop publishes.
 
-The control loop owns the manager. Every PUBLISH_SECONDS it builds the view
-(`view()`: the stats snapshot plus what nf.list, port.list, chain.list and
-events reply) and hands it over as JSON bytes; the HTTP threads only ever
-serve the latest bytes, so they touch neither the manager nor DPDK.
+The control loop owns the manager. At each stats snapshot (every 0.1 s) it
+builds the view (`view()`: the snapshot plus what status, nf.list, port.list,
+chain.list and events reply) and hands it over as JSON bytes; the HTTP
+threads only ever serve the latest bytes, so they touch neither the manager
+nor DPDK.
 
     GET /             the page (index.html, app.js, style.css beside this module)
     GET /api/snapshot the latest view, application/json
-    GET /api/stream   server-sent events: one `data:` message per new view,
-                      a keep-alive comment when none came for KEEPALIVE_SECONDS
+    GET /api/stream   server-sent events: the latest view every STREAM_SECONDS
+                      as one `data:` message, a keep-alive comment when none came
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from onvm.manager.control.commands import execute
 if TYPE_CHECKING:
     from onvm.manager.manager import Manager
 
-PUBLISH_SECONDS = 0.5  # the page updates twice a second
-KEEPALIVE_SECONDS = 1.0
+STREAM_SECONDS = 0.5  # the page updates twice a second
+KEEPALIVE_SECONDS = 1.0  # longest wait for a new view before a keep-alive
 # A client that reads nothing for this long is dropped, its thread freed:
 # a stalled stream blocks in a send, an idle connection in a read.
 SOCKET_TIMEOUT_SECONDS = 10.0
@@ -109,19 +110,11 @@ class WebConsole:
         self._body: bytes | None = None
         self._seq = 0
         self._streams = 0
-        self._stopping = False
-        self._next_publish = 0.0
+        self.stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # ---- the control loop's side ----
-
-    def due(self, now: float) -> bool:
-        """Whether the loop should publish a view at `now` (monotonic)."""
-        if now < self._next_publish:
-            return False
-        self._next_publish = now + PUBLISH_SECONDS
-        return True
 
     def publish(self, view_dict: dict) -> None:
         """Replace the view served; wakes every stream."""
@@ -140,12 +133,12 @@ class WebConsole:
         """(seq, body) of a view newer than `seq`, or the same seq after
         `timeout`; seq -1 once the console stops."""
         with self._changed:
-            self._changed.wait_for(lambda: self._seq != seq or self._stopping, timeout)
-            return (-1, None) if self._stopping else (self._seq, self._body)
+            self._changed.wait_for(lambda: self._seq != seq or self.stopping.is_set(), timeout)
+            return (-1, None) if self.stopping.is_set() else (self._seq, self._body)
 
     def open_stream(self) -> bool:
         with self._changed:
-            if self._streams >= MAX_STREAMS or self._stopping:
+            if self._streams >= MAX_STREAMS or self.stopping.is_set():
                 return False
             self._streams += 1
             return True
@@ -179,7 +172,7 @@ class WebConsole:
         """End the streams, shut the server down and free its port; does
         nothing if not started."""
         with self._changed:
-            self._stopping = True
+            self.stopping.set()
             self._changed.notify_all()
         if self._server is None:
             return
@@ -263,19 +256,20 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(name, value)
             self.end_headers()
             self.wfile.write(f"retry: {RETRY_MS}\n\n".encode())
-            seq = 0
-            last_sent = time.monotonic()
+            seq, last_sent = 0, 0.0
             while True:
+                pause = last_sent + STREAM_SECONDS - time.monotonic()
+                if pause > 0 and console.stopping.wait(pause):
+                    return
                 newer, body = console.wait_newer(seq, KEEPALIVE_SECONDS)
                 if newer < 0:
                     return
                 if newer != seq and body is not None:
                     self.wfile.write(b"data: " + body + b"\n\n")
-                    seq, last_sent = newer, time.monotonic()
-                elif time.monotonic() - last_sent >= KEEPALIVE_SECONDS:
+                    seq = newer
+                else:
                     self.wfile.write(b": keep-alive\n\n")
-                    last_sent = time.monotonic()
-                self.wfile.flush()
+                last_sent = time.monotonic()
         except OSError:  # the client went away, or stalled past the socket timeout
             pass
         finally:

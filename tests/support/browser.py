@@ -53,12 +53,13 @@ class Chromium:
         to_browser_r, self._to_browser = os.pipe()
         self._from_browser, from_browser_w = os.pipe()
         self.log = tmp / "chromium.log"
-        # The shell puts the two pipe ends where Chromium looks for them.
+        # bash (dash takes single-digit descriptors only) puts the two pipe ends
+        # where Chromium looks for them.
         wrapper = (f'exec "$0" "$@" 3<&{to_browser_r} 4>&{from_browser_w} '
                    f'{to_browser_r}<&- {from_browser_w}>&-')
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                ["/bin/sh", "-c", wrapper, str(CHROMIUM), *FLAGS, "--remote-debugging-pipe",
+                ["/bin/bash", "-c", wrapper, str(CHROMIUM), *FLAGS, "--remote-debugging-pipe",
                  f"--user-data-dir={tmp / 'chromium-profile'}", "about:blank"],
                 pass_fds=(to_browser_r, from_browser_w), stdin=subprocess.DEVNULL,
                 stdout=log, stderr=log, start_new_session=True)
@@ -80,7 +81,10 @@ class Chromium:
         message = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
             message["sessionId"] = session
-        os.write(self._to_browser, json.dumps(message).encode() + b"\0")
+        try:
+            os.write(self._to_browser, json.dumps(message).encode() + b"\0")
+        except BrokenPipeError:
+            raise BrowserError(f"{method}: chromium went away\n{self.output()}") from None
         deadline = time.monotonic() + timeout
         while True:
             while b"\0" in self._buffer:
@@ -100,11 +104,14 @@ class Chromium:
             self._buffer += chunk
 
     def open(self, url: str) -> Page:
-        target = self.call("Target.createTarget", {"url": url, "width": WINDOW[0],
-                                                    "height": WINDOW[1]})
+        """A new tab on `url`, once loaded."""
+        target = self.call("Target.createTarget", {"url": url})
         session = self.call("Target.attachToTarget", {"targetId": target["targetId"],
                                                       "flatten": True})["sessionId"]
-        return Page(self, session)
+        page = Page(self, session)
+        page.wait_for(f"document.readyState === 'complete' && location.href === {json.dumps(url)}",
+                      30, f"{url} to load")
+        return page
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
