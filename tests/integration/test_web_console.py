@@ -17,6 +17,7 @@ import pytest
 from tests.integration.test_control_robust import free_tcp_port
 from tests.support.bpf_programs import ctl
 from tests.support.browser import CHROMIUM, Chromium, png_size, screenshot
+from tests.support.harness import wait_until
 from tests.support.pcaps import mixed_packets, write_pcap
 
 pytestmark = pytest.mark.timeout(180)
@@ -49,7 +50,17 @@ def console_manager(tmp_path, start_manager, web_port: int):
     mgr.start_nf("simple_forward", 2)
     mgr.wait_stats(lambda s: s["ports"]["1"]["tx"] > 10_000 and s["ports"]["2"]["tx"] > 10_000,
                    30, "traffic out of port 1 and its copies out of port 2")
+    # The console's view follows the stats file by up to one tick.
+    wait_until(lambda: {n["name"] for n in snapshot(web_port)["nfs_table"]} == NF_NAMES, 10,
+               "the three NFs in the console's view")
     return mgr
+
+
+def snapshot(web_port: int) -> dict:
+    with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/api/snapshot",
+                                timeout=10) as reply:
+        assert reply.headers["Content-Type"] == "application/json"
+        return json.loads(reply.read())
 
 
 def ctl_json(mgr, *args: str):
@@ -61,9 +72,7 @@ def ctl_json(mgr, *args: str):
 def test_api_snapshot_holds_the_stats_and_the_tables(tmp_path, start_manager):
     port = free_tcp_port()
     mgr = console_manager(tmp_path, start_manager, port)
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/snapshot", timeout=10) as reply:
-        assert reply.headers["Content-Type"] == "application/json"
-        view = json.loads(reply.read())
+    view = snapshot(port)
     stats = ctl_json(mgr, "stats")
     # The same content as `onvm-ctl stats --json`, latency included, and the tables.
     assert set(view) == set(stats) | VIEW_TABLES
