@@ -4,17 +4,19 @@ into the chain 1,tee:3,2,out:1 (basic_monitor, a copy to "mirror" which
 sends it out of port 2, simple_forward, out of port 1). /api/snapshot holds
 what onvm-ctl prints, /api/stream a view twice a second, and Debian's
 headless Chromium shows the NFs, their rates changing, the chain's graph
-and the events, and finds the manager again after a restart."""
+and the events, and finds the manager again after a restart; a busy port is one line."""
 
 from __future__ import annotations
 
 import json
+import socket
 import time
 import urllib.request
 
 import pytest
 
 from tests.integration.test_control_robust import free_tcp_port
+from tests.integration.test_errors import one_error_line, run_manager
 from tests.support.bpf_programs import ctl
 from tests.support.browser import CHROMIUM, Chromium, png_size, screenshot
 from tests.support.harness import wait_until
@@ -179,3 +181,14 @@ def test_the_console_finds_a_restarted_manager_again(tmp_path, start_manager):
         page.wait_for(f"{name} === '{second.name}' && {LINK} === 'live'", 30,
                       "the page to show the second manager")
         assert second.stop() == 0
+
+
+def test_a_web_port_in_use_is_one_line_and_leaves_nothing_behind():
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        line = one_error_line(run_manager("--port", "net_null0,no-rx=1",
+                                          "--web", f"127.0.0.1:{port}"))
+    assert line == f"onvm-manager: error: web: cannot listen on 127.0.0.1:{port}: " \
+        "Address already in use"
