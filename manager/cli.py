@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="CURVE keys for --control-tcp, made by `onvm-ctl keys DIR`")
     start.add_argument("--prometheus", metavar="[HOST:]PORT",
                        help="serve Prometheus metrics over HTTP (loopback unless a host is given)")
+    start.add_argument("--web", metavar="[HOST:]PORT",
+                       help="serve the live web console over HTTP (loopback unless a host is "
+                       "given)")
     start.add_argument("--burst-size", metavar="N", help="packets per burst, 1 to 64")
     start.add_argument("--num-mbufs", metavar="N", help="packet pool size")
     start.add_argument("--latency-sample", metavar="N",
@@ -81,6 +84,7 @@ def build_config(args: argparse.Namespace) -> configlib.Config:
         control_tcp=args.control_tcp,
         curve_keys=args.curve_keys,
         prometheus=args.prometheus,
+        web=args.web,
         num_mbufs=configlib.setting_flag("num_mbufs", args.num_mbufs),
         rx_queues=(configlib.parse_rx_queues(args.rx_queues, "--rx-queues")
                    if args.rx_queues is not None else None),

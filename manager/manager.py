@@ -20,6 +20,7 @@ from onvm.manager.bringup import eal, ports, preflight
 from onvm.manager.bringup.config import Config, parse_listen
 from onvm.manager.bringup.runtime import ManagerLock, remove_dpdk_files
 from onvm.manager.client.text import render
+from onvm.manager.control import web
 from onvm.manager.control.prometheus import PrometheusExporter
 from onvm.manager.control.server import ControlServer
 from onvm.manager.tables import latency
@@ -59,6 +60,7 @@ class Manager:
         self.scaler: Scaler | None = None
         self.server: ControlServer | None = None
         self.prometheus: PrometheusExporter | None = None
+        self.web: web.WebConsole | None = None
         self._last_snapshot: dict | None = None
         self._eal_up = False
         self._stop = False
@@ -115,6 +117,9 @@ class Manager:
             self.prometheus = PrometheusExporter(lambda: self._last_snapshot, self.config.name,
                                                  self.nf_metrics.read_all)
             self.prometheus.start(*parse_listen(self.config.prometheus, "prometheus"))
+        if self.config.web:
+            self.web = web.WebConsole()
+            self.web.start(*parse_listen(self.config.web, "web"))
         self.lock.mark_ready()
         self.started = time.monotonic()
         self._describe()
@@ -136,6 +141,9 @@ class Manager:
         log.info("control: %s", ", ".join(f"{k} {v}" for k, v in self.server.endpoints().items()))
         if self.prometheus:
             log.info("prometheus: http://%s:%d/metrics", *parse_listen(c.prometheus, "prometheus"))
+        if self.web:
+            host, port = parse_listen(c.web, "web")
+            log.info("web console: http://%s:%d/", f"[{host}]" if ":" in host else host, port)
         chain = ",".join(map(str, c.chain)) or "(none: packets are dropped until one is set)"
         log.info(
             "default chain: %s%s", chain,
@@ -171,6 +179,8 @@ class Manager:
             if now >= next_file:
                 snap = self.snapshot()
                 next_file = now + STATS_FILE_SECONDS
+                if self.web is not None:
+                    self.web.publish(web.view(self, snap))
                 if now >= next_publish:
                     self.latency.tick(self.chains.ids.values())
                     self.server.publish(snap)
@@ -287,6 +297,8 @@ class Manager:
             self.server.close()
         if self.prometheus is not None:
             self.prometheus.stop()
+        if self.web is not None:
+            self.web.stop()
         if self.dp is not None and self.registry is not None:
             self._stop_nfs()
             self.scaler.close()

@@ -4,7 +4,8 @@
 #   - Debian packages: DPDK 22.11 (with dpdk-testpmd and dpdk-test), build
 #     tools, libpcap, clang-format (the C style check), clang and llvm
 #     (onvm-bpf builds eBPF programs), libelf (the bpf NF reads them),
-#     tcpdump (the bpf NF's filter tests compare with it)
+#     tcpdump (the bpf NF's filter tests compare with it), chromium (the
+#     web console's test opens it in headless Chromium)
 #   - OVS-DPDK (openvswitch-switch-dpdk), the peer `onvm-bench null` compares
 #     with, unless ONVM_OVS=0: installed with its services refused, their
 #     units masked so that nothing starts on boot, and the DPDK-enabled
@@ -19,7 +20,7 @@ HUGEPAGES_MB="${ONVM_HUGEPAGES_MB:-1024}"
 WITH_OVS="${ONVM_OVS:-1}"
 PACKAGES=(dpdk dpdk-dev libdpdk-dev meson ninja-build pkg-config gcc binutils
           python3 python3-venv python3-dev libpcap-dev tshark clang-format
-          clang llvm tcpdump libelf-dev)
+          clang llvm tcpdump libelf-dev chromium)
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }

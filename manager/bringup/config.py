@@ -230,12 +230,13 @@ class Config:
     latency_sample: int = 1
     nf_stop_timeout: float = 3.0
     eal_args: list[str] = field(default_factory=list)
-    # Control plane: the ipc endpoints are always on; TCP and Prometheus
-    # are opt-in ("host:port", or a port alone for loopback).
+    # Control plane: the ipc endpoints are always on; TCP, Prometheus and
+    # the web console are opt-in ("host:port", or a port alone for loopback).
     control_tcp: str = ""
     curve_keys: str = ""
     stats_publish_interval: float = 1.0
     prometheus: str = ""
+    web: str = ""
     max_request_bytes: int = 65536
     # Where clients over TCP may write captures (ipc clients, root on this
     # host, may name any new file).
@@ -295,6 +296,8 @@ class Config:
                 )
         if self.prometheus:
             parse_listen(self.prometheus, "prometheus")
+        if self.web:
+            parse_listen(self.web, "web")
         if not os.path.isabs(self.capture_dir) or "\0" in self.capture_dir:
             raise ConfigError(f"capture_dir '{self.capture_dir[:80]}' must be an absolute path "
                               "(e.g. /var/lib/onvm/captures)")
@@ -336,6 +339,7 @@ _FIELDS: dict[str, tuple[str, type | tuple[type, ...]]] = {
     "control.curve_keys": ("curve_keys", str),
     "control.stats_publish_interval": ("stats_publish_interval", (int, float)),
     "control.prometheus": ("prometheus", str),
+    "control.web": ("web", str),
     "control.max_request_bytes": ("max_request_bytes", int),
     "control.capture_dir": ("capture_dir", str),
     "ports.devargs": ("ports", list),

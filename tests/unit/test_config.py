@@ -192,6 +192,7 @@ tcp = "0.0.0.0:5555"
 curve_keys = "/etc/onvm/keys"
 stats_publish_interval = 0.5
 prometheus = "9100"
+web = "127.0.0.1:8080"
 max_request_bytes = 4096
 capture_dir = "/srv/onvm/captures"
 
@@ -243,6 +244,7 @@ def test_load_sets_every_documented_key(tmp_path):
         curve_keys="/etc/onvm/keys",
         stats_publish_interval=0.5,
         prometheus="9100",
+        web="127.0.0.1:8080",
         max_request_bytes=4096,
         capture_dir="/srv/onvm/captures",
         ports=["net_null0", "net_null1"],
