@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
+import threading
 import time
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from onvm import flow_rules, rules
@@ -43,6 +47,12 @@ IDLE_CHECK_SECONDS = 0.1
 # Once adds pause this long, the newest rules, which the workers test one
 # by one, are compiled with the others (onvm_mgr_flow_rules_settle).
 SETTLE_SECONDS = 0.2
+# While it changes the rules the control thread runs at this much below
+# its nice value (CFS then gives it 9 parts of a CPU it shares with a busy
+# NF at the default nice, not 1): compiling 10,000 rules takes 0.5 to 0.8 s
+# of CPU, and beside a shared-core NF that never sleeps took 2.4-2.6 s in
+# all at the default nice against 1.7-1.8 s so (onvm-bench flows).
+CHANGE_NICE = -10
 TIER_NAMES = ("main", "middle", "newest")
 ACTION_CODES = {"chain": FlowAction.CHAIN, "drop": FlowAction.DROP}
 
@@ -104,6 +114,23 @@ class FlowRule:
         }
 
 
+@contextmanager
+def _ahead_of_nfs() -> Iterator[None]:
+    """Run the block at CHANGE_NICE below the thread's nice value (Linux's
+    nice is per thread); as it is without the right to (CAP_SYS_NICE)."""
+    tid = threading.get_native_id()
+    try:
+        was = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, max(was + CHANGE_NICE, -20))
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.setpriority(os.PRIO_PROCESS, tid, was)
+
+
 class FlowRules:
     """The rules in force, their slots, and the changes to the data plane."""
 
@@ -127,15 +154,17 @@ class FlowRules:
         """One rule (flow.add's arguments); returns it as flow.list shows it."""
         if len(self.rules) >= self.max_rules:
             raise ControlError(LIMIT, f"{self.max_rules} flow rules already (max_flow_rules)")
-        return self._insert([self._check(args)])[0].describe()
+        with _ahead_of_nfs():
+            return self._insert([self._check(args)])[0].describe()
 
     def add_bulk(self, specs: list[dict]) -> dict:
         """Rules in order, all or none, in one change. An error names the
         rule by its position in `specs`, from 1."""
         self.room_for(len(specs))
         started = time.perf_counter()
-        checked = [self._check(spec, f"rule {i}: ") for i, spec in enumerate(specs, start=1)]
-        added = self._insert(checked)
+        with _ahead_of_nfs():
+            checked = [self._check(spec, f"rule {i}: ") for i, spec in enumerate(specs, start=1)]
+            added = self._insert(checked)
         return {"added": len(added), "first_id": added[0].rule_id,
                 "last_id": added[-1].rule_id, "flow_rules": len(self.rules),
                 "seconds": round(time.perf_counter() - started, 6)}
@@ -208,7 +237,8 @@ class FlowRules:
     def delete(self, rule_id: int) -> dict:
         if rule_id not in self.rules:
             raise ControlError(NOT_FOUND, f"no flow rule {rule_id}")
-        return self._remove({rule_id})[0]
+        with _ahead_of_nfs():
+            return self._remove({rule_id})[0]
 
     def _remove(self, ids: set[int]) -> list[dict]:
         """Delete the rules of `ids` in one change; their descriptions."""
@@ -233,7 +263,8 @@ class FlowRules:
         now = time.monotonic()
         if self._unsettled and now - self._last_add >= SETTLE_SECONDS:
             self._unsettled = False
-            rc = lib.onvm_mgr_flow_rules_settle(self.sh)
+            with _ahead_of_nfs():
+                rc = lib.onvm_mgr_flow_rules_settle(self.sh)
             if rc < 0:
                 log.warning("the newest flow rules stay uncompiled: %s", pydpdk.strerror(-rc))
         due = set()
@@ -246,7 +277,10 @@ class FlowRules:
             idle = [self.rules[i] for i in self._idle]
             self._count(idle, now)
             due.update(r.rule_id for r in idle if now - r.last_hit > r.rule.idle_timeout)
-        return self._remove(due) if due else []
+        if not due:
+            return []
+        with _ahead_of_nfs():
+            return self._remove(due)
 
     # ---- reading ----
 
