@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: BSD-3-Clause
-"""Scenario `flows`: the data plane's forwarding rate against the number of
-flow rules in force (by default 0, 1, 100, 1,000 and 10,000), IPv4 rules on
-IPv4 traffic or, with --ipv6, IPv6 on IPv6; and how long adding them takes.
+"""Scenario `flows`: flow rules added while traffic flows (by default 1,000
+single flow.add requests, then 10,000 rules in one request: their times and
+the forwarding rate meanwhile, onvm.bench.flow_adds), then the data plane's
+forwarding rate against the number of flow rules in force (by default 0, 1,
+100, 1,000 and 10,000; --no-sweep skips it), IPv4 rules on IPv4 traffic or,
+with --ipv6, IPv6 on IPv6; and how long adding them takes.
 
     net_ring0 (loopback) -> manager worker: flow key, classifier -> chain
         -> simple_forward (C) -> manager worker -> out:0 -> net_ring0 ...
@@ -50,17 +53,20 @@ import time
 from pathlib import Path
 
 from onvm import options
-from onvm.bench import machine, report
+from onvm.bench import flow_adds, machine, report
 from onvm.bench.procs import ManagerProc
 from onvm.bench.traffic import IP_DESTINATIONS, ip_traffic, write_pcap
 from onvm.contract import MAX_FLOW_RULES
 from onvm.manager.client import Client
 
 NAME = "flows"
-HELP = ("Mpps and worker cycles/packet against the number of flow rules (IPv4, or --ipv6), "
-        "and the bulk add's time (plot)")
+HELP = ("flow rules added while traffic flows (1,000 single adds, 10,000 in one request: "
+        "times and Mpps), then Mpps and worker cycles/packet against the number of flow "
+        "rules (IPv4, or --ipv6) (plot)")
 
 DEFAULT_RULES = "0,1,100,1000,10000"
+DEFAULT_SINGLE_ADDS = 1000
+DEFAULT_BULK_ADDS = 10000
 LOOP_PACKETS = 1024  # fit the net_ring port's ring (1024 slots): none is dropped
 FRAME_BYTES = 64  # IPv6 with TCP: 74, its headers alone
 FLOWS = LOOP_PACKETS  # every packet of the loop its own flow
@@ -109,7 +115,17 @@ def add_args(parser) -> None:
     parser.add_argument("--seconds", type=options.number_arg(0.2, 60, " seconds"),
                         default=2.0, help="measured seconds per run (default 2)")
     parser.add_argument("--repeat", type=options.integer_arg(1, 20), default=3,
-                        help="runs of each rule count (default 3)")
+                        help="runs of each rule count, and of the adds (default 3)")
+    parser.add_argument("--single-adds", type=options.integer_arg(0, MAX_FLOW_RULES - 1),
+                        default=DEFAULT_SINGLE_ADDS, metavar="N",
+                        help=f"rules added one flow.add request at a time while traffic "
+                             f"flows (default {DEFAULT_SINGLE_ADDS:,}; 0: none)")
+    parser.add_argument("--bulk-adds", type=options.integer_arg(0, MAX_FLOW_RULES - 1),
+                        default=DEFAULT_BULK_ADDS, metavar="N",
+                        help=f"rules added after them in one request (default "
+                             f"{DEFAULT_BULK_ADDS:,}; 0: none)")
+    parser.add_argument("--no-sweep", action="store_true",
+                        help="measure the adds only, not the rate against rules in force")
 
 
 def _miss_rule(rng: random.Random, version: int, block: int) -> dict:
@@ -193,10 +209,7 @@ def _settled(mgr: ManagerProc) -> dict:
 def measure(workdir: Path, pcap: Path, n: int, version: int, seconds: float,
             max_rules: int) -> dict:
     """One run: a fresh manager, N rules, the loop, a window, a single add."""
-    args = ["--cores", MANAGER_CORES, "--config", str(_config(workdir, max_rules)),
-            "--port", "net_ring0", "--port", f"net_pcap1,rx_pcap={pcap}",
-            "--chain", CHAIN, "--wait-for-chain"]
-    mgr = ManagerProc(workdir, args, prefix="bench-flows")
+    mgr = ManagerProc(workdir, _manager_args(workdir, pcap, max_rules), prefix="bench-flows")
     client = None
     try:
         mgr.wait_ready()
@@ -266,16 +279,42 @@ FIGURES = ("mpps", "cycles_per_packet", "worker_cpu", "packets_per_loop", "nf_bu
            "bulk_add_seconds", "bulk_add_manager_seconds")
 
 
+def _manager_args(workdir: Path, pcap: Path, max_rules: int) -> list[str]:
+    return ["--cores", MANAGER_CORES, "--config", str(_config(workdir, max_rules)),
+            "--port", "net_ring0", "--port", f"net_pcap1,rx_pcap={pcap}",
+            "--chain", CHAIN, "--wait-for-chain"]
+
+
+def measure_adds(workdir: Path, pcap: Path, version: int, singles: int, bulk: int) -> dict:
+    """One run of the adds while traffic flows: rule_set's rules, the one
+    the traffic matches first, `singles` one by one, then `bulk` at once."""
+    rules = rule_set(singles + bulk, version)
+    rules = rules[-1:] + rules[:-1]
+    args = _manager_args(workdir, pcap, max(singles + bulk, 1))
+    return flow_adds.measure(workdir, pcap, rules, singles, args, RULE_CHAIN, CHAIN,
+                             CLIENT_TIMEOUT)
+
+
 def run(args) -> dict:
     version = 6 if args.ipv6 else 4
-    counts = args.rules
-    max_rules = min(max(counts) + SINGLE_ADDS, MAX_FLOW_RULES)
+    counts = [] if args.no_sweep else args.rules
+    singles, bulk = args.single_adds, args.bulk_adds
+    if singles + bulk > MAX_FLOW_RULES:
+        raise RuntimeError(f"--single-adds {singles} and --bulk-adds {bulk} make more than "
+                           f"{MAX_FLOW_RULES} rules (ONVM_MAX_FLOW_RULES): add fewer")
+    if not counts and not singles + bulk:
+        raise RuntimeError("nothing to measure: --no-sweep with no adds (give --single-adds "
+                           "or --bulk-adds)")
+    max_rules = min(max(counts or [0]) + SINGLE_ADDS, MAX_FLOW_RULES)
     runs: dict[int, list[dict]] = {n: [] for n in counts}
+    add_runs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="onvm-bench-") as tmp:
         pcap = write_pcap(Path(tmp) / "loop.pcap",
                           ip_traffic(LOOP_PACKETS, version, FRAME_BYTES, FLOWS))
         # Round the counts in each repeat, so that all see the same background.
         for _ in range(args.repeat):
+            if singles + bulk:
+                add_runs.append(measure_adds(Path(tmp), pcap, version, singles, bulk))
             for n in counts:
                 runs[n].append(measure(Path(tmp), pcap, n, version, args.seconds, max_rules))
     rows = []
@@ -284,8 +323,8 @@ def run(args) -> dict:
                "x_0_rules": report.spread([r["mpps"] / z["mpps"] if z["mpps"] else 0.0
                                            for r, z in zip(runs[n], runs[0], strict=True)]),
                "drops": sum(r["drops"] for r in runs[n])}
-        singles = [r["single_add_seconds"] for r in runs[n] if r["single_add_seconds"]]
-        row["single_add_seconds"] = report.spread(singles) if singles else None
+        single_times = [r["single_add_seconds"] for r in runs[n] if r["single_add_seconds"]]
+        row["single_add_seconds"] = report.spread(single_times) if single_times else None
         matched = [r["matched"] for r in runs[n] if r["matched"] is not None]
         row["matched"] = min(matched) if matched else None
         rows.append(row)
@@ -293,6 +332,7 @@ def run(args) -> dict:
         "scenario": NAME,
         "machine": machine.describe(),
         "ip_version": version,
+        "adds": flow_adds.summarize(add_runs, singles, bulk) if add_runs else None,
         "seconds": args.seconds, "repeat": args.repeat, "warmup_seconds": WARMUP_SECONDS,
         "layout": LAYOUT,
         "traffic": f"{LOOP_PACKETS} frames of {FRAME_BYTES} bytes (IPv6 TCP: 74), TCP and UDP "
@@ -312,7 +352,23 @@ def _seconds(spread: dict | None) -> str:
         f"{spread['median']:.2f} s"
 
 
-def render(result: dict) -> str:
+def headline(result: dict) -> list[tuple[str, float, bool]]:
+    """The forwarding rates while rules were added and with none and the
+    most in force: each packet takes one hop through the manager."""
+    figures = []
+    adds = result["adds"]
+    if adds:
+        figures.append(("loop while single flow.adds", adds["mpps_single"]["median"], True))
+        if adds["mpps_bulk"]:
+            figures.append(("loop while a bulk add", adds["mpps_bulk"]["median"], True))
+    if result["counts"]:
+        for row in (result["counts"][0], result["counts"][-1]):
+            figures.append((f"loop, {row['rules']:,} rules in force", row["mpps"]["median"],
+                            True))
+    return figures
+
+
+def _render_sweep(result: dict) -> list[str]:
     rows = [[r["rules"], report.fmt(r["mpps"]), f"{r['x_0_rules']['median']:.2f}",
              f"{r['cycles_per_packet']['median']:.0f}", f"{r['worker_cpu']['min']:.2f}",
              f"{r['packets_per_loop']['median']:.1f}",
@@ -322,11 +378,8 @@ def render(result: dict) -> str:
              _seconds(r["single_add_seconds"]),
              "-" if r["matched"] is None else f"{r['matched']:.3f}", r["drops"]]
             for r in result["counts"]]
-    m = result["machine"]
-    return "\n".join([
-        f"flow rules, IPv{result['ip_version']}: {result['repeat']} runs of "
-        f"{result['seconds']:g} s per count; {m['cpus']} CPUs ({m['cpu_model']}), "
-        f"DPDK {m['dpdk']}",
+    return [
+        "forwarding against the rules in force (a fresh manager per count):",
         report.table(["rules", "Mpps", "x 0 rules", "cyc/pkt", "worker CPU", "pkt/loop",
                       "NF busy", "bulk add", "(manager)", "1 add after", "matched", "drops"],
                      rows),
@@ -336,14 +389,49 @@ def render(result: dict) -> str:
         "bulk add: the flow.add_bulk request as the client timed it, (manager): its check, "
         "build and publish; 1 add after: one flow.add on top of the N rules; matched: share "
         "of the received packets that hit the last rule)",
+    ]
+
+
+def render(result: dict) -> str:
+    m = result["machine"]
+    lines = [f"flow rules, IPv{result['ip_version']}: {result['repeat']} runs; {m['cpus']} "
+             f"CPUs ({m['cpu_model']}), DPDK {m['dpdk']}"]
+    if result["adds"]:
+        lines += ["added while traffic flows (a fresh manager per run; median (min-max)):",
+                  flow_adds.render(result["adds"])]
+    if result["counts"]:
+        lines += _render_sweep(result)
+    lines += [
         f"traffic: {result['traffic']}",
         f"rules: {result['rules']}",
         f"layout: {result['layout']['manager']}; {result['layout']['nf']}",
         f"        {result['layout']['ports']}",
-    ])
+    ]
+    return "\n".join(lines)
+
+
+def _plot_adds(result: dict, path: Path) -> None:
+    adds = result["adds"]
+    bars = [("before", adds["mpps_before"]), ("single adds", adds["mpps_single"]),
+            ("bulk add", adds["mpps_bulk"]), ("after", adds["mpps_after"])]
+    bars = [(label, f) for label, f in bars if f is not None]
+    with report.plot_axes(result, f"flow rules added while traffic flows, "
+                          f"IPv{result['ip_version']}",
+                          f"median, min-max of {result['repeat']}", path) as ax:
+        xs = list(range(len(bars)))
+        ax.bar(xs, [f["median"] for _, f in bars],
+               yerr=[[f["median"] - f["min"] for _, f in bars],
+                     [f["max"] - f["median"] for _, f in bars]], capsize=3)
+        ax.set_xticks(xs, [label for label, _ in bars])
+        ax.set_ylabel("forwarding Mpps")
+        ax.grid(alpha=0.3, axis="y")
 
 
 def plot(result: dict, path: Path) -> None:
+    """The sweep, or without one the rates while rules were added."""
+    if not result["counts"]:
+        _plot_adds(result, path)
+        return
     counts = result["counts"]
     xs = list(range(len(counts)))
     with report.plot_axes(result, f"flow rules, IPv{result['ip_version']}",

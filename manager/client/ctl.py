@@ -72,16 +72,23 @@ def _simple(cmd: str, text, **from_args):
     return run
 
 
-MATCH_OPTIONS = ("src", "dst", "proto", "sport", "dport")
+# A rule's own options, which a rules file gives on its lines instead.
+RULE_OPTIONS = ("src", "dst", "proto", "sport", "dport", "in_port", "vlan", "dscp", "action",
+                "mirror", "priority", "hard_timeout")
 
 
 def _flow_add_usage(args) -> None:
     """Before connecting: one rule from the options, or a file of them."""
     if args.file is None:
-        if args.chain is None:
-            raise UsageError("flow add needs --chain NAME (or --file RULES)")
+        if args.chain is None and args.action != "drop":
+            raise UsageError("flow add needs --chain NAME or --action drop (or --file RULES)")
+        if args.chain is not None and args.action == "drop":
+            raise UsageError("--chain with --action drop: a drop rule steers nowhere")
+        if args.mirror is not None and args.action == "drop":
+            raise UsageError("--mirror with --action drop: a drop rule copies nothing (steer "
+                             "to a chain of that service instead)")
         return
-    given = [f"--{o}" for o in MATCH_OPTIONS if getattr(args, o) is not None]
+    given = [f"--{o.replace('_', '-')}" for o in RULE_OPTIONS if getattr(args, o) is not None]
     if given:
         raise UsageError(f"{', '.join(given)} with --file: the rules come from the file's "
                          "lines (--chain and --idle-timeout are for lines without one)")
@@ -96,7 +103,10 @@ def _flow_add(client, args):
     number = flow_rules.number_or_text
     rule = client.call("flow.add", chain=args.chain, src=args.src, dst=args.dst,
                        proto=number(args.proto), sport=number(args.sport),
-                       dport=number(args.dport), idle_timeout=args.idle_timeout)
+                       dport=number(args.dport), in_port=args.in_port, vlan=args.vlan,
+                       dscp=args.dscp, action=args.action, mirror=args.mirror,
+                       priority=args.priority, idle_timeout=args.idle_timeout,
+                       hard_timeout=args.hard_timeout)
     return rule, tables.flows([rule])
 
 
@@ -428,7 +438,8 @@ def _parser() -> argparse.ArgumentParser:
     group = sub.add_parser("flow", help="flow rules").add_subparsers(dest="action",
                                                                     required=True)
     add("list", _simple("flow.list", lambda r, a: tables.flows(r)), "flow rules", group)
-    p = add("add", _flow_add, "steer a 5-tuple to a chain; --file: many at once", group)
+    p = add("add", _flow_add, "steer a match to a chain, or drop it; --file: many at once",
+            group)
     p.set_defaults(usage=_flow_add_usage)
     p.add_argument("--file", metavar="RULES",
                    help="add every rule of RULES, all or none: one a line, written as these "
@@ -438,10 +449,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--proto", metavar="P", help="tcp, udp, icmp, ... or a number")
     p.add_argument("--sport", metavar="P|LO-HI")
     p.add_argument("--dport", metavar="P|LO-HI")
+    p.add_argument("--in-port", type=options.integer_arg(*flow_rules.IN_PORTS), metavar="N",
+                   help="packets that came in on port N")
+    p.add_argument("--vlan", type=options.integer_arg(*flow_rules.VLAN_IDS), metavar="ID",
+                   help="tagged packets whose outer VLAN id is ID (0-4095)")
+    p.add_argument("--dscp", type=options.integer_arg(*flow_rules.DSCPS), metavar="D",
+                   help="IP packets with DSCP D (0-63)")
     p.add_argument("--chain", metavar="NAME", help="the chain to steer to (required without "
-                   "--file; with it, for lines that name none)")
+                   "--file or --action drop; with --file, for lines that name none)")
+    p.add_argument("--action", choices=flow_rules.ACTIONS,
+                   help="chain (the default): steer to --chain; drop: drop at port RX")
+    p.add_argument("--mirror", type=options.integer_arg(*flow_rules.MIRRORS), metavar="S",
+                   help="also copy each packet to service S")
+    p.add_argument("--priority", type=options.integer_arg(*flow_rules.PRIORITIES),
+                   metavar="N", help="0 (default) to 65535: the higher wins; of equal ones, "
+                                     "the rule added first")
     p.add_argument("--idle-timeout", type=SECONDS, metavar="S",
                    help="delete after S idle seconds (with --file: for lines that give none)")
+    p.add_argument("--hard-timeout", type=SECONDS, metavar="S",
+                   help="delete S seconds after the add, whatever its traffic")
     add("delete", _simple("flow.delete", lambda r, a: f"deleted flow rule {r['id']}", id="id"),
         "delete a flow rule", group).add_argument("id", type=TABLE_ID)
 

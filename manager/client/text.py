@@ -178,15 +178,30 @@ def chains(rows: list[dict]) -> str:
                         ("length", "length"), ("flow rules", "flow_rules")])
 
 
-def _idle_timeout(seconds: float) -> str:
-    return f"{seconds:g} s" if seconds else "never"
+def _rule_does(r: dict) -> str:
+    does = "drop" if r.get("action") == "drop" else f"chain {r['chain']}"
+    return does + (f", copy to {r['mirror']}" if r.get("mirror") else "")
+
+
+def _rule_expires(r: dict) -> str:
+    """When a rule goes: idle for so long, or so long after its add."""
+    when = []
+    if r.get("idle_timeout"):
+        when.append(f"idle {r['idle_timeout']:g} s")
+    if r.get("hard_timeout"):
+        when.append(f"in {max(r['hard_timeout'] - r.get('age', 0.0), 0.0):.1f} s")
+    return ", ".join(when) or "never"
 
 
 def flows(rows: list[dict]) -> str:
     return table(rows, [
-        ("rule", "id"), ("src", "src"), ("dst", "dst"), ("proto", "proto"),
-        ("sport", "sport"), ("dport", "dport"), ("chain", "chain"), ("hits", "hits"),
-        ("idle", "idle_for", lambda s: f"{s:.1f} s"), ("expires", "idle_timeout", _idle_timeout),
+        ("rule", "id"), ("prio", lambda r: r.get("priority", 0)), ("src", "src"),
+        ("dst", "dst"), ("proto", "proto"), ("sport", "sport"), ("dport", "dport"),
+        ("in", lambda r: r.get("in_port", "any")), ("vlan", lambda r: r.get("vlan", "any")),
+        ("dscp", lambda r: r.get("dscp", "any")), ("does", _rule_does),
+        ("packets", lambda r: r.get("packets", r.get("hits"))),
+        ("bytes", lambda r: r.get("bytes", "-")),
+        ("idle", "idle_for", lambda s: f"{s:.1f} s"), ("expires", _rule_expires),
     ], empty="no flow rules")
 
 

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from onvm import DPDK_VERSION, __version__, bundled, options
+from onvm import DPDK_VERSION, __version__, bundled, flow_rules, options
 from onvm.contract import MAX_INSTANCES, MAX_NFS, MAX_PORTS, MAX_SERVICES
-from onvm.flow_rules import MAX_IDLE_TIMEOUT
+from onvm.flow_rules import MAX_HARD_TIMEOUT, MAX_IDLE_TIMEOUT
 from onvm.manager.protocol import (
     BAD_ARGS,
     CONFLICT,
@@ -40,6 +40,10 @@ PORT_ID = (0, MAX_PORTS - 1)
 TABLE_ID = (1, (1 << 63) - 1)  # flow rule and capture ids count up from 1
 L4_PORT = (0, 65535)
 IDLE_SECONDS = (0, MAX_IDLE_TIMEOUT)
+HARD_SECONDS = (0, MAX_HARD_TIMEOUT)
+VLAN_ID = flow_rules.VLAN_IDS
+DSCP = flow_rules.DSCPS
+PRIORITY = flow_rules.PRIORITIES
 CAPTURE_SECONDS = (0, MAX_CAPTURE_SECONDS)
 CAPTURE_PACKETS = (0, (1 << 32) - 1)
 
@@ -195,6 +199,7 @@ def _status(m: Manager) -> dict:
         "uptime": snap.get("uptime", 0.0), "control_core": c.control_core,
         "worker_cores": c.worker_cores, "ports": len(m.ports), "nfs": len(snap["nfs"]),
         "chains": len(m.chains.ids), "flow_rules": len(m.flows.rules),
+        "flow_tiers": m.flows.tiers(),
         "pool": snap["pool"], "ports_enabled": snap["ports_enabled"],
         "capture": m.captures.current.capture_id if m.captures.current else None,
         "endpoints": m.server.endpoints(),
@@ -322,16 +327,28 @@ def _chain_delete(m: Manager, name: str) -> dict:
     return m.chains.delete(name, m.flows.using_chain(name))
 
 
-@command("flow.add", "steer a 5-tuple (wildcards, CIDRs, port ranges) to a chain",
-         chain=Arg(str, required=True), src=Arg(str), dst=Arg(str),
+@command("flow.add", "steer a match (5-tuple with wildcards, CIDRs, port ranges; input "
+         "port, VLAN, DSCP) to a chain or drop it, perhaps copying it to a service; "
+         "rules=[...]: many at once, as flow.add_bulk",
+         chain=Arg(str), src=Arg(str), dst=Arg(str),
          proto=Arg(PORTS, bounds=(0, 255)), sport=Arg(PORTS, bounds=L4_PORT),
-         dport=Arg(PORTS, bounds=L4_PORT), idle_timeout=Arg(NUMBER, default=0,
-                                                              bounds=IDLE_SECONDS))
-def _flow_add(m: Manager, **rule) -> dict:
-    return m.flows.add(rule)
+         dport=Arg(PORTS, bounds=L4_PORT), in_port=Arg(int, bounds=PORT_ID),
+         vlan=Arg(int, bounds=VLAN_ID), dscp=Arg(int, bounds=DSCP),
+         action=Arg(str), mirror=Arg(int, bounds=SERVICE_ID),
+         priority=Arg(int, bounds=PRIORITY),
+         idle_timeout=Arg(NUMBER, bounds=IDLE_SECONDS),
+         hard_timeout=Arg(NUMBER, bounds=HARD_SECONDS), rules=Arg(list))
+def _flow_add(m: Manager, rules: list | None = None, **rule) -> dict:
+    if rules is None:
+        return m.flows.add(rule)
+    given = sorted(k for k, v in rule.items() if v is not None)
+    if given:
+        raise ControlError(BAD_ARGS, f"flow.add: 'rules' goes alone, not with "
+                           f"{', '.join(given)}: each rule of the list has its own arguments")
+    return _flow_add_bulk(m, rules)
 
 
-@command("flow.add_bulk", "add many flow rules, all or none, with one classifier build",
+@command("flow.add_bulk", "add many flow rules, all or none, in one change",
          rules=Arg(list, required=True))
 def _flow_add_bulk(m: Manager, rules: list) -> dict:
     m.flows.room_for(len(rules))  # before checking thousands of rules
@@ -342,10 +359,13 @@ def _flow_add_bulk(m: Manager, rules: list) -> dict:
             raise ControlError(BAD_ARGS, f"rule {i}: a map of flow.add's arguments, not "
                                f"{type(rule).__name__}")
         try:
-            checked.append(check_args(spec, rule))
+            args = check_args(spec, rule)
         except ControlError as e:
             raise ControlError(e.code, f"rule {i}: {e.message.removeprefix('flow.add: ')}"
                                ) from None
+        if args.pop("rules") is not None:
+            raise ControlError(BAD_ARGS, f"rule {i}: a rule holds no 'rules' of its own")
+        checked.append(args)
     return m.flows.add_bulk(checked)
 
 
@@ -354,7 +374,7 @@ def _flow_delete(m: Manager, id: int) -> dict:  # noqa: A002
     return m.flows.delete(id)
 
 
-@command("flow.list", "flow rules in order of precedence, with hits")
+@command("flow.list", "flow rules in order of precedence, with their packets and bytes")
 def _flow_list(m: Manager) -> list:
     return m.flows.list()
 

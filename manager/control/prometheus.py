@@ -57,6 +57,7 @@ DATAPLANE_DROP_REASONS = (
     ("no_destination", "no_dest"),
     ("ring_full", "ring_full_drop"),
     ("tee_pool_empty", "tee_fail"),
+    ("flow_rule", "flow_drop"),
 )
 
 PORT_LABELS = ["manager", "port", "port_name"]

@@ -253,7 +253,8 @@ class DataPlane:
         totals = {
             key: sum(getattr(w[i], key) for i in range(n))
             for key in ("act_drop", "chain_end", "chain_gone", "no_dest", "reclaimed", "loops",
-                        "rx_held", "msg_delivered", "msg_dropped", "tee_copies", "tee_fail")
+                        "rx_held", "msg_delivered", "msg_dropped", "tee_copies", "tee_fail",
+                        "flow_drop")
         }
         totals["ring_full_drop"] = sum(
             w[i].nf_enq_drop[nf_id] for i in range(n) for nf_id in range(MAX_NFS)

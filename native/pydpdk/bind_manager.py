@@ -39,8 +39,10 @@ BIND = [
     "onvm_mgr_nf_dead", "onvm_mgr_nf_stop", "onvm_mgr_nf_reclaim",
     "onvm_mgr_nf_release_rejected",
     "__onvm_service_add", "__onvm_service_remove", "__onvm_dedicated_cpu",
-    "struct onvm_rule", "onvm_mgr_flow_rules_set", "onvm_mgr_flow_rules_gc",
-    "onvm_mgr_flow_hits",
+    "struct onvm_rule", "struct onvm_flow_rule", "struct onvm_flow_tier_info",
+    "onvm_mgr_flow_rules_add", "onvm_mgr_flow_rules_delete", "onvm_mgr_flow_rules_settle",
+    "onvm_mgr_flow_rules_gc",
+    "onvm_mgr_flow_tiers", "onvm_mgr_flow_hits", "onvm_mgr_flow_bytes",
     "struct onvm_capture_record", "onvm_mgr_capture_start", "onvm_mgr_capture_stop",
     "onvm_mgr_capture_take", "onvm_mgr_tsc",
     # latency histograms (the two inline writers bound for the unit tests)

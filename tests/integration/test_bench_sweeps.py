@@ -76,8 +76,10 @@ def test_shared_core(tmp_path):
 
 @pytest.mark.parametrize("family", [[], ["--ipv6"]])
 def test_flows_sweep(tmp_path, family):
-    result = bench(tmp_path, "flows", "--rules", "10,1", *family)
+    result = bench(tmp_path, "flows", "--rules", "10,1", "--single-adds", "0",
+                   "--bulk-adds", "0", *family)
     assert result["ip_version"] == (6 if family else 4)
+    assert result["adds"] is None
     rows = {r["rules"]: r for r in result["counts"]}
     assert set(rows) == {0, 1, 10}  # the 0-rule reference is always measured
     for n, row in rows.items():
@@ -89,6 +91,27 @@ def test_flows_sweep(tmp_path, family):
         else:
             assert row["matched"] is None
     assert rows[0]["x_0_rules"]["median"] == 1.0
+
+
+@pytest.mark.parametrize("family", [[], ["--ipv6"]])
+def test_flows_added_while_traffic_flows(tmp_path, family):
+    """Rules added one request at a time, then many in one request, with the
+    loop running: each part timed, the rate meanwhile measured, and every
+    packet from the first add on steered by the rule it matches."""
+    result = bench(tmp_path, "flows", "--no-sweep", "--single-adds", "40", "--bulk-adds",
+                   "300", *family)
+    assert result["counts"] == []
+    adds = result["adds"]
+    assert (adds["single_adds"], adds["bulk_adds"]) == (40, 300)
+    for key in ("single_seconds", "bulk_seconds", "bulk_manager_seconds", "mpps_before",
+                "mpps_after", "mpps_single", "mpps_bulk", "per_single_add_ms"):
+        assert positive(adds[key]), key
+    assert adds["bulk_manager_seconds"]["median"] <= adds["bulk_seconds"]["median"]
+    # Every rule is in force, in some tier, the newest settled into the others.
+    tiers = {t["tier"]: t for t in adds["tiers"]}
+    assert sum(t["rules"] for t in tiers.values()) == 340 and tiers["newest"]["rules"] == 0
+    assert tiers["newest"]["builds"] >= 16 and tiers["main"]["builds"] >= 1
+    assert 0.99 < adds["matched"] <= 1.0
 
 
 @pytest.mark.parametrize("length", [1, 2])

@@ -555,7 +555,8 @@ def test_a_bad_rules_file_is_one_line_and_sends_nothing(fake, capsys, tmp_path, 
     (["flow", "add", "--file", "r.txt", "--dst", "10.0.0.0/8"], "--dst with --file"),
     (["flow", "add", "--file", "r.txt", "--proto", "tcp", "--sport", "1"],
      "--proto, --sport with --file"),
-    (["flow", "add", "--proto", "tcp"], "flow add needs --chain NAME (or --file RULES)"),
+    (["flow", "add", "--proto", "tcp"],
+         "flow add needs --chain NAME or --action drop (or --file RULES)"),
     (["flow", "add", "--file"], "argument --file: expected one argument"),
 ])
 def test_flow_add_usage_errors(fake, capsys, argv, message):

@@ -23,7 +23,7 @@ extern "C" {
 
 /* Bumped whenever a layout below changes: an NF built against another
  * version refuses to attach instead of misreading the tables. */
-#define ONVM_ABI_VERSION 7
+#define ONVM_ABI_VERSION 8
 #define ONVM_SHARED_MAGIC 0x6f6e766dU /* "onvm" */
 
 /* Limits. NF id 0, service id 0 and chain body 0 mean "none". */
@@ -40,7 +40,7 @@ extern "C" {
 #define ONVM_NF_NAME_LEN 32
 #define ONVM_POOL_OPS_NAMESIZE 32 /* RTE_MEMPOOL_OPS_NAMESIZE */
 #define ONVM_DEFAULT_CHAIN 0
-#define ONVM_MAX_FLOW_RULES 16384 /* 128 KiB of hit counters per worker */
+#define ONVM_MAX_FLOW_RULES 16384 /* 256 KiB of rule counters per worker */
 #define ONVM_MAX_CPU 1023 /* the largest CPU number a core option names */
 /* Direct hand-over between NFs: each NF pair's ring, and the most packets
  * one hand-over moves. */
@@ -322,7 +322,9 @@ struct onvm_worker_stats {
 	uint64_t capture_missed; /* capture pool or ring full */
 	uint64_t tee_copies;     /* copies made at tee hops */
 	uint64_t tee_fail;       /* copies a tee could not make: pool empty */
-	uint64_t flow_hits[ONVM_MAX_FLOW_RULES]; /* packets per rule slot */
+	uint64_t flow_drop;  /* packets flow rules dropped at port RX */
+	uint64_t flow_hits[ONVM_MAX_FLOW_RULES];  /* packets per rule slot */
+	uint64_t flow_bytes[ONVM_MAX_FLOW_RULES]; /* their bytes */
 } __rte_cache_aligned;
 
 /* Where a capture copies packets: a port's RX or TX, an NF's input (what

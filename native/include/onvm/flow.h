@@ -172,6 +172,60 @@ onvm_flow_key_parse(const struct rte_mbuf *m, struct onvm_flow_key *key)
 	onvm_flow_key_from_layout(m, &lay, key);
 }
 
+/* What flow rules match: a packet's flow key, then what the 5-tuple does
+ * not hold, laid out as DPDK's ACL reads it (one group of four bytes,
+ * network order). The flow hash stays the key's alone. */
+struct onvm_match_key {
+	struct onvm_flow_key flow;
+	uint16_t vlan;   /* ONVM_MATCH_VLAN_TAGGED | outer VLAN id; 0 untagged */
+	uint8_t in_port; /* the port the packet came in on */
+	uint8_t dscp;    /* IPv4 TOS or IPv6 traffic class >> 2; 0 non-IP */
+};
+
+/* Set in onvm_match_key.vlan (host order) for a tagged frame, so that a
+ * rule for VLAN 0 matches priority-tagged frames and no untagged one. */
+#define ONVM_MATCH_VLAN_TAGGED 0x1000
+
+/**
+ * Parse the match key of packet @p m, which came in on port @p in_port
+ * (first segment only, nothing outside the packet read).
+ *
+ * @param m
+ *   The packet.
+ * @param in_port
+ *   Its input port.
+ * @param key
+ *   Filled with the key.
+ */
+static inline void
+onvm_match_key_parse(const struct rte_mbuf *m, uint8_t in_port,
+                     struct onvm_match_key *key)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct onvm_pkt_layout lay;
+	uint16_t vlan = 0;
+	uint8_t tos = 0;
+
+	onvm_pkt_layout_parse(m, &lay);
+	onvm_flow_key_from_layout(m, &lay, &key->flow);
+	/* A tag is there when the L2 header is longer than Ethernet's. */
+	if (lay.l2_len > sizeof(struct rte_ether_hdr))
+		vlan = ONVM_MATCH_VLAN_TAGGED | (lay.vlan_tci & 0xfff);
+	if (lay.ip_version == 4) {
+		tos = ((const struct rte_ipv4_hdr *)(p + lay.l3))->type_of_service;
+	} else if (lay.ip_version == 6) {
+		uint32_t vtc_flow;
+
+		memcpy(&vtc_flow,
+		       p + lay.l3 + offsetof(struct rte_ipv6_hdr, vtc_flow),
+		       sizeof(vtc_flow));
+		tos = (uint8_t)(rte_be_to_cpu_32(vtc_flow) >> 20);
+	}
+	key->vlan = rte_cpu_to_be_16(vlan);
+	key->in_port = in_port;
+	key->dscp = tos >> 2;
+}
+
 /**
  * Hash of a flow key, symmetric: both directions of a connection (source
  * and destination address and port swapped) hash alike, so a stateful NF

@@ -112,20 +112,75 @@ void onvm_mgr_halt(struct onvm_shared *sh);
 int onvm_mgr_chain_set(struct onvm_shared *sh, uint16_t chain_id,
                        const struct onvm_chain_hop *hops, unsigned int n);
 
+/* What a flow rule does with the packets it matches. */
+enum onvm_flow_action {
+	ONVM_FLOW_ACTION_CHAIN = 0, /* start them on the rule's chain */
+	ONVM_FLOW_ACTION_DROP = 1,  /* drop them at port RX */
+};
+
+/* Flow rules' priorities run from 0 to this; the higher wins, and of
+ * equal ones the rule added first. */
+#define ONVM_FLOW_MAX_PRIORITY 65535
+
+/* The sets the rules are spread over (see flow_rules.c): the main set and
+ * a middle one, compiled, and the newest rules, tested one by one. */
+#define ONVM_FLOW_TIERS 3
+
+/* One flow rule as the control plane adds it. */
+struct onvm_flow_rule {
+	struct onvm_rule match; /* match.result: the rule's slot + 1 */
+	uint16_t chain;         /* ONVM_FLOW_ACTION_CHAIN: the chain id */
+	uint16_t mirror;        /* a service each packet is copied to; 0 none */
+	uint16_t priority;      /* 0..ONVM_FLOW_MAX_PRIORITY */
+	uint8_t action;         /* enum onvm_flow_action */
+};
+
+/* One set of flow rules, as onvm_mgr_flow_tiers() reports it. */
+struct onvm_flow_tier_info {
+	uint32_t rules;    /* rules in it, deleted ones among them */
+	uint32_t dead;     /* deleted rules still compiled in, matching none */
+	uint64_t builds;   /* times it was made (compiled) */
+	uint64_t build_ns; /* time spent making it, in all */
+};
+
 /**
- * Replace the flow rules with @p rules, in order (the first match wins):
- * packets from a port that match rules[i] follow chain @p chains[i], the
- * rest the default chain. rules[i].result is the rule's slot + 1 (1 to
- * ONVM_MAX_FLOW_RULES): its hit counter. @p n 0 removes every rule.
+ * Add @p n flow rules, all or none: packets from a port that match one
+ * follow its action; of several, the highest priority wins, then the rule
+ * added first (rules[0] before rules[1]). rules[i].match.result is the
+ * rule's slot + 1 (1 to ONVM_MAX_FLOW_RULES, free): its counters. Only
+ * the smallest set that can take the rules is made again.
  * Takes effect from the workers' next port burst.
  *
  * @return
- *   0, or -EINVAL (bad rule, slot or chain id), -ENOSPC, -ENOMEM, or a
+ *   0, or -EINVAL (bad rule, slot in use or named twice, chain, mirror
+ *   or action), -ENOMEM, or a negative errno from building the
+ *   classifier.
+ */
+int onvm_mgr_flow_rules_add(struct onvm_shared *sh,
+                            const struct onvm_flow_rule *rules, uint32_t n);
+
+/**
+ * Delete the rules in the @p n slots @p slots, all or none. A deleted rule
+ * that shadows no other of its set stays compiled, marked dead; the others
+ * make their set compile again. Takes effect from the next port burst.
+ *
+ * @return
+ *   0, or -EINVAL (a slot without a rule, or named twice), -ENOMEM, or a
  *   negative errno from building the classifier.
  */
-int onvm_mgr_flow_rules_set(struct onvm_shared *sh,
-                            const struct onvm_rule *rules,
-                            const uint16_t *chains, uint32_t n);
+int onvm_mgr_flow_rules_delete(struct onvm_shared *sh, const uint32_t *slots,
+                               uint32_t n);
+
+/**
+ * Compile the newest rules, which the workers test one by one, into the
+ * middle set (or everything into the main set, if the middle is full).
+ * The control plane calls it once adds pause.
+ *
+ * @return
+ *   0, or -ENOMEM, or a negative errno from building the classifier
+ *   (nothing changed then).
+ */
+int onvm_mgr_flow_rules_settle(struct onvm_shared *sh);
 
 /**
  * Free replaced rule sets that no worker can still be using.
@@ -133,9 +188,22 @@ int onvm_mgr_flow_rules_set(struct onvm_shared *sh,
 void onvm_mgr_flow_rules_gc(struct onvm_shared *sh);
 
 /**
+ * The compiled sets of flow rules: @p info has ONVM_FLOW_TIERS entries,
+ * the main set first, the newest rules last.
+ */
+void onvm_mgr_flow_tiers(const struct onvm_shared *sh,
+                         struct onvm_flow_tier_info *info);
+
+/**
  * Packets that matched the rule in @p slot, summed over workers.
  */
 uint64_t onvm_mgr_flow_hits(const struct onvm_shared *sh, uint32_t slot);
+
+/**
+ * Bytes of the packets that matched the rule in @p slot (their frames'
+ * lengths), summed over workers.
+ */
+uint64_t onvm_mgr_flow_bytes(const struct onvm_shared *sh, uint32_t slot);
 
 /**
  * Start copying the packets of one capture point (enum

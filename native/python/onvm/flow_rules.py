@@ -6,11 +6,19 @@ which hold many rules, one a line, in `onvm-ctl flow add`'s own syntax:
     # web traffic, then a whole IPv6 prefix
     --dst 10.0.0.0/8 --proto tcp --dport 80 --chain web
     --src 2001:db8::/32 --chain web --idle-timeout 60
+    --in-port 1 --vlan 100 --action drop --priority 10
 
 `#` starts a comment; blank lines are skipped; `--opt=value` works as well
 as `--opt value`. A client reads the whole file first, so a bad line is
 named (with its number) before anything is sent; the manager checks every
-rule again and adds all of them, with one classifier build, or none.
+rule again and adds all of them, in one change, or none.
+
+Beyond the 5-tuple (onvm.rules) a rule may match the input port, the outer
+VLAN id and the DSCP; its action is `chain` (to its chain, the default) or
+`drop`; `mirror` copies what it matches to a service besides; `priority`
+orders it (higher wins, then the rule added first); it goes after
+`idle_timeout` seconds without a match or `hard_timeout` seconds after it
+was added.
 """
 
 from __future__ import annotations
@@ -20,26 +28,41 @@ import shlex
 from pathlib import Path
 
 from onvm import options
-from onvm.contract import MAX_FLOW_RULES
+from onvm.contract import FLOW_MAX_PRIORITY, MAX_FLOW_RULES, MAX_PORTS, MAX_SERVICES, RuleField
 from onvm.errors import RuleError
 from onvm.rules import Rule, check, port_range
 
-__all__ = ["MAX_IDLE_TIMEOUT", "OPTIONS", "idle_timeout", "match", "number_or_text", "parse",
-           "parse_line", "read",
-           "source_name"]
+__all__ = ["ACTIONS", "MAX_HARD_TIMEOUT", "MAX_IDLE_TIMEOUT", "OPTIONS", "action",
+           "hard_timeout", "idle_timeout", "match", "match_fields", "number_or_text", "parse",
+           "parse_line", "priority", "read", "source_name"]
 
 MAX_IDLE_TIMEOUT = 30 * 24 * 3600  # seconds: a month; 0 is never
+MAX_HARD_TIMEOUT = MAX_IDLE_TIMEOUT
 # Far more than the largest rule set needs (a rule is a line of tens of
 # bytes), and little enough that /dev/zero named as a file is refused.
 MAX_FILE_BYTES = 16 << 20
 INT63 = (1 << 63) - 1  # what a whole number sent over the control protocol may be
 
+ACTIONS = ("chain", "drop")
+# The bounds of a rule's whole-number fields beyond the 5-tuple.
+IN_PORTS = (0, MAX_PORTS - 1)
+VLAN_IDS = (0, 4095)
+DSCPS = (0, 63)
+MIRRORS = (1, MAX_SERVICES - 1)
+PRIORITIES = (0, FLOW_MAX_PRIORITY)
+# Match fields -> their bit in struct onvm_rule's `fields`.
+_MATCH_FIELDS = {"in_port": (RuleField.IN_PORT, IN_PORTS, "an input port"),
+                 "vlan": (RuleField.VLAN, VLAN_IDS, "a VLAN id"),
+                 "dscp": (RuleField.DSCP, DSCPS, "a DSCP")}
+
 # A rule's options, as onvm-ctl spells them -> the flow.add argument.
 OPTIONS = {
     "--src": "src", "--dst": "dst", "--proto": "proto", "--sport": "sport",
-    "--dport": "dport", "--chain": "chain", "--idle-timeout": "idle_timeout",
+    "--dport": "dport", "--in-port": "in_port", "--vlan": "vlan", "--dscp": "dscp",
+    "--chain": "chain", "--action": "action", "--mirror": "mirror", "--priority": "priority",
+    "--idle-timeout": "idle_timeout", "--hard-timeout": "hard_timeout",
 }
-_NUMERIC = ("proto", "sport", "dport")
+_NUMERIC = ("proto", "sport", "dport", "in_port", "vlan", "dscp", "mirror", "priority")
 _DIGITS = re.compile("[0-9]+")
 
 
@@ -78,6 +101,59 @@ def idle_timeout(value, what: str = "idle_timeout") -> float:
         raise RuleError(f"{what} {e} (0: never)") from None
 
 
+def hard_timeout(value, what: str = "hard_timeout") -> float:
+    """Seconds after its add before a rule goes, whatever its traffic (0:
+    never)."""
+    try:
+        return options.number(value, 0, MAX_HARD_TIMEOUT, " seconds")
+    except ValueError as e:
+        raise RuleError(f"{what} {e} (0: never)") from None
+
+
+def _whole(value, bounds: tuple[int, int], what: str) -> int:
+    try:
+        return options.integer(value, *bounds)
+    except ValueError as e:
+        raise RuleError(f"{what} {e}") from None
+
+
+def match_fields(args: dict) -> dict:
+    """The fields of `struct onvm_rule` beyond the 5-tuple for flow.add
+    arguments in_port, vlan and dscp (absent: any); raises RuleError."""
+    out = {"fields": 0}
+    for key, (bit, bounds, _) in _MATCH_FIELDS.items():
+        value = args.get(key)
+        if value is not None:
+            out[key] = _whole(value, bounds, key)
+            out["fields"] |= bit
+    return out
+
+
+def priority(value, what: str = "priority") -> int:
+    """A rule's priority: 0 (None) to FLOW_MAX_PRIORITY, the higher wins."""
+    return 0 if value is None else _whole(value, PRIORITIES, what)
+
+
+def action(args: dict) -> tuple[str, int]:
+    """(action, mirror service or 0) of flow.add arguments, checked with
+    the chain: a chain rule needs one, a drop rule has none and copies
+    nothing. Raises RuleError."""
+    act = args.get("action") or "chain"
+    if act not in ACTIONS:
+        raise RuleError(f"action '{options.shown(act)}' is not one of {', '.join(ACTIONS)}")
+    mirror = args.get("mirror")
+    mirror = 0 if mirror is None else _whole(
+        mirror, MIRRORS, "mirror (a service id)")
+    if act == "chain" and args.get("chain") is None:
+        raise RuleError("'chain' is required: the chain to steer to (or action drop)")
+    if act == "drop" and args.get("chain") is not None:
+        raise RuleError("a drop rule steers nowhere: leave out its chain")
+    if act == "drop" and mirror:
+        raise RuleError("a drop rule copies nothing: leave out mirror, or steer to a chain "
+                        "of that service")
+    return act, mirror
+
+
 def _tokens(text: str) -> list[str]:
     if '"' not in text and "'" not in text:
         return text.split()  # the usual line: fast
@@ -114,16 +190,35 @@ def parse_line(text: str) -> dict:
             args[key] = number_or_text(args[key])
     if "idle_timeout" in args:
         args["idle_timeout"] = idle_timeout(args["idle_timeout"], "--idle-timeout")
+    if "hard_timeout" in args:
+        args["hard_timeout"] = hard_timeout(args["hard_timeout"], "--hard-timeout")
     if args:
         check(match(args))
+        for key, (_, bounds, _) in _MATCH_FIELDS.items():
+            if key in args:
+                _whole(args[key], bounds, "--" + key.replace("_", "-"))
+        priority(args.get("priority"), "--priority")
+        if args.get("action", "chain") not in ACTIONS:
+            raise RuleError(f"--action '{options.shown(args['action'])}' is not one of "
+                            f"{', '.join(ACTIONS)}")
+        if "mirror" in args:
+            _whole(args["mirror"], MIRRORS, "--mirror (a service id)")
     return args
+
+
+def _check_action(args: dict, source: str, number: int) -> None:
+    try:
+        action(args)
+    except RuleError as e:
+        raise RuleError(f"{source} line {number}: {e}") from None
 
 
 def parse(text: str, source: str = "rules", chain: str | None = None,
           timeout: float | None = None) -> list[tuple[int, dict]]:
     """(line number, flow.add arguments) of each rule in `text`, in order.
-    `chain` and `timeout` are the defaults of lines that give none. Raises
-    RuleError naming `source` and the line."""
+    `chain` and `timeout` are the defaults of lines that give none (`chain`
+    of those whose action is chain). Raises RuleError naming `source` and
+    the line."""
     rules: list[tuple[int, dict]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         try:
@@ -132,11 +227,12 @@ def parse(text: str, source: str = "rules", chain: str | None = None,
             raise RuleError(f"{source} line {number}: {e}") from None
         if not args:
             continue
-        if "chain" not in args:
+        if "chain" not in args and args.get("action", "chain") == "chain":
             if chain is None:
                 raise RuleError(f"{source} line {number}: no --chain: give it on the line, "
                                 "or --chain NAME for every line without one")
             args["chain"] = chain
+        _check_action(args, source, number)
         if "idle_timeout" not in args and timeout is not None:
             args["idle_timeout"] = timeout
         rules.append((number, args))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass
 
 from onvm.errors import RuleError
@@ -19,6 +20,7 @@ from onvm.options import shown
 __all__ = ["PROTOCOLS", "Rule", "RuleError", "check", "port_range", "rule_fields"]
 
 PORT_RANGE_RE = re.compile(r"([0-9]{1,5})(?:-([0-9]{1,5}))?")
+PREFIX_RE = re.compile(r"0|[1-9][0-9]{0,2}")
 PROTOCOLS = {"any": 0, "icmp": 1, "tcp": 6, "udp": 17, "sctp": 132, "icmpv6": 58}
 
 
@@ -33,18 +35,54 @@ class Rule:
     dst_ports: tuple[int, int] | None = None
 
 
-def _network(text: str | None, what: str):
+# (IP version, address family, bits) of each kind of address.
+_FAMILIES = ((4, socket.AF_INET, 32), (6, socket.AF_INET6, 128))
+
+
+@dataclass(frozen=True)
+class _Network:
+    version: int
+    prefixlen: int
+    packed: bytes  # the network address, host bits cleared
+
+
+def _network_fast(text: str) -> _Network | None:
+    """An address or CIDR in its plain form, parsed in C (ipaddress takes
+    30 us an address: a third of a 10,000-rule bulk add); None for any
+    other text, which ipaddress judges."""
+    address, slash, prefix = text.partition("/")
+    for version, family, bits in _FAMILIES:
+        try:
+            packed = socket.inet_pton(family, address)
+        except OSError:
+            continue
+        if not slash:
+            length = bits
+        elif PREFIX_RE.fullmatch(prefix) and int(prefix) <= bits:
+            length = int(prefix)
+        else:
+            return None
+        value = int.from_bytes(packed, "big") >> (bits - length) << (bits - length)
+        return _Network(version, length, value.to_bytes(bits // 8, "big"))
+    return None
+
+
+def _network(text: str | None, what: str) -> _Network | None:
     if text is None or text == "any":
         return None
     # Only text: ipaddress would take the number 10 for 0.0.0.10/32.
     if not isinstance(text, str):
         raise RuleError(f"{what} {shown(text)} is not an address: write an IPv4 or IPv6 "
                         "address or CIDR as a string, e.g. \"10.0.0.0/8\"")
+    fast = _network_fast(text)
+    if fast is not None:
+        return fast
     try:
-        return ipaddress.ip_network(text, strict=False)
+        net = ipaddress.ip_network(text, strict=False)
     except ValueError:
         raise RuleError(f"{what} '{shown(text)}' is not an IPv4 or IPv6 address or CIDR"
                         ) from None
+    return _Network(net.version, net.prefixlen, net.network_address.packed)
 
 
 def _proto(value) -> int:
@@ -93,7 +131,7 @@ def rule_fields(rule: Rule, result: int) -> dict:
     sp, dp = _ports(rule.src_ports, "source port"), _ports(rule.dst_ports, "destination port")
 
     def addr(net):
-        return list(net.network_address.packed.ljust(16, b"\0")) if net else [0] * 16
+        return list(net.packed.ljust(16, b"\0")) if net else [0] * 16
 
     return {
         "family": family,

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The classifier keeps one ACL context per address family. Both read flow
- * keys in place: IPv4 addresses in their IPv4-mapped slot, IPv6 in full.
+ * The classifier keeps one ACL context per address family. Both read keys
+ * in place: IPv4 addresses in their IPv4-mapped slot, IPv6 in full. A
+ * classifier of match keys has one input group more, the four bytes after
+ * the flow key (VLAN, input port, DSCP); one of flow keys reads no further
+ * than the flow key, which is all an NF's batch holds.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -18,13 +21,30 @@
 
 #define CLASSIFY_CHUNK 64
 
-enum { F4_PROTO, F4_SRC, F4_DST, F4_SPORT, F4_DPORT, F4_NUM };
+/* The fields of the match group come last, so that a classifier of flow
+ * keys uses the first F4_FLOW (F6_FLOW) of the same rule layout. */
+enum {
+	F4_PROTO,
+	F4_SRC,
+	F4_DST,
+	F4_SPORT,
+	F4_DPORT,
+	F4_FLOW,
+	F4_VLAN = F4_FLOW,
+	F4_IN_PORT,
+	F4_DSCP,
+	F4_NUM
+};
 enum {
 	F6_PROTO,
 	F6_SRC,
 	F6_DST = F6_SRC + 4,
 	F6_SPORT = F6_DST + 4,
 	F6_DPORT,
+	F6_FLOW,
+	F6_VLAN = F6_FLOW,
+	F6_IN_PORT,
+	F6_DSCP,
 	F6_NUM
 };
 
@@ -32,13 +52,19 @@ RTE_ACL_RULE_DEF(__onvm_rule4, F4_NUM);
 RTE_ACL_RULE_DEF(__onvm_rule6, F6_NUM);
 
 #define KEY_OFF(field) ((uint32_t)offsetof(struct onvm_flow_key, field))
+#define MATCH_OFF(field) ((uint32_t)offsetof(struct onvm_match_key, field))
 
+/* ACL's layout rules: the first field is one byte, the others come in
+ * groups of four consecutive bytes, one input index each. */
 static const struct rte_acl_field_def __onvm_defs4[F4_NUM] = {
     {RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_PROTO, 0, KEY_OFF(proto)},
     {RTE_ACL_FIELD_TYPE_MASK, 4, F4_SRC, 1, KEY_OFF(src) + 12},
     {RTE_ACL_FIELD_TYPE_MASK, 4, F4_DST, 2, KEY_OFF(dst) + 12},
     {RTE_ACL_FIELD_TYPE_RANGE, 2, F4_SPORT, 3, KEY_OFF(src_port)},
     {RTE_ACL_FIELD_TYPE_RANGE, 2, F4_DPORT, 3, KEY_OFF(dst_port)},
+    {RTE_ACL_FIELD_TYPE_BITMASK, 2, F4_VLAN, 4, MATCH_OFF(vlan)},
+    {RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_IN_PORT, 4, MATCH_OFF(in_port)},
+    {RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_DSCP, 4, MATCH_OFF(dscp)},
 };
 
 static const struct rte_acl_field_def __onvm_defs6[F6_NUM] = {
@@ -53,6 +79,9 @@ static const struct rte_acl_field_def __onvm_defs6[F6_NUM] = {
     {RTE_ACL_FIELD_TYPE_MASK, 4, F6_DST + 3, 8, KEY_OFF(dst) + 12},
     {RTE_ACL_FIELD_TYPE_RANGE, 2, F6_SPORT, 9, KEY_OFF(src_port)},
     {RTE_ACL_FIELD_TYPE_RANGE, 2, F6_DPORT, 9, KEY_OFF(dst_port)},
+    {RTE_ACL_FIELD_TYPE_BITMASK, 2, F6_VLAN, 10, MATCH_OFF(vlan)},
+    {RTE_ACL_FIELD_TYPE_BITMASK, 1, F6_IN_PORT, 10, MATCH_OFF(in_port)},
+    {RTE_ACL_FIELD_TYPE_BITMASK, 1, F6_DSCP, 10, MATCH_OFF(dscp)},
 };
 
 struct onvm_classifier {
@@ -60,6 +89,9 @@ struct onvm_classifier {
 	struct rte_acl_ctx *v6;
 	uint32_t max_rules;
 	uint32_t n_rules;
+	uint32_t key_size; /* of the keys it reads, the stride of its arrays */
+	uint32_t fields4;  /* ACL fields per context: F4_FLOW or F4_NUM */
+	uint32_t fields6;
 	int built4; /* a context with no rule cannot be built */
 	int built6;
 };
@@ -84,8 +116,8 @@ __onvm_acl_create(const char *name, char family, uint32_t fields,
 	return rte_acl_create(&param);
 }
 
-struct onvm_classifier *
-onvm_classifier_create(const char *name, uint32_t max_rules)
+static struct onvm_classifier *
+__onvm_classifier_create(const char *name, uint32_t max_rules, int match)
 {
 	struct onvm_classifier *c;
 
@@ -99,8 +131,13 @@ onvm_classifier_create(const char *name, uint32_t max_rules)
 		return NULL;
 	}
 	c->max_rules = max_rules;
-	c->v4 = __onvm_acl_create(name, '4', F4_NUM, max_rules);
-	c->v6 = c->v4 ? __onvm_acl_create(name, '6', F6_NUM, max_rules) : NULL;
+	c->key_size = match ? sizeof(struct onvm_match_key)
+	                    : sizeof(struct onvm_flow_key);
+	c->fields4 = match ? F4_NUM : F4_FLOW;
+	c->fields6 = match ? F6_NUM : F6_FLOW;
+	c->v4 = __onvm_acl_create(name, '4', c->fields4, max_rules);
+	c->v6 = c->v4 ? __onvm_acl_create(name, '6', c->fields6, max_rules)
+	              : NULL;
 	if (c->v6 == NULL) {
 		int err = rte_errno;
 
@@ -109,6 +146,18 @@ onvm_classifier_create(const char *name, uint32_t max_rules)
 		return NULL;
 	}
 	return c;
+}
+
+struct onvm_classifier *
+onvm_classifier_create(const char *name, uint32_t max_rules)
+{
+	return __onvm_classifier_create(name, max_rules, 0);
+}
+
+struct onvm_classifier *
+onvm_classifier_create_match(const char *name, uint32_t max_rules)
+{
+	return __onvm_classifier_create(name, max_rules, 1);
 }
 
 /* A prefix of `bits` over 4-byte chunk `chunk` of an address. */
@@ -127,20 +176,37 @@ __onvm_chunk(const uint8_t *addr, unsigned int chunk)
 	    *(const unaligned_uint32_t *)(addr + chunk * 4));
 }
 
+/* The fields both families have; `f` is the rule's field array, `proto`
+ * and `match` the indexes of the protocol and of the match group. */
 static void
-__onvm_set_common(struct rte_acl_rule_data *data, struct rte_acl_field *proto,
-                  struct rte_acl_field *sport, struct rte_acl_field *dport,
+__onvm_set_common(struct rte_acl_rule_data *data, struct rte_acl_field *f,
+                  unsigned int proto, unsigned int sport, unsigned int match,
                   const struct onvm_rule *r, int32_t priority)
 {
+	struct rte_acl_field *vlan = &f[match], *in_port = &f[match + 1],
+	                     *dscp = &f[match + 2];
+
 	data->category_mask = 1;
 	data->priority = priority;
 	data->userdata = r->result;
-	proto->value.u8 = r->proto;
-	proto->mask_range.u8 = r->proto ? 0xff : 0;
-	sport->value.u16 = r->src_port_lo;
-	sport->mask_range.u16 = r->src_port_hi;
-	dport->value.u16 = r->dst_port_lo;
-	dport->mask_range.u16 = r->dst_port_hi;
+	f[proto].value.u8 = r->proto;
+	f[proto].mask_range.u8 = r->proto ? 0xff : 0;
+	f[sport].value.u16 = r->src_port_lo;
+	f[sport].mask_range.u16 = r->src_port_hi;
+	f[sport + 1].value.u16 = r->dst_port_lo;
+	f[sport + 1].mask_range.u16 = r->dst_port_hi;
+	if (r->fields & ONVM_RULE_VLAN) {
+		vlan->value.u16 = ONVM_MATCH_VLAN_TAGGED | r->vlan;
+		vlan->mask_range.u16 = ONVM_MATCH_VLAN_TAGGED | 0xfff;
+	}
+	if (r->fields & ONVM_RULE_IN_PORT) {
+		in_port->value.u8 = r->in_port;
+		in_port->mask_range.u8 = 0xff;
+	}
+	if (r->fields & ONVM_RULE_DSCP) {
+		dscp->value.u8 = r->dscp;
+		dscp->mask_range.u8 = 0xff;
+	}
 }
 
 static int
@@ -151,8 +217,7 @@ __onvm_add4(struct onvm_classifier *c, const struct onvm_rule *r,
 	int any = r->family == 0;
 
 	memset(&rule, 0, sizeof(rule));
-	__onvm_set_common(&rule.data, &rule.field[F4_PROTO],
-	                  &rule.field[F4_SPORT], &rule.field[F4_DPORT], r,
+	__onvm_set_common(&rule.data, rule.field, F4_PROTO, F4_SPORT, F4_VLAN, r,
 	                  priority);
 	rule.field[F4_SRC].value.u32 = any ? 0 : __onvm_chunk(r->src, 0);
 	rule.field[F4_SRC].mask_range.u32 = any ? 0 : r->src_prefix;
@@ -170,8 +235,7 @@ __onvm_add6(struct onvm_classifier *c, const struct onvm_rule *r,
 	unsigned int k;
 
 	memset(&rule, 0, sizeof(rule));
-	__onvm_set_common(&rule.data, &rule.field[F6_PROTO],
-	                  &rule.field[F6_SPORT], &rule.field[F6_DPORT], r,
+	__onvm_set_common(&rule.data, rule.field, F6_PROTO, F6_SPORT, F6_VLAN, r,
 	                  priority);
 	for (k = 0; k < 4 && !any; k++) {
 		rule.field[F6_SRC + k].value.u32 = __onvm_chunk(r->src, k);
@@ -185,15 +249,20 @@ __onvm_add6(struct onvm_classifier *c, const struct onvm_rule *r,
 }
 
 static int
-__onvm_rule_valid(const struct onvm_rule *r)
+__onvm_rule_valid(const struct onvm_classifier *c, const struct onvm_rule *r)
 {
+	const uint8_t all = ONVM_RULE_IN_PORT | ONVM_RULE_VLAN | ONVM_RULE_DSCP;
 	uint8_t max_prefix = r->family == 4 ? 32 : 128;
 
+	if (r->fields & ~all ||
+	    (r->fields && c->key_size != sizeof(struct onvm_match_key)))
+		return 0;
 	return (r->family == 0 || r->family == 4 || r->family == 6) &&
 	       r->result != 0 && r->src_prefix <= max_prefix &&
 	       r->dst_prefix <= max_prefix &&
 	       r->src_port_lo <= r->src_port_hi &&
-	       r->dst_port_lo <= r->dst_port_hi;
+	       r->dst_port_lo <= r->dst_port_hi && r->dscp < 64 &&
+	       r->vlan < 4096;
 }
 
 int
@@ -204,7 +273,7 @@ onvm_classifier_add(struct onvm_classifier *c, const struct onvm_rule *rules,
 	int rc;
 
 	for (i = 0; i < n; i++)
-		if (!__onvm_rule_valid(&rules[i]))
+		if (!__onvm_rule_valid(c, &rules[i]))
 			return -EINVAL;
 	if (c->n_rules + n > c->max_rules)
 		return -ENOSPC;
@@ -249,16 +318,17 @@ onvm_classifier_build(struct onvm_classifier *c)
 	int rc = 0;
 
 	if (c->built4)
-		rc = __onvm_build(c->v4, __onvm_defs4, F4_NUM);
+		rc = __onvm_build(c->v4, __onvm_defs4, c->fields4);
 	if (rc == 0 && c->built6)
-		rc = __onvm_build(c->v6, __onvm_defs6, F6_NUM);
+		rc = __onvm_build(c->v6, __onvm_defs6, c->fields6);
 	return rc;
 }
 
-void
-onvm_classifier_classify(const struct onvm_classifier *c,
-                         const struct onvm_flow_key *keys, uint32_t n,
-                         uint32_t *results)
+/* Keys of c->key_size bytes each, from `keys`; a match key starts with
+ * its flow key. */
+static void
+__onvm_classify(const struct onvm_classifier *c, const uint8_t *keys,
+                uint32_t n, uint32_t *results)
 {
 	const uint8_t *data4[CLASSIFY_CHUNK], *data6[CLASSIFY_CHUNK];
 	uint32_t idx4[CLASSIFY_CHUNK], idx6[CLASSIFY_CHUNK];
@@ -271,12 +341,16 @@ onvm_classifier_classify(const struct onvm_classifier *c,
 
 		/* Split the chunk by family; others match nothing. */
 		for (i = base; i < end; i++) {
+			const uint8_t *key = keys + (size_t)i * c->key_size;
+			uint8_t version =
+			    ((const struct onvm_flow_key *)key)->ip_version;
+
 			results[i] = 0;
-			if (keys[i].ip_version == 4 && c->built4) {
-				data4[n4] = (const uint8_t *)&keys[i];
+			if (version == 4 && c->built4) {
+				data4[n4] = key;
 				idx4[n4++] = i;
-			} else if (keys[i].ip_version == 6 && c->built6) {
-				data6[n6] = (const uint8_t *)&keys[i];
+			} else if (version == 6 && c->built6) {
+				data6[n6] = key;
 				idx6[n6++] = i;
 			}
 		}
@@ -296,6 +370,22 @@ onvm_classifier_classify(const struct onvm_classifier *c,
 			for (i = 0; i < n6; i++)
 				results[idx6[i]] = res[i];
 	}
+}
+
+void
+onvm_classifier_classify(const struct onvm_classifier *c,
+                         const struct onvm_flow_key *keys, uint32_t n,
+                         uint32_t *results)
+{
+	__onvm_classify(c, (const uint8_t *)keys, n, results);
+}
+
+void
+onvm_classifier_classify_match(const struct onvm_classifier *c,
+                               const struct onvm_match_key *keys, uint32_t n,
+                               uint32_t *results)
+{
+	__onvm_classify(c, (const uint8_t *)keys, n, results);
 }
 
 void

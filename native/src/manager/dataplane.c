@@ -317,10 +317,10 @@ __onvm_route_from_nf(struct __onvm_worker *w, struct rte_mbuf **pkts,
 	}
 }
 
-/* Start a packet from a port on hop 0 of chain body `body`. */
-static inline void
-__onvm_start(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t body,
-             uint32_t gen, uint64_t now)
+/* The metadata of a packet from a port, on hop 0 of chain body `body`. */
+static inline struct onvm_pkt_meta *
+__onvm_start_meta(struct rte_mbuf *m, uint16_t body, uint32_t gen,
+                  uint64_t now)
 {
 	struct onvm_pkt_meta *meta = onvm_pkt_meta(m);
 
@@ -332,7 +332,15 @@ __onvm_start(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t body,
 	meta->chain_gen = gen;
 	meta->flags = 0; /* a recycled mbuf's marks are not this packet's */
 	meta->timestamp = now;
-	__onvm_to_hop(w, m, meta);
+	return meta;
+}
+
+/* Start a packet from a port on hop 0 of chain body `body`. */
+static inline void
+__onvm_start(struct __onvm_worker *w, struct rte_mbuf *m, uint16_t body,
+             uint32_t gen, uint64_t now)
+{
+	__onvm_to_hop(w, m, __onvm_start_meta(m, body, gen, now));
 }
 
 static inline uint32_t
@@ -342,8 +350,98 @@ __onvm_body_gen(const struct __onvm_worker *w, uint16_t body)
 	                       __ATOMIC_RELAXED);
 }
 
+/* True if match key @p k, its addresses and match word loaded (a[0..3]:
+ * src, dst) and its ports in host order, matches scan rule @p r. */
+static inline int
+__onvm_scan_match(const struct __onvm_flow_scan_rule *r,
+                  const struct onvm_match_key *k, const uint64_t *a,
+                  uint32_t word, uint16_t sport, uint16_t dport)
+{
+	uint64_t addr = ((a[0] ^ r->src[0]) & r->src_mask[0]) |
+	                ((a[1] ^ r->src[1]) & r->src_mask[1]) |
+	                ((a[2] ^ r->dst[0]) & r->dst_mask[0]) |
+	                ((a[3] ^ r->dst[1]) & r->dst_mask[1]);
+
+	return addr == 0 && (r->family == 0 || r->family == k->flow.ip_version) &&
+	       (r->proto == 0 || r->proto == k->flow.proto) &&
+	       ((word ^ r->word) & r->word_mask) == 0 &&
+	       sport >= r->sport_lo && sport <= r->sport_hi &&
+	       dport >= r->dport_lo && dport <= r->dport_hi;
+}
+
+/* Test each key against the newest rules, one by one (by rank: the first
+ * that matches is the tier's). */
+static inline void
+__onvm_scan_tier(const struct __onvm_flow_tier *tier,
+                 const struct onvm_match_key *keys, unsigned int n,
+                 const struct __onvm_flow_entry **best)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < n; i++) {
+		const struct onvm_match_key *k = &keys[i];
+		uint16_t sport = rte_be_to_cpu_16(k->flow.src_port);
+		uint16_t dport = rte_be_to_cpu_16(k->flow.dst_port);
+		uint64_t a[4];
+		uint32_t word;
+
+		if (k->flow.ip_version == 0)
+			continue; /* as in the ACL: no rule matches non-IP */
+		memcpy(a, k->flow.src, 16);
+		memcpy(a + 2, k->flow.dst, 16);
+		memcpy(&word, &k->vlan, sizeof(word));
+		for (j = 0; j < tier->n; j++) {
+			const struct __onvm_flow_entry *e = &tier->entries[j];
+
+			if (e->dead ||
+			    !__onvm_scan_match(&tier->scan[j], k, a, word, sport,
+			                       dport))
+				continue;
+			if (best[i] == NULL || e->rank > best[i]->rank)
+				best[i] = e;
+			break;
+		}
+	}
+}
+
+/* The best rule of each packet of a burst over every tier of @p rules:
+ * best[i] NULL for none. */
+static inline void
+__onvm_classify_by_rules(const struct __onvm_flow_rules *rules,
+                         const struct onvm_match_key *keys, unsigned int n,
+                         const struct __onvm_flow_entry **best)
+{
+	uint32_t results[ONVM_BURST_MAX];
+	unsigned int i, t;
+
+	for (i = 0; i < n; i++)
+		best[i] = NULL;
+	for (t = 0; t < ONVM_FLOW_TIERS; t++) {
+		const struct __onvm_flow_tier *tier = rules->tiers[t];
+
+		if (tier == NULL)
+			continue;
+		if (tier->classifier == NULL) {
+			__onvm_scan_tier(tier, keys, n, best);
+			continue;
+		}
+		onvm_classifier_classify_match(tier->classifier, keys, n,
+		                               results);
+		for (i = 0; i < n; i++) {
+			const struct __onvm_flow_entry *e;
+
+			if (results[i] == 0)
+				continue;
+			e = &tier->entries[results[i] - 1];
+			if (!e->dead && (best[i] == NULL || e->rank > best[i]->rank))
+				best[i] = e;
+		}
+	}
+}
+
 /* A burst from a port, with flow rules in force: keys for the whole
- * burst, one classifier call, then each packet to its rule's chain. */
+ * burst, one classifier call per tier, then each packet as its rule says:
+ * to its chain (a copy to its mirror service first), or dropped. */
 static void
 __onvm_receive_by_rules(struct __onvm_worker *w, uint16_t port_id,
                         struct rte_mbuf **pkts, unsigned int n,
@@ -353,29 +451,44 @@ __onvm_receive_by_rules(struct __onvm_worker *w, uint16_t port_id,
 	const uint64_t keep =
 	    w->sh->ports[port_id].rss_flow_hash ? RTE_MBUF_F_RX_RSS_HASH : 0;
 	const volatile uint16_t *head = w->sh->chains.head;
-	struct onvm_flow_key keys[ONVM_BURST_MAX];
-	uint32_t results[ONVM_BURST_MAX];
+	struct onvm_match_key keys[ONVM_BURST_MAX];
+	const struct __onvm_flow_entry *best[ONVM_BURST_MAX];
+	struct onvm_worker_stats *stats = w->stats;
 	unsigned int i;
 
 	/* Every header at once: their misses overlap. */
 	for (i = 0; i < n; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (i = 0; i < n; i++) {
-		onvm_flow_key_parse(pkts[i], &keys[i]);
+		onvm_match_key_parse(pkts[i], (uint8_t)port_id, &keys[i]);
 		if (!(pkts[i]->ol_flags & keep))
-			onvm_pkt_set_flow_hash(pkts[i], &keys[i]);
+			onvm_pkt_set_flow_hash(pkts[i], &keys[i].flow);
 	}
-	onvm_classifier_classify(rules->classifier, keys, n, results);
+	__onvm_classify_by_rules(rules, keys, n, best);
 	for (i = 0; i < n; i++) {
-		uint16_t body = head[ONVM_DEFAULT_CHAIN];
+		const struct __onvm_flow_entry *e = best[i];
+		struct rte_mbuf *m = pkts[i];
+		struct onvm_pkt_meta *meta;
+		uint16_t body;
 
-		if (results[i] != 0) {
-			uint32_t slot = results[i] - 1;
-
-			w->stats->flow_hits[slot]++;
-			body = head[rules->chain_of_slot[slot]];
+		if (e == NULL) {
+			body = head[ONVM_DEFAULT_CHAIN];
+			__onvm_start(w, m, body, __onvm_body_gen(w, body), now);
+			continue;
 		}
-		__onvm_start(w, pkts[i], body, __onvm_body_gen(w, body), now);
+		stats->flow_hits[e->slot]++;
+		stats->flow_bytes[e->slot] += rte_pktmbuf_pkt_len(m);
+		if (unlikely(e->action == ONVM_FLOW_ACTION_DROP)) {
+			stats->flow_drop++;
+			__onvm_drop(m);
+			continue;
+		}
+		body = head[e->chain];
+		meta = __onvm_start_meta(m, body, __onvm_body_gen(w, body), now);
+		/* The copy takes the packet's metadata: set it first. */
+		if (e->mirror)
+			__onvm_tee(w, m, e->mirror);
+		__onvm_to_hop(w, m, meta);
 	}
 }
 

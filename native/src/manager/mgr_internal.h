@@ -73,11 +73,54 @@ struct __onvm_retirement {
 	uint64_t nf_epochs[ONVM_MAX_NFS];
 };
 
-/* A published flow rule set; immutable until retired. A rule's result is
- * its slot + 1; the slot indexes chains and the workers' hit counters. */
+/* What one result of a tier's classifier stands for. */
+struct __onvm_flow_entry {
+	uint64_t rank;   /* priority, then the rule added first: higher wins */
+	uint32_t slot;   /* its counters */
+	uint16_t chain;  /* chain id */
+	uint16_t mirror; /* service a copy goes to, 0 none */
+	uint8_t action;  /* enum onvm_flow_action */
+	/* Deleted: still compiled in, it matches but stands for no rule; only
+	 * a rule shadowing no other of its tier is deleted this way. */
+	volatile uint8_t dead;
+};
+
+/* A rule of the newest tier, which the workers test one by one: the few
+ * rules added since the last compile, which would cost more to compile
+ * than to test. Addresses and the match word are as the key holds them
+ * (IPv4-mapped for IPv4, network order), masked; ports in host order. */
+struct __onvm_flow_scan_rule {
+	uint64_t src[2];
+	uint64_t src_mask[2];
+	uint64_t dst[2];
+	uint64_t dst_mask[2];
+	uint32_t word; /* onvm_match_key's VLAN, input port, DSCP */
+	uint32_t word_mask;
+	uint16_t sport_lo;
+	uint16_t sport_hi;
+	uint16_t dport_lo;
+	uint16_t dport_hi;
+	uint8_t family; /* 4, 6, or 0: either */
+	uint8_t proto;  /* 0: any */
+};
+
+/* One tier: compiled (classifier), its entries[result - 1] for each
+ * result, or tested rule by rule (scan[i] for entries[i]). Entries are
+ * sorted by rank. Immutable but for the entries' dead marks; shared by the
+ * published rule set and those retired that were made with it. */
+struct __onvm_flow_tier {
+	struct onvm_classifier *classifier; /* NULL: scan */
+	struct __onvm_flow_scan_rule *scan;
+	struct __onvm_flow_entry *entries; /* right after the tier */
+	uint32_t n;
+	uint32_t n_dead; /* control thread only, as refs */
+	uint32_t refs;   /* rule sets holding it */
+};
+
+/* A published flow rule set: its tiers, classified together, the best
+ * rank of their matches wins. Immutable until retired. */
 struct __onvm_flow_rules {
-	struct onvm_classifier *classifier;
-	uint16_t chain_of_slot[ONVM_MAX_FLOW_RULES];
+	struct __onvm_flow_tier *tiers[ONVM_FLOW_TIERS]; /* NULL: empty */
 	uint64_t retired_epochs[ONVM_MAX_WORKERS];
 	struct __onvm_flow_rules *next_retired;
 };
