@@ -322,7 +322,7 @@ struct onvm_worker_stats {
 	uint64_t capture_missed; /* capture pool or ring full */
 	uint64_t tee_copies;     /* copies made at tee hops */
 	uint64_t tee_fail;       /* copies a tee could not make: pool empty */
-	uint64_t flow_drop;  /* packets flow rules dropped at port RX */
+	uint64_t flow_drop;      /* packets flow rules dropped at port RX */
 	uint64_t flow_hits[ONVM_MAX_FLOW_RULES];  /* packets per rule slot */
 	uint64_t flow_bytes[ONVM_MAX_FLOW_RULES]; /* their bytes */
 } __rte_cache_aligned;

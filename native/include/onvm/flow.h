@@ -177,7 +177,7 @@ onvm_flow_key_parse(const struct rte_mbuf *m, struct onvm_flow_key *key)
  * network order). The flow hash stays the key's alone. */
 struct onvm_match_key {
 	struct onvm_flow_key flow;
-	uint16_t vlan;   /* ONVM_MATCH_VLAN_TAGGED | outer VLAN id; 0 untagged */
+	uint16_t vlan; /* ONVM_MATCH_VLAN_TAGGED | outer VLAN id; 0 untagged */
 	uint8_t in_port; /* the port the packet came in on */
 	uint8_t dscp;    /* IPv4 TOS or IPv6 traffic class >> 2; 0 non-IP */
 };
@@ -212,7 +212,8 @@ onvm_match_key_parse(const struct rte_mbuf *m, uint8_t in_port,
 	if (lay.l2_len > sizeof(struct rte_ether_hdr))
 		vlan = ONVM_MATCH_VLAN_TAGGED | (lay.vlan_tci & 0xfff);
 	if (lay.ip_version == 4) {
-		tos = ((const struct rte_ipv4_hdr *)(p + lay.l3))->type_of_service;
+		tos = ((const struct rte_ipv4_hdr *)(p + lay.l3))
+		          ->type_of_service;
 	} else if (lay.ip_version == 6) {
 		uint32_t vtc_flow;
 

@@ -136,8 +136,8 @@ __onvm_classifier_create(const char *name, uint32_t max_rules, int match)
 	c->fields4 = match ? F4_NUM : F4_FLOW;
 	c->fields6 = match ? F6_NUM : F6_FLOW;
 	c->v4 = __onvm_acl_create(name, '4', c->fields4, max_rules);
-	c->v6 = c->v4 ? __onvm_acl_create(name, '6', c->fields6, max_rules)
-	              : NULL;
+	c->v6 =
+	    c->v4 ? __onvm_acl_create(name, '6', c->fields6, max_rules) : NULL;
 	if (c->v6 == NULL) {
 		int err = rte_errno;
 
@@ -217,8 +217,8 @@ __onvm_add4(struct onvm_classifier *c, const struct onvm_rule *r,
 	int any = r->family == 0;
 
 	memset(&rule, 0, sizeof(rule));
-	__onvm_set_common(&rule.data, rule.field, F4_PROTO, F4_SPORT, F4_VLAN, r,
-	                  priority);
+	__onvm_set_common(&rule.data, rule.field, F4_PROTO, F4_SPORT, F4_VLAN,
+	                  r, priority);
 	rule.field[F4_SRC].value.u32 = any ? 0 : __onvm_chunk(r->src, 0);
 	rule.field[F4_SRC].mask_range.u32 = any ? 0 : r->src_prefix;
 	rule.field[F4_DST].value.u32 = any ? 0 : __onvm_chunk(r->dst, 0);
@@ -235,8 +235,8 @@ __onvm_add6(struct onvm_classifier *c, const struct onvm_rule *r,
 	unsigned int k;
 
 	memset(&rule, 0, sizeof(rule));
-	__onvm_set_common(&rule.data, rule.field, F6_PROTO, F6_SPORT, F6_VLAN, r,
-	                  priority);
+	__onvm_set_common(&rule.data, rule.field, F6_PROTO, F6_SPORT, F6_VLAN,
+	                  r, priority);
 	for (k = 0; k < 4 && !any; k++) {
 		rule.field[F6_SRC + k].value.u32 = __onvm_chunk(r->src, k);
 		rule.field[F6_SRC + k].mask_range.u32 =

@@ -319,8 +319,7 @@ __onvm_route_from_nf(struct __onvm_worker *w, struct rte_mbuf **pkts,
 
 /* The metadata of a packet from a port, on hop 0 of chain body `body`. */
 static inline struct onvm_pkt_meta *
-__onvm_start_meta(struct rte_mbuf *m, uint16_t body, uint32_t gen,
-                  uint64_t now)
+__onvm_start_meta(struct rte_mbuf *m, uint16_t body, uint32_t gen, uint64_t now)
 {
 	struct onvm_pkt_meta *meta = onvm_pkt_meta(m);
 
@@ -362,11 +361,12 @@ __onvm_scan_match(const struct __onvm_flow_scan_rule *r,
 	                ((a[2] ^ r->dst[0]) & r->dst_mask[0]) |
 	                ((a[3] ^ r->dst[1]) & r->dst_mask[1]);
 
-	return addr == 0 && (r->family == 0 || r->family == k->flow.ip_version) &&
+	return addr == 0 &&
+	       (r->family == 0 || r->family == k->flow.ip_version) &&
 	       (r->proto == 0 || r->proto == k->flow.proto) &&
-	       ((word ^ r->word) & r->word_mask) == 0 &&
-	       sport >= r->sport_lo && sport <= r->sport_hi &&
-	       dport >= r->dport_lo && dport <= r->dport_hi;
+	       ((word ^ r->word) & r->word_mask) == 0 && sport >= r->sport_lo &&
+	       sport <= r->sport_hi && dport >= r->dport_lo &&
+	       dport <= r->dport_hi;
 }
 
 /* Test each key against the newest rules, one by one (by rank: the first
@@ -393,9 +393,8 @@ __onvm_scan_tier(const struct __onvm_flow_tier *tier,
 		for (j = 0; j < tier->n; j++) {
 			const struct __onvm_flow_entry *e = &tier->entries[j];
 
-			if (e->dead ||
-			    !__onvm_scan_match(&tier->scan[j], k, a, word, sport,
-			                       dport))
+			if (e->dead || !__onvm_scan_match(&tier->scan[j], k, a,
+			                                  word, sport, dport))
 				continue;
 			if (best[i] == NULL || e->rank > best[i]->rank)
 				best[i] = e;
@@ -433,7 +432,8 @@ __onvm_classify_by_rules(const struct __onvm_flow_rules *rules,
 			if (results[i] == 0)
 				continue;
 			e = &tier->entries[results[i] - 1];
-			if (!e->dead && (best[i] == NULL || e->rank > best[i]->rank))
+			if (!e->dead &&
+			    (best[i] == NULL || e->rank > best[i]->rank))
 				best[i] = e;
 		}
 	}
@@ -484,7 +484,8 @@ __onvm_receive_by_rules(struct __onvm_worker *w, uint16_t port_id,
 			continue;
 		}
 		body = head[e->chain];
-		meta = __onvm_start_meta(m, body, __onvm_body_gen(w, body), now);
+		meta =
+		    __onvm_start_meta(m, body, __onvm_body_gen(w, body), now);
 		/* The copy takes the packet's metadata: set it first. */
 		if (e->mirror)
 			__onvm_tee(w, m, e->mirror);

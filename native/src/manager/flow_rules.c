@@ -72,18 +72,20 @@ struct __onvm_flow_slot {
 };
 
 static struct {
-	struct __onvm_flow_slot *slots; /* ONVM_MAX_FLOW_RULES, made at first use */
-	uint32_t *scratch;              /* slots of a tier being made */
-	uint64_t next_seq;              /* rules added so far */
-	uint32_t generation;            /* ACL context names must be unique */
+	struct __onvm_flow_slot
+	    *slots;          /* ONVM_MAX_FLOW_RULES, made at first use */
+	uint32_t *scratch;   /* slots of a tier being made */
+	uint64_t next_seq;   /* rules added so far */
+	uint32_t generation; /* ACL context names must be unique */
 	struct onvm_flow_tier_info info[ONVM_FLOW_TIERS];
 } __onvm_flows;
 
 static const struct __onvm_flow_rules *
 __onvm_flow_rules_published(const struct onvm_shared *sh)
 {
-	return __atomic_load_n((struct __onvm_flow_rules *const *)&sh->flow_rules,
-	                       __ATOMIC_ACQUIRE);
+	return __atomic_load_n(
+	    (struct __onvm_flow_rules *const *)&sh->flow_rules,
+	    __ATOMIC_ACQUIRE);
 }
 
 static uint64_t
@@ -222,8 +224,7 @@ __onvm_flow_tier_compile(struct __onvm_flow_tier *t,
 /* Tier @p which of the rules in @p slots (reordered: by rank), or NULL
  * with *err set. Nothing of the slot table changes. */
 static struct __onvm_flow_tier *
-__onvm_flow_tier_make(unsigned int which, uint32_t *slots, uint32_t n,
-                      int *err)
+__onvm_flow_tier_make(unsigned int which, uint32_t *slots, uint32_t n, int *err)
 {
 	int scan = which == TIER_NEWEST;
 	struct onvm_rule *rules = NULL;
@@ -242,11 +243,13 @@ __onvm_flow_tier_make(unsigned int which, uint32_t *slots, uint32_t n,
 		return NULL;
 	}
 	t->entries = (struct __onvm_flow_entry *)(t + 1);
-	t->scan = scan ? (struct __onvm_flow_scan_rule *)(t->entries + n) : NULL;
+	t->scan =
+	    scan ? (struct __onvm_flow_scan_rule *)(t->entries + n) : NULL;
 	t->n = n;
 	t->refs = 1; /* the caller's, until published */
 	for (i = 0; i < n; i++) {
-		const struct __onvm_flow_slot *s = &__onvm_flows.slots[slots[i]];
+		const struct __onvm_flow_slot *s =
+		    &__onvm_flows.slots[slots[i]];
 		struct __onvm_flow_entry *e = &t->entries[i];
 
 		e->rank = s->rank;
@@ -258,7 +261,8 @@ __onvm_flow_tier_make(unsigned int which, uint32_t *slots, uint32_t n,
 			__onvm_scan_rule(&s->rule.match, &t->scan[i]);
 		} else {
 			rules[i] = s->rule.match;
-			rules[i].result = i + 1; /* the classifier's: entry + 1 */
+			rules[i].result =
+			    i + 1; /* the classifier's: entry + 1 */
 		}
 	}
 	*err = scan ? 0 : __onvm_flow_tier_compile(t, rules);
@@ -514,7 +518,8 @@ onvm_mgr_flow_rules_add(struct onvm_shared *sh,
 		if (!__onvm_flow_rule_valid(&rules[i]))
 			goto invalid;
 		/* Marked now to catch a slot named twice. */
-		__onvm_flows.slots[rules[i].match.result - 1].state = SLOT_ADDING;
+		__onvm_flows.slots[rules[i].match.result - 1].state =
+		    SLOT_ADDING;
 	}
 	slots = malloc(n * sizeof(*slots));
 	if (slots == NULL) {
@@ -563,8 +568,8 @@ onvm_mgr_flow_rules_settle(struct onvm_shared *sh)
 	if (newest == 0)
 		return 0;
 	onvm_mgr_flow_rules_gc(sh);
-	which = middle + newest <= __onvm_middle_max(__onvm_flow_tier_size(
-	                               cur[TIER_MAIN]))
+	which = middle + newest <=
+	                __onvm_middle_max(__onvm_flow_tier_size(cur[TIER_MAIN]))
 	            ? TIER_MIDDLE
 	            : TIER_MAIN;
 	return __onvm_flow_place(sh, cur, which, NULL, 0);
@@ -574,8 +579,7 @@ onvm_mgr_flow_rules_settle(struct onvm_shared *sh)
 
 /* True if addresses a/la and b/lb (prefix lengths) have one in common. */
 static int
-__onvm_prefixes_meet(const uint8_t *a, uint8_t la, const uint8_t *b,
-                     uint8_t lb)
+__onvm_prefixes_meet(const uint8_t *a, uint8_t la, const uint8_t *b, uint8_t lb)
 {
 	unsigned int bits = RTE_MIN(la, lb), k;
 
@@ -600,7 +604,8 @@ __onvm_rules_overlap(const struct onvm_rule *a, const struct onvm_rule *b)
 		return 0;
 	if (a->proto && b->proto && a->proto != b->proto)
 		return 0;
-	if (a->src_port_hi < b->src_port_lo || b->src_port_hi < a->src_port_lo ||
+	if (a->src_port_hi < b->src_port_lo ||
+	    b->src_port_hi < a->src_port_lo ||
 	    a->dst_port_hi < b->dst_port_lo || b->dst_port_hi < a->dst_port_lo)
 		return 0;
 	if (((both & ONVM_RULE_IN_PORT) && a->in_port != b->in_port) ||
@@ -626,7 +631,8 @@ __onvm_flow_shadows(const struct __onvm_flow_tier *t, uint32_t slot)
 
 	for (i = s->entry + 1; i < t->n; i++) {
 		const struct __onvm_flow_entry *e = &t->entries[i];
-		const struct __onvm_flow_slot *other = &__onvm_flows.slots[e->slot];
+		const struct __onvm_flow_slot *other =
+		    &__onvm_flows.slots[e->slot];
 
 		if (!e->dead && other->state == SLOT_LIVE &&
 		    __onvm_rules_overlap(&s->rule.match, &other->rule.match))
@@ -648,10 +654,11 @@ __onvm_flow_to_remake(struct __onvm_flow_tier *const *cur,
 	for (i = 0; i < n; i++)
 		gone[__onvm_flows.slots[slots[i]].tier]++;
 	for (t = 0; t < ONVM_FLOW_TIERS; t++)
-		remake[t] = gone[t] > 0 &&
-		            (t == TIER_NEWEST ||
-		             2 * (cur[t]->n_dead + gone[t]) > cur[t]->n ||
-		             (uint64_t)gone[t] * cur[t]->n > OVERLAP_CHECKS_MAX);
+		remake[t] =
+		    gone[t] > 0 &&
+		    (t == TIER_NEWEST ||
+		     2 * (cur[t]->n_dead + gone[t]) > cur[t]->n ||
+		     (uint64_t)gone[t] * cur[t]->n > OVERLAP_CHECKS_MAX);
 	for (i = 0; i < n; i++) {
 		t = __onvm_flows.slots[slots[i]].tier;
 		if (!remake[t] && __onvm_flow_shadows(cur[t], slots[i]))
@@ -703,8 +710,8 @@ onvm_mgr_flow_rules_delete(struct onvm_shared *sh, const uint32_t *slots,
 		struct __onvm_flow_slot *s = &__onvm_flows.slots[slots[i]];
 
 		if (!remake[s->tier]) {
-			__atomic_store_n(&cur[s->tier]->entries[s->entry].dead, 1,
-			                 __ATOMIC_RELEASE);
+			__atomic_store_n(&cur[s->tier]->entries[s->entry].dead,
+			                 1, __ATOMIC_RELEASE);
 			cur[s->tier]->n_dead++;
 		}
 		s->state = SLOT_FREE;
@@ -726,7 +733,8 @@ onvm_mgr_flow_tiers(const struct onvm_shared *sh,
 	unsigned int t;
 
 	for (t = 0; t < ONVM_FLOW_TIERS; t++) {
-		const struct __onvm_flow_tier *tier = set ? set->tiers[t] : NULL;
+		const struct __onvm_flow_tier *tier =
+		    set ? set->tiers[t] : NULL;
 
 		info[t] = __onvm_flows.info[t];
 		info[t].rules = tier ? tier->n : 0;
