@@ -12,21 +12,13 @@
 
 #include <onvm/bpf_shared.h>
 
+#include "nf_zone.h"
+
 struct onvm_bpf_dir *
 onvm_bpf_dir_lookup(uint16_t nf_id)
 {
-	char name[RTE_MEMZONE_NAMESIZE];
-	const struct rte_memzone *mz;
-	struct onvm_bpf_dir *d;
-
-	snprintf(name, sizeof(name), ONVM_BPF_DIR_FMT, nf_id);
-	mz = rte_memzone_lookup(name);
-	if (mz == NULL)
-		return NULL;
-	d = mz->addr;
-	if (__atomic_load_n(&d->magic, __ATOMIC_ACQUIRE) != ONVM_BPF_DIR_MAGIC)
-		return NULL;
-	return d;
+	return __onvm_nf_zone_lookup(ONVM_BPF_DIR_FMT, nf_id,
+	                             ONVM_BPF_DIR_MAGIC);
 }
 
 /* Names of the memzones of NF `nf_id`'s maps, collected by a walk (which

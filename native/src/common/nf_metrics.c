@@ -14,6 +14,8 @@
 
 #include <onvm/nf_metrics.h>
 
+#include "nf_zone.h"
+
 /* A reader gives up on a series after this many tries (its NF died while
  * writing it, or writes it without pause). */
 #define METRICS_READ_TRIES 100000
@@ -193,19 +195,8 @@ onvm_nf_metrics_read_series(const struct onvm_metric_series *s,
 struct onvm_nf_metrics *
 onvm_nf_metrics_lookup(uint16_t nf_id)
 {
-	char name[RTE_MEMZONE_NAMESIZE];
-	const struct rte_memzone *mz;
-	struct onvm_nf_metrics *m;
-
-	snprintf(name, sizeof(name), ONVM_NF_METRICS_FMT, nf_id);
-	mz = rte_memzone_lookup(name);
-	if (mz == NULL)
-		return NULL;
-	m = mz->addr;
-	if (__atomic_load_n(&m->magic, __ATOMIC_ACQUIRE) !=
-	    ONVM_NF_METRICS_MAGIC)
-		return NULL;
-	return m;
+	return __onvm_nf_zone_lookup(ONVM_NF_METRICS_FMT, nf_id,
+	                             ONVM_NF_METRICS_MAGIC);
 }
 
 int
